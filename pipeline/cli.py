@@ -1,0 +1,259 @@
+"""The ``nkpipe`` command: thin wrappers over the library functions."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from pipeline.config import Config, load_config
+from pipeline.errors import NkpipeError
+from pipeline.records import SOURCE_KINDS
+
+app = typer.Typer(
+    help="nkpipe: turn reporting on North Korea into structured, reviewable tables.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+sources_app = typer.Typer(help="Register, list and disable the sources nkpipe fetches.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+
+@dataclass(frozen=True)
+class Context:
+    config: Config
+    config_path: str | None
+
+    def store(self):
+        from pipeline.store import open_store
+
+        return open_store(self.config.store.url, self.config.base_dir)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+def handles_errors(func):
+    """Turn the project's exceptions into one clear line and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except NkpipeError as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+@app.callback()
+@handles_errors
+def main(
+    ctx: typer.Context,
+    db: Annotated[Optional[str], typer.Option(
+        "--db", metavar="URL",
+        help="Database URL (default: \\[store] url of config.toml; $NKPIPE_DB overrides the file).")] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", metavar="PATH", help="Config file (default: $NKPIPE_CONFIG or ./config.toml).")] = None,
+) -> None:
+    ctx.obj = Context(load_config(config, db), str(config) if config else None)
+
+
+def _ctx(ctx: typer.Context) -> Context:
+    return ctx.obj
+
+
+def _date(value: Optional[str]):
+    from pipeline.sources import parse_published
+
+    return parse_published(value)
+
+
+KindOption = Annotated[Optional[str], typer.Option(
+    "--kind", help=f"One of {', '.join(SOURCE_KINDS)} (default: guessed from the URL; .json = kcna, .pdf = brief).")]
+PublishedOption = Annotated[Optional[str], typer.Option(
+    "--published", metavar="YYYY-MM-DD", help="Publication date, when the page does not give one.")]
+
+
+@sources_app.command("add")
+@handles_errors
+def sources_add(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="http(s) URL or local file (HTML, text, PDF, KCNA JSON archive).")],
+    kind: KindOption = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="A label for listings.")] = None,
+    published: PublishedOption = None,
+) -> None:
+    """Register a source to fetch on every run."""
+    from pipeline.sources import SourceSpec, register_source
+
+    source = register_source(_ctx(ctx).store(), SourceSpec(url, kind, name, _date(published)))
+    typer.echo(f"added source {source.id}: {source.url} ({source.kind})")
+
+
+@sources_app.command("list")
+@handles_errors
+def sources_list(ctx: typer.Context) -> None:
+    """List sources with their last fetch outcome and stored document count."""
+    rows = _ctx(ctx).store().source_overview()
+    if not rows:
+        typer.echo("no sources yet; add one with `nkpipe sources add URL` (or run `nkpipe run`)")
+        return
+    typer.echo(f"{'id':>4}  {'on':<3} {'kind':<8} {'docs':>5}  {'last':<10} url")
+    for row in rows:
+        last = row["last_outcome"] or "-"
+        reason = f"  [{row['last_reason']}]" if row["last_reason"] else ""
+        label = f"  ({row['name']})" if row["name"] else ""
+        typer.echo(f"{row['id']:>4}  {'yes' if row['enabled'] else 'no':<3} {row['kind']:<8} "
+                   f"{row['documents']:>5}  {last:<10} {row['url']}{label}{reason}")
+
+
+@sources_app.command("disable")
+@handles_errors
+def sources_disable(ctx: typer.Context, source_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Stop fetching a source (its documents stay in the store)."""
+    source = _ctx(ctx).store().set_source_enabled(source_id, False)
+    typer.echo(f"disabled source {source.id}: {source.url}")
+
+
+@sources_app.command("enable")
+@handles_errors
+def sources_enable(ctx: typer.Context, source_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Fetch a disabled source again."""
+    source = _ctx(ctx).store().set_source_enabled(source_id, True)
+    typer.echo(f"enabled source {source.id}: {source.url}")
+
+
+def _print_tables(store) -> None:
+    from pipeline.store import EXPORT_TABLES
+
+    counts = {name: len(store.read_table(name)) for name in EXPORT_TABLES}
+    typer.echo(f"tables are in {store.url}: " + ", ".join(f"{k} ({v} rows)" for k, v in counts.items()))
+
+
+def _progress(message: str) -> None:
+    typer.echo(f"{datetime.now():%H:%M:%S} {message}", err=True)
+
+
+@app.command()
+@handles_errors
+def run(
+    ctx: typer.Context,
+    export_dir: Annotated[Optional[Path], typer.Option(
+        "--export-dir", metavar="DIR", help="Also export every table as CSV into DIR after the run.")] = None,
+) -> None:
+    """Run the nightly flow once now (Prefect, local and offline), with progress.
+
+    On a new, empty store the bundled source list (corpus/sources.toml) is
+    registered first, so `nkpipe --db sqlite:///NEW.db run` processes the bundled corpus.
+    """
+    from flows.env import configure_prefect
+
+    context = _ctx(ctx)
+    configure_prefect(context.config)
+    from flows.nightly import nightly_ingest
+
+    typer.echo("starting the nightly_ingest flow (a local Prefect server starts first; ~10 s)", err=True)
+    result = nightly_ingest(config_path=context.config_path, db_url=context.config.store.url)
+    typer.echo(_summary_line(result))
+    store = context.store()
+    _print_tables(store)
+    if export_dir:
+        _export(store, export_dir, "csv")
+    if result["failed"]:
+        raise typer.Exit(1)
+
+
+def _summary_line(result: dict) -> str:
+    return (f"run {result['run_id']} {result['status']} in {result['seconds']:.1f} s: "
+            f"{result['new']} new, {result['changed']} changed, {result['unchanged']} unchanged, "
+            f"{result['skipped']} skipped, {result['failed']} failed documents "
+            f"({result['words']:,} words processed)")
+
+
+@app.command()
+@handles_errors
+def ingest(
+    ctx: typer.Context,
+    paths_or_urls: Annotated[list[str], typer.Argument(metavar="PATH_OR_URL...", help="Files or URLs to process now.")],
+    published: PublishedOption = None,
+    kind: KindOption = None,
+) -> None:
+    """Process the given documents immediately, without starting Prefect.
+
+    Each one is registered as a source if it is new, then fetched, cleaned,
+    analysed and stored by the same steps as the nightly flow.
+    """
+    from pipeline.ingest import run_ingest
+    from pipeline.sources import SourceSpec, ensure_source
+
+    context = _ctx(ctx)
+    store = context.store()
+    sources = [ensure_source(store, SourceSpec(p, kind, None, _date(published))) for p in paths_or_urls]
+    summary = run_ingest(store, context.config, sources, progress=_progress, flow_name="ingest")
+    typer.echo(_summary_line({"run_id": summary.run_id, "status": summary.status,
+                              "seconds": summary.seconds, **asdict(summary.counts)}))
+    for skip in store.skips_for_run(summary.run_id):
+        typer.echo(f"  skipped {skip['item_key'] or 'source ' + str(skip['source_id'])}: {skip['reason']}")
+    if summary.counts.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def schedule(ctx: typer.Context) -> None:
+    """Serve the nightly deployment: runs the flow on the cron of \\[schedule] in config.toml.
+
+    Keeps running in the foreground; stop it with Ctrl-C.
+    """
+    from flows.env import configure_prefect
+
+    context = _ctx(ctx)
+    configure_prefect(context.config)
+    from flows.nightly import serve_nightly
+
+    cfg = context.config.schedule
+    typer.echo(f"serving deployment {cfg.deployment_name!r} on cron {cfg.cron!r} ({cfg.timezone})", err=True)
+    serve_nightly(context.config_path, cfg.cron, cfg.timezone, cfg.deployment_name)
+
+
+def _export(store, out: Path, fmt: str) -> None:
+    from pipeline.export import export_tables
+
+    for name, path in export_tables(store, out, fmt).items():
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+@handles_errors
+def export(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder for the files.")] = Path("exports"),
+) -> None:
+    """Write one file per table (documents, entities, facts, sector_labels, sources, runs, ...)."""
+    _export(_ctx(ctx).store(), out, fmt)
+
+
+@app.command()
+@handles_errors
+def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many runs to show.")] = 10) -> None:
+    """Show the last runs with their counts."""
+    rows = _ctx(ctx).store().recent_runs(limit)
+    if not rows:
+        typer.echo("no runs yet; start one with `nkpipe run`")
+    for r in rows:
+        typer.echo(f"run {r['run_id']:>4} {r['flow_name']:<15} {r['started_at']:%Y-%m-%d %H:%M} "
+                   f"{r['status']:<24} new {r['new']}, changed {r['changed']}, unchanged {r['unchanged']}, "
+                   f"skipped {r['skipped']}, failed {r['failed']}" + (f"  [{r['message']}]" if r['message'] else ""))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

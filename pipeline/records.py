@@ -1,0 +1,153 @@
+"""Frozen dataclasses that the stages exchange.
+
+Stages never pass spaCy Docs, SQLAlchemy rows or HTTP responses to each other:
+each boundary converts to one of these records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+SourceKind = Literal["article", "brief", "kcna"]
+SOURCE_KINDS: tuple[str, ...] = ("article", "brief", "kcna")
+
+
+def sha256_hex(data: bytes | str) -> str:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class FetchState:
+    """What the last *completed* processing of a source saw; drives conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    pipeline_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    id: int
+    url: str
+    kind: SourceKind
+    name: str | None
+    published: date | None
+    enabled: bool
+    added_at: datetime
+    state: FetchState = field(default_factory=FetchState)
+
+    @property
+    def is_local(self) -> bool:
+        return self.url.startswith("file://")
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """Bytes of one source, or the news that they did not change (HTTP 304)."""
+
+    url: str
+    not_modified: bool
+    body: bytes | None
+    content_type: str | None
+    charset: str | None
+    etag: str | None
+    last_modified: str | None
+    http_status: int | None
+    content_hash: str | None
+
+    @property
+    def size(self) -> int:
+        return len(self.body or b"")
+
+
+@dataclass(frozen=True)
+class CleanDocument:
+    """One document's clean text with its metadata, ready for NLP."""
+
+    key: str  # stable within its source: the item link for archives, else the source URL
+    url: str
+    title: str | None
+    author: str | None
+    published: date | None
+    text: str
+    format: Literal["html", "text", "pdf", "kcna"]
+    section: str | None = None
+
+    @property
+    def text_hash(self) -> str:
+        return sha256_hex(self.text)
+
+    @property
+    def word_count(self) -> int:
+        return len(self.text.split())
+
+
+@dataclass(frozen=True)
+class ItemSkip:
+    """A part of a source that was rejected, with the reason shown to users."""
+
+    key: str | None
+    reason: str
+    stage: str = "clean"
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    documents: tuple[CleanDocument, ...]
+    skips: tuple[ItemSkip, ...] = ()
+
+
+@dataclass(frozen=True)
+class Entity:
+    label: str
+    text: str
+    start_char: int
+    end_char: int
+    sentence_start: int
+    sentence_end: int
+
+
+@dataclass(frozen=True)
+class AnalyzedDocument:
+    """A clean document plus everything the NLP stages derived from it."""
+
+    document_id: str
+    source_id: int
+    document: CleanDocument
+    entities: tuple[Entity, ...]
+    sentence_count: int
+    raw_hash: str | None = None
+    derived: tuple[tuple[str, tuple[dict, ...]], ...] = ()  # (table, rows) from extractors
+
+    def derived_rows(self, table: str) -> tuple[dict, ...]:
+        return next((rows for name, rows in self.derived if name == table), ())
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    words: int = 0
+
+    def __add__(self, other: "RunCounts") -> "RunCounts":
+        return RunCounts(
+            self.new + other.new,
+            self.changed + other.changed,
+            self.unchanged + other.unchanged,
+            self.skipped + other.skipped,
+            self.failed + other.failed,
+            self.words + other.words,
+        )
+
+    @property
+    def processed(self) -> int:
+        return self.new + self.changed

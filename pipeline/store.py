@@ -1,0 +1,561 @@
+"""SQLAlchemy Core schema and idempotent writes.
+
+SQLite (WAL mode) by default, PostgreSQL by URL. Every write that derives rows
+from a document replaces that document's previous rows in one transaction, so a
+run killed at any point and started again ends with no duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+
+from pipeline.errors import DuplicateSourceError, StoreError, UnknownSourceError
+from pipeline.records import (
+    AnalyzedDocument,
+    Fetched,
+    FetchState,
+    ItemSkip,
+    RunCounts,
+    Source,
+)
+
+metadata = sa.MetaData()
+
+sources = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("url", sa.Text, nullable=False, unique=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.Text),
+    sa.Column("published", sa.Date),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+    # State of the last *completed* processing: drives conditional GET and skipping.
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("pipeline_version", sa.Text),
+    sa.Column("last_outcome", sa.String(16)),
+    sa.Column("last_reason", sa.Text),
+    sa.Column("last_fetched_at", sa.DateTime(timezone=True)),
+)
+
+raw_contents = sa.Table(
+    "raw_contents",
+    metadata,
+    sa.Column("content_hash", sa.String(64), primary_key=True),
+    sa.Column("compression", sa.String(8), nullable=False),
+    sa.Column("size_bytes", sa.Integer, nullable=False),
+    sa.Column("content_type", sa.Text),
+    sa.Column("charset", sa.Text),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("flow_name", sa.Text, nullable=False),
+    sa.Column("flow_run_id", sa.Text),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("pipeline_version", sa.Text),
+    sa.Column("sources_total", sa.Integer, nullable=False, default=0),
+    sa.Column("new", sa.Integer, nullable=False, default=0),
+    sa.Column("changed", sa.Integer, nullable=False, default=0),
+    sa.Column("unchanged", sa.Integer, nullable=False, default=0),
+    sa.Column("skipped", sa.Integer, nullable=False, default=0),
+    sa.Column("failed", sa.Integer, nullable=False, default=0),
+    sa.Column("words", sa.Integer, nullable=False, default=0),
+    sa.Column("message", sa.Text),
+)
+
+fetches = sa.Table(
+    "fetches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.run_id"), index=True),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id"), nullable=False, index=True),
+    sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # new|changed|unchanged|skipped|failed
+    sa.Column("reason", sa.Text),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("content_type", sa.Text),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("size_bytes", sa.Integer),
+    sa.Column("documents", sa.Integer),
+    sa.Column("duration_s", sa.Float),
+)
+
+skips = sa.Table(
+    "skips",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.run_id"), index=True),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id"), nullable=False, index=True),
+    sa.Column("item_key", sa.Text),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("document_id", sa.String(32), primary_key=True),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id"), nullable=False, index=True),
+    sa.Column("doc_key", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("title", sa.Text),
+    sa.Column("author", sa.Text),
+    sa.Column("published", sa.Date),
+    sa.Column("published_inferred", sa.Boolean, nullable=False, default=False),
+    sa.Column("section", sa.Text),
+    sa.Column("format", sa.String(8), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("text_hash", sa.String(64), nullable=False),
+    sa.Column("raw_hash", sa.String(64)),
+    sa.Column("word_count", sa.Integer, nullable=False),
+    sa.Column("char_count", sa.Integer, nullable=False),
+    sa.Column("sentence_count", sa.Integer, nullable=False),
+    sa.Column("pipeline_version", sa.Text, nullable=False),
+    sa.Column("first_run_id", sa.Integer),
+    sa.Column("last_run_id", sa.Integer),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+entities = sa.Table(
+    "entities",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("document_id", sa.String(32), sa.ForeignKey("documents.document_id"), nullable=False),
+    sa.Column("entity_index", sa.Integer, nullable=False),
+    sa.Column("label", sa.String(32), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("start_char", sa.Integer, nullable=False),
+    sa.Column("end_char", sa.Integer, nullable=False),
+    sa.Column("sentence_start", sa.Integer, nullable=False),
+    sa.Column("sentence_end", sa.Integer, nullable=False),
+    sa.Column("nlp_version", sa.Text, nullable=False),
+    sa.UniqueConstraint("document_id", "entity_index", name="uq_entities_doc_index"),
+)
+
+facts = sa.Table(
+    "facts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("document_id", sa.String(32), sa.ForeignKey("documents.document_id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("subject", sa.Text),
+    sa.Column("sector", sa.String(16)),
+    sa.Column("category", sa.Text),
+    sa.Column("counterpart", sa.Text),
+    sa.Column("place", sa.Text),
+    sa.Column("period_start", sa.Date),
+    sa.Column("period_end", sa.Date),
+    sa.Column("period_label", sa.Text),
+    sa.Column("value", sa.Float),
+    sa.Column("low", sa.Float),
+    sa.Column("high", sa.Float),
+    sa.Column("qualifier", sa.String(16)),
+    sa.Column("unit", sa.Text),
+    sa.Column("sentence", sa.Text),
+    sa.Column("start_char", sa.Integer),
+    sa.Column("end_char", sa.Integer),
+    sa.Column("extractor_version", sa.Text, nullable=False),
+    sa.Column("confidence", sa.Float),
+)
+
+sector_labels = sa.Table(
+    "sector_labels",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("document_id", sa.String(32), sa.ForeignKey("documents.document_id"), nullable=False, index=True),
+    sa.Column("unit", sa.String(16), nullable=False),  # document|paragraph|activity
+    sa.Column("unit_index", sa.Integer, nullable=False),
+    sa.Column("sector", sa.String(16), nullable=False),
+    sa.Column("probability", sa.Float, nullable=False),
+    sa.Column("probabilities", sa.Text),  # JSON object sector -> probability
+    sa.Column("model_version", sa.Text, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False, default="model"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Rows that an NLP stage derives from one document; replaced whole on re-processing.
+DERIVED_TABLES: tuple[sa.Table, ...] = (entities, facts, sector_labels)
+EXPORT_TABLES: tuple[str, ...] = (
+    "documents", "entities", "facts", "sector_labels", "sources", "runs", "fetches", "skips",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def resolve_db_url(url: str, base_dir: Path) -> str:
+    """Make a relative SQLite path relative to ``base_dir`` (the config file's folder)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(
+            f"database URL {url!r} is not valid; use e.g. sqlite:///data/nkpipe.db "
+            f"or postgresql+psycopg://user@host/dbname"
+        ) from exc
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return url
+    path = Path(parsed.database).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    return parsed.set(database=str(path)).render_as_string(hide_password=False)
+
+
+def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_engine_for(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url)
+        sa.event.listen(engine, "connect", _enable_sqlite_pragmas)
+        return engine
+    try:
+        return sa.create_engine(url, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        raise StoreError(
+            f"the driver for {parsed.get_backend_name()} is not installed ({exc.name}); "
+            f"install it, e.g. pip install 'nkpipe[postgres]'"
+        ) from exc
+
+
+def _upsert(conn: Connection, table: sa.Table, rows: list[dict], keys: Sequence[str]) -> None:
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:  # pragma: no cover - guarded by open_store
+        raise StoreError(f"unsupported database {dialect!r}; use SQLite or PostgreSQL")
+    stmt = insert(table)
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    for name in ("created_at", "first_run_id"):
+        updates.pop(name, None)  # keep when the row was first seen
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
+
+
+def _source_from_row(row: sa.Row) -> Source:
+    return Source(
+        id=row.id,
+        url=row.url,
+        kind=row.kind,
+        name=row.name,
+        published=row.published,
+        enabled=bool(row.enabled),
+        added_at=row.added_at,
+        state=FetchState(row.etag, row.last_modified, row.content_hash, row.pipeline_version),
+    )
+
+
+@dataclass
+class Store:
+    """The project's database; one object per process, safe to share between tasks."""
+
+    engine: Engine
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def create_schema(self) -> None:
+        try:
+            metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise StoreError(f"cannot open the database {self.url}: {exc.orig}") from exc
+
+    # --- sources -----------------------------------------------------------
+    def add_source(self, url: str, kind: str, name: str | None, published: date | None) -> Source:
+        with self.engine.begin() as conn:
+            existing = conn.execute(sa.select(sources.c.id).where(sources.c.url == url)).first()
+            if existing:
+                raise DuplicateSourceError(url, existing.id)
+            try:
+                result = conn.execute(
+                    sources.insert().values(
+                        url=url, kind=kind, name=name, published=published,
+                        enabled=True, added_at=utcnow(),
+                    )
+                )
+            except IntegrityError as exc:  # a concurrent writer registered it first
+                raise DuplicateSourceError(url, -1) from exc
+            source_id = result.inserted_primary_key[0]
+        return self.get_source(source_id)
+
+    def get_source(self, source_id: int) -> Source:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sources).where(sources.c.id == source_id)).first()
+        if row is None:
+            raise UnknownSourceError(
+                f"no source has id {source_id}; `nkpipe sources list` shows the ids"
+            )
+        return _source_from_row(row)
+
+    def find_source(self, url: str) -> Source | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sources).where(sources.c.url == url)).first()
+        return _source_from_row(row) if row else None
+
+    def list_sources(self, enabled_only: bool = False) -> list[Source]:
+        query = sa.select(sources).order_by(sources.c.id)
+        if enabled_only:
+            query = query.where(sources.c.enabled.is_(True))
+        with self.engine.connect() as conn:
+            return [_source_from_row(r) for r in conn.execute(query)]
+
+    def source_overview(self) -> list[dict]:
+        """Sources with their last outcome and stored document count, for listings."""
+        counts = (
+            sa.select(documents.c.source_id, sa.func.count().label("documents"))
+            .group_by(documents.c.source_id)
+            .subquery()
+        )
+        query = (
+            sa.select(sources, sa.func.coalesce(counts.c.documents, 0).label("documents"))
+            .select_from(sources.outerjoin(counts, counts.c.source_id == sources.c.id))
+            .order_by(sources.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def count_sources(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(sources)).scalar_one()
+
+    def set_source_enabled(self, source_id: int, enabled: bool) -> Source:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sources.update().where(sources.c.id == source_id).values(enabled=enabled)
+            )
+        if result.rowcount == 0:
+            raise UnknownSourceError(
+                f"no source has id {source_id}; `nkpipe sources list` shows the ids"
+            )
+        return self.get_source(source_id)
+
+    def mark_source_processed(
+        self, source_id: int, fetched: Fetched, pipeline_version: str, outcome: str
+    ) -> None:
+        """Remember what was processed so the next run can skip it when unchanged."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sources.update().where(sources.c.id == source_id).values(
+                    etag=fetched.etag, last_modified=fetched.last_modified,
+                    content_hash=fetched.content_hash, pipeline_version=pipeline_version,
+                    last_outcome=outcome, last_reason=None, last_fetched_at=utcnow(),
+                )
+            )
+
+    def mark_source_outcome(self, source_id: int, outcome: str, reason: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sources.update().where(sources.c.id == source_id).values(
+                    last_outcome=outcome, last_reason=reason, last_fetched_at=utcnow()
+                )
+            )
+
+    # --- runs, fetches, skips ----------------------------------------------
+    def start_run(self, flow_name: str, sources_total: int, pipeline_version: str,
+                  flow_run_id: str | None = None) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                runs.insert().values(
+                    flow_name=flow_name, flow_run_id=flow_run_id, started_at=utcnow(),
+                    status="running", pipeline_version=pipeline_version,
+                    sources_total=sources_total,
+                    new=0, changed=0, unchanged=0, skipped=0, failed=0, words=0,
+                )
+            )
+            return result.inserted_primary_key[0]
+
+    def finish_run(self, run_id: int, counts: RunCounts, status: str, message: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update().where(runs.c.run_id == run_id).values(
+                    finished_at=utcnow(), status=status, message=message,
+                    new=counts.new, changed=counts.changed, unchanged=counts.unchanged,
+                    skipped=counts.skipped, failed=counts.failed, words=counts.words,
+                )
+            )
+
+    def get_run(self, run_id: int) -> dict:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
+        if row is None:
+            raise StoreError(f"no run has id {run_id}")
+        return dict(row._mapping)
+
+    def recent_runs(self, limit: int = 10) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(runs).order_by(runs.c.run_id.desc()).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
+    def record_fetch(self, run_id: int | None, source_id: int, outcome: str, *,
+                     reason: str | None = None, fetched: Fetched | None = None,
+                     documents_count: int | None = None, duration_s: float | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                fetches.insert().values(
+                    run_id=run_id, source_id=source_id, fetched_at=utcnow(), outcome=outcome,
+                    reason=reason, documents=documents_count, duration_s=duration_s,
+                    http_status=fetched.http_status if fetched else None,
+                    content_type=fetched.content_type if fetched else None,
+                    content_hash=fetched.content_hash if fetched else None,
+                    size_bytes=fetched.size if fetched and fetched.body is not None else None,
+                )
+            )
+
+    def record_skips(self, run_id: int | None, source_id: int, items: Iterable[ItemSkip]) -> None:
+        rows = [
+            dict(run_id=run_id, source_id=source_id, item_key=s.key, stage=s.stage,
+                 reason=s.reason, created_at=utcnow())
+            for s in items
+        ]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(skips.insert(), rows)
+
+    def skips_for_run(self, run_id: int) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(skips).where(skips.c.run_id == run_id).order_by(skips.c.id))
+            return [dict(r._mapping) for r in rows]
+
+    # --- raw content ---------------------------------------------------------
+    def save_raw(self, fetched: Fetched) -> None:
+        """Keep the fetched bytes, compressed, once per content hash."""
+        if fetched.body is None or fetched.content_hash is None:
+            return
+        with self.engine.begin() as conn:
+            exists = conn.execute(
+                sa.select(raw_contents.c.content_hash)
+                .where(raw_contents.c.content_hash == fetched.content_hash)
+            ).first()
+            if exists:
+                return
+            _upsert(conn, raw_contents, [dict(
+                content_hash=fetched.content_hash, compression="zlib", size_bytes=fetched.size,
+                content_type=fetched.content_type, charset=fetched.charset,
+                data=zlib.compress(fetched.body, 6), stored_at=utcnow(),
+            )], ["content_hash"])
+
+    def load_raw(self, content_hash: str) -> bytes | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(raw_contents).where(raw_contents.c.content_hash == content_hash)
+            ).first()
+        return zlib.decompress(row.data) if row else None
+
+    # --- documents and derived rows -----------------------------------------
+    def document_versions(self, document_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """document_id -> (text_hash, pipeline_version) of what is stored."""
+        found: dict[str, tuple[str, str]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(document_ids), 500):
+                chunk = list(document_ids[start:start + 500])
+                query = sa.select(
+                    documents.c.document_id, documents.c.text_hash, documents.c.pipeline_version
+                ).where(documents.c.document_id.in_(chunk))
+                found.update({r.document_id: (r.text_hash, r.pipeline_version) for r in conn.execute(query)})
+        return found
+
+    def count_documents(self, source_id: int | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(documents)
+        if source_id is not None:
+            query = query.where(documents.c.source_id == source_id)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def write_documents(self, run_id: int | None, analyzed: Sequence[AnalyzedDocument],
+                        pipeline_version: str, nlp_version: str) -> None:
+        """Store documents and replace their derived rows, all in one transaction."""
+        if not analyzed:
+            return
+        now = utcnow()
+        ids = [a.document_id for a in analyzed]
+        with self.engine.begin() as conn:
+            _upsert(conn, documents, [_document_row(a, run_id, pipeline_version, now) for a in analyzed],
+                    ["document_id"])
+            for table in DERIVED_TABLES:
+                conn.execute(table.delete().where(table.c.document_id.in_(ids)))
+            entity_rows = [
+                dict(document_id=a.document_id, entity_index=i, label=e.label, text=e.text,
+                     start_char=e.start_char, end_char=e.end_char, sentence_start=e.sentence_start,
+                     sentence_end=e.sentence_end, nlp_version=nlp_version)
+                for a in analyzed for i, e in enumerate(a.entities)
+            ]
+            if entity_rows:
+                conn.execute(entities.insert(), entity_rows)
+            for table in (facts, sector_labels):
+                rows = [dict(r, document_id=a.document_id) for a in analyzed for r in a.derived_rows(table.name)]
+                if rows:
+                    conn.execute(table.insert(), [_with_defaults(table, r, now) for r in rows])
+
+    def read_table(self, name: str):
+        """A whole table as a pandas DataFrame (export and tests)."""
+        import pandas as pd
+
+        with self.engine.connect() as conn:
+            return pd.read_sql_table(name, conn)
+
+
+def _with_defaults(table: sa.Table, row: dict, now: datetime) -> dict:
+    if "created_at" in table.c and "created_at" not in row:
+        row = dict(row, created_at=now)
+    if "probabilities" in row and isinstance(row["probabilities"], dict):
+        row = dict(row, probabilities=json.dumps(row["probabilities"], sort_keys=True))
+    return row
+
+
+def _document_row(a: AnalyzedDocument, run_id: int | None, pipeline_version: str, now: datetime) -> dict:
+    d = a.document
+    return dict(
+        document_id=a.document_id, source_id=a.source_id, doc_key=d.key, url=d.url, title=d.title,
+        author=d.author, published=d.published, published_inferred=False, section=d.section,
+        format=d.format, text=d.text, text_hash=d.text_hash, raw_hash=a.raw_hash,
+        word_count=d.word_count, char_count=len(d.text), sentence_count=a.sentence_count,
+        pipeline_version=pipeline_version, first_run_id=run_id, last_run_id=run_id,
+        created_at=now, updated_at=now,
+    )
+
+
+def open_store(url: str, base_dir: Path | None = None) -> Store:
+    """Open (and create if needed) the store at ``url``."""
+    resolved = resolve_db_url(url, base_dir or Path.cwd())
+    backend = make_url(resolved).get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StoreError(
+            f"unsupported database {backend!r} in {url!r}; use sqlite:///PATH or postgresql+psycopg://..."
+        )
+    store = Store(create_engine_for(resolved))
+    store.create_schema()
+    return store

@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config, load_config
+from pipeline.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_config_defaults_without_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config()
+    assert config == Config(base_dir=config.base_dir)
+    assert config.store.url == "sqlite:///data/nkpipe.db"
+    assert config.schedule.cron == "0 2 * * *"
+
+
+def test_config_file_overlays_defaults(tmp_path):
+    config = load_config(write(tmp_path, '[fetch]\ntimeout_s = 5\n[schedule]\ncron = "30 3 * * *"\n'))
+    assert config.fetch.timeout_s == 5.0
+    assert config.fetch.attempts == 3  # untouched default
+    assert config.schedule.cron == "30 3 * * *"
+    assert config.base_dir == tmp_path.resolve()
+
+
+def test_config_unknown_key_is_an_error_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match="timeout_seconds"):
+        load_config(write(tmp_path, "[fetch]\ntimeout_seconds = 5\n"))
+
+
+def test_config_unknown_section_is_an_error_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[fecth\]"):
+        load_config(write(tmp_path, "[fecth]\ntimeout_s = 5\n"))
+
+
+def test_config_wrong_type_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="attempts"):
+        load_config(write(tmp_path, '[fetch]\nattempts = "three"\n'))
+
+
+def test_config_db_env_overrides_file_and_option_overrides_env(tmp_path, monkeypatch):
+    path = write(tmp_path, '[store]\nurl = "sqlite:///file.db"\n')
+    assert load_config(path).store.url == "sqlite:///file.db"
+    monkeypatch.setenv("NKPIPE_DB", "sqlite:///env.db")
+    assert load_config(path).store.url == "sqlite:///env.db"
+    assert load_config(path, db_url="sqlite:///opt.db").store.url == "sqlite:///opt.db"
+
+
+def test_config_missing_explicit_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_config_bundled_file_is_valid():
+    repo = Path(__file__).resolve().parents[1]
+    config = load_config(repo / "config.toml")
+    assert config.resolve(config.paths.default_sources).is_file()

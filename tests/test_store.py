@@ -1,0 +1,89 @@
+import sqlalchemy as sa
+
+from pipeline.records import AnalyzedDocument, CleanDocument, Entity, Fetched, RunCounts
+from pipeline.store import entities, facts, open_store, resolve_db_url
+
+
+def analyzed(doc_id: str, text: str, n_entities: int, source_id: int, fact_rows=()) -> AnalyzedDocument:
+    document = CleanDocument(key=doc_id, url=f"https://x.org/{doc_id}", title="T", author=None,
+                             published=None, text=text, format="text")
+    ents = tuple(Entity("GPE", text[:3], 0, 3, 0, len(text)) for _ in range(n_entities))
+    derived = (("facts", tuple(fact_rows)),) if fact_rows else ()
+    return AnalyzedDocument(doc_id, source_id, document, ents, 1, "hash", derived)
+
+
+def add_source(store):
+    return store.add_source("https://x.org/feed", "article", None, None)
+
+
+def test_store_sqlite_uses_wal(store):
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_store_relative_sqlite_path_resolves_against_base_dir(tmp_path):
+    assert resolve_db_url("sqlite:///data/x.db", tmp_path) == f"sqlite:///{tmp_path}/data/x.db"
+    assert resolve_db_url("sqlite:////abs/x.db", tmp_path) == "sqlite:////abs/x.db"
+    assert resolve_db_url("postgresql+psycopg://u@h/db", tmp_path) == "postgresql+psycopg://u@h/db"
+
+
+def test_store_rewriting_a_document_replaces_its_derived_rows(store):
+    source = add_source(store)
+    fact = {"kind": "activity_count", "value": 51.0, "extractor_version": "t"}
+    store.write_documents(1, [analyzed("a", "Seoul is here.", 3, source.id, [fact])], "v1", "n1")
+    store.write_documents(2, [analyzed("a", "Seoul is there.", 2, source.id, [fact])], "v1", "n1")
+    assert store.count_documents() == 1
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(entities)).scalar() == 2
+        assert conn.execute(sa.select(sa.func.count()).select_from(facts)).scalar() == 1
+    frame = store.read_table("documents")
+    assert frame.loc[0, "text"] == "Seoul is there."
+    assert frame.loc[0, "first_run_id"] == 1 and frame.loc[0, "last_run_id"] == 2
+
+
+def test_store_failed_batch_leaves_no_partial_rows(store):
+    source = add_source(store)
+    bad = analyzed("b", "Pyongyang.", 1, source_id=999)  # violates the source foreign key
+    good = analyzed("a", "Seoul.", 1, source.id)
+    try:
+        store.write_documents(1, [good, bad], "v1", "n1")
+    except Exception:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("the foreign key violation should abort the batch")
+    assert store.count_documents() == 0
+    assert len(store.read_table("entities")) == 0
+
+
+def test_store_document_versions_report_hash_and_version(store):
+    source = add_source(store)
+    a = analyzed("a", "Seoul.", 1, source.id)
+    store.write_documents(1, [a], "v1", "n1")
+    assert store.document_versions(["a", "zzz"]) == {"a": (a.document.text_hash, "v1")}
+
+
+def test_store_raw_bytes_are_kept_compressed_once(store):
+    body = b"<html>" + b"x" * 10_000 + b"</html>"
+    fetched = Fetched("https://x.org", False, body, "text/html", None, None, None, 200, "h1")
+    store.save_raw(fetched)
+    store.save_raw(fetched)
+    frame = store.read_table("raw_contents")
+    assert len(frame) == 1 and frame.loc[0, "size_bytes"] == len(body)
+    assert len(frame.loc[0, "data"]) < len(body) / 10
+    assert store.load_raw("h1") == body
+    assert store.load_raw("other") is None
+
+
+def test_store_runs_record_counts(store):
+    run_id = store.start_run("ingest", 3, "v1")
+    store.finish_run(run_id, RunCounts(new=2, unchanged=5, skipped=1, failed=1, words=10), "completed")
+    run = store.get_run(run_id)
+    assert (run["new"], run["unchanged"], run["skipped"], run["failed"], run["status"]) == (
+        2, 5, 1, 1, "completed")
+
+
+def test_store_schema_creation_is_idempotent(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    first = open_store(url)
+    first.add_source("https://x.org/", "article", None, None)
+    assert open_store(url).count_sources() == 1
