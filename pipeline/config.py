@@ -58,6 +58,9 @@ class CleanConfig:
     include_comments: bool = False
     include_tables: bool = True
     min_text_chars: int = 40
+    # favor_precision sometimes keeps a footer instead of the article: when its text is
+    # shorter than this share of a balanced extraction, the balanced one is used (0 = never)
+    precision_fallback_ratio: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,14 @@ def load_config(path: str | Path | None = None, db_url: str | None = None) -> Co
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{found}: not valid TOML ({exc}); fix the file") from exc
         config = config_from_mapping(data, base_dir=found.resolve().parent)
-    return config.with_db(os.environ.get(DB_ENV)).with_db(db_url)
+    return config.with_db(_from_cwd(os.environ.get(DB_ENV))).with_db(_from_cwd(db_url))
+
+
+def _from_cwd(url: str | None) -> str | None:
+    """A relative SQLite path given on the command line or in the environment is relative to the CWD."""
+    from pipeline.store import resolve_db_url
+
+    return resolve_db_url(url, Path.cwd()) if url else None
 
 
 def as_dict(config: Config) -> dict[str, Any]:

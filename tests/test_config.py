@@ -46,9 +46,10 @@ def test_config_wrong_type_is_an_error(tmp_path):
 def test_config_db_env_overrides_file_and_option_overrides_env(tmp_path, monkeypatch):
     path = write(tmp_path, '[store]\nurl = "sqlite:///file.db"\n')
     assert load_config(path).store.url == "sqlite:///file.db"
-    monkeypatch.setenv("NKPIPE_DB", "sqlite:///env.db")
-    assert load_config(path).store.url == "sqlite:///env.db"
-    assert load_config(path, db_url="sqlite:///opt.db").store.url == "sqlite:///opt.db"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NKPIPE_DB", "sqlite:////abs/env.db")
+    assert load_config(path).store.url == "sqlite:////abs/env.db"
+    assert load_config(path, db_url="sqlite:///opt.db").store.url == f"sqlite:///{tmp_path.resolve()}/opt.db"
 
 
 def test_config_missing_explicit_file_is_an_error(tmp_path):

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from tests.conftest import SEED_ARTICLE, SEED_BRIEF
+
+runner = CliRunner()
+
+
+def nkpipe(tmp_path, *args):
+    return runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'cli.db'}", *args])
+
+
+@pytest.mark.parametrize("command", [
+    [], ["sources"], ["sources", "add"], ["sources", "list"], ["sources", "disable"],
+    ["sources", "enable"], ["run"], ["ingest"], ["schedule"], ["export"], ["runs"],
+])
+def test_cli_every_command_has_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_cli_sources_add_list_disable(tmp_path):
+    added = nkpipe(tmp_path, "sources", "add", "https://Example.com/a#x", "--name", "Example", "--published", "2025-01-02")
+    assert added.exit_code == 0 and "added source 1: https://example.com/a (article)" in added.output
+    listed = nkpipe(tmp_path, "sources", "list")
+    assert "https://example.com/a" in listed.output and "Example" in listed.output
+    assert nkpipe(tmp_path, "sources", "disable", "1").exit_code == 0
+    assert " no " in nkpipe(tmp_path, "sources", "list").output
+
+
+@pytest.mark.parametrize("url, message", [
+    ("ftp://example.com/x", "unsupported scheme"),
+    ("https://", "no valid host"),
+    ("/no/such/file.pdf", "does not exist"),
+])
+def test_cli_sources_add_refuses_bad_urls_with_a_clear_message(tmp_path, url, message):
+    result = nkpipe(tmp_path, "sources", "add", url)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_cli_sources_add_refuses_duplicates(tmp_path):
+    nkpipe(tmp_path, "sources", "add", "https://example.com/a")
+    result = nkpipe(tmp_path, "sources", "add", "https://EXAMPLE.com:443/a")
+    assert result.exit_code == 2 and "already registered as source 1" in result.output
+
+
+def test_cli_disable_unknown_source(tmp_path):
+    result = nkpipe(tmp_path, "sources", "disable", "42")
+    assert result.exit_code == 2 and "no source has id 42" in result.output
+
+
+def test_cli_ingest_then_export_csv_and_parquet(tmp_path):
+    result = nkpipe(tmp_path, "ingest", str(SEED_ARTICLE), str(SEED_BRIEF))
+    assert result.exit_code == 0, result.output
+    assert "2 new" in result.output
+    again = nkpipe(tmp_path, "ingest", str(SEED_ARTICLE))
+    assert "0 new, 0 changed, 1 unchanged" in again.output
+    for fmt in ("csv", "parquet"):
+        out = tmp_path / fmt
+        exported = nkpipe(tmp_path, "export", "--format", fmt, "--out", str(out))
+        assert exported.exit_code == 0, exported.output
+        read = pd.read_csv if fmt == "csv" else pd.read_parquet
+        documents = read(out / f"documents.{fmt}")
+        assert len(documents) == 2
+        assert len(read(out / f"entities.{fmt}")) > 10
+        for table in ("facts", "sector_labels", "sources", "runs", "fetches", "skips"):
+            assert (out / f"{table}.{fmt}").is_file()
+    runs = nkpipe(tmp_path, "runs")
+    assert "ingest" in runs.output and "unchanged 1" in runs.output
+
+
+def test_cli_ingest_reports_skips(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    result = nkpipe(tmp_path, "ingest", str(empty))
+    assert result.exit_code == 0
+    assert "1 skipped" in result.output and "empty" in result.output
+
+
+def test_cli_export_rejects_unknown_format(tmp_path):
+    result = nkpipe(tmp_path, "export", "--format", "xlsx", "--out", str(tmp_path / "x"))
+    assert result.exit_code == 2 and "csv or parquet" in result.output
+
+
+def test_cli_bad_config_key_is_reported(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[store]\nurll = 'x'\n")
+    result = runner.invoke(app, ["--config", str(config), "sources", "list"])
+    assert result.exit_code == 2 and "unknown key 'urll'" in result.output
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_cli_run_on_a_new_store_processes_the_default_sources(tmp_path):
+    (tmp_path / "sources.toml").write_text(f'[[source]]\nurl = "{SEED_BRIEF}"\nkind = "brief"\n')
+    config = tmp_path / "config.toml"
+    config.write_text('[paths]\ndefault_sources = "sources.toml"\n')
+    result = runner.invoke(app, ["--config", str(config), "--db", f"sqlite:///{tmp_path / 'new.db'}",
+                                 "run", "--export-dir", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "1 new" in result.output
+    assert f"tables are in sqlite:///{tmp_path / 'new.db'}" in result.output
+    assert len(pd.read_csv(tmp_path / "out" / "documents.csv")) == 1

@@ -1,0 +1,72 @@
+"""The Prefect flow and its deployment, under one session-scoped test harness."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import SEED_ARTICLE
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def small_project(tmp_path):
+    (tmp_path / "kcna.json").write_text(json.dumps([
+        {"topic": "Top News", "headline": "Farm inspected", "link": "http://kcna.example/a",
+         "date": 1717200000000, "date_str": "2024-06-01",
+         "story_text": "Pyongyang, June 1 (KCNA) -- Kim Jong Un inspected a farm in Kangdong County."},
+    ]))
+    (tmp_path / "sources.toml").write_text(
+        f'[[source]]\nurl = "{SEED_ARTICLE}"\nkind = "article"\n\n'
+        '[[source]]\nurl = "kcna.json"\nkind = "kcna"\n'
+    )
+    config = tmp_path / "config.toml"
+    config.write_text('[paths]\ndefault_sources = "sources.toml"\n[flow]\ndocuments_per_task = 1\n')
+    return config
+
+
+def test_flow_nightly_ingest_registers_defaults_then_reruns_unchanged(tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    from flows.nightly import nightly_ingest
+    from pipeline.store import open_store
+
+    config = small_project(tmp_path)
+    first = nightly_ingest(config_path=str(config), db_url=None)
+    assert (first["new"], first["failed"], first["status"]) == (2, 0, "completed")
+    second = nightly_ingest(config_path=str(config), db_url=None)
+    assert (second["new"], second["changed"], second["unchanged"]) == (0, 0, 2)
+
+    store = open_store("sqlite:///data/nkpipe.db", tmp_path)
+    runs = store.recent_runs()
+    assert [r["flow_name"] for r in runs] == ["nightly_ingest", "nightly_ingest"]
+    flow_run_id = runs[1]["flow_run_id"]
+    with get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
+    names = sorted({t.name.split("-")[0] for t in tasks})
+    assert names == ["clean", "fetch", "nlp", "store"]
+    assert sum(t.name.startswith("nlp") for t in tasks) == 2  # one document per task here
+
+
+def test_flow_deployment_uses_configured_cron():
+    from flows.nightly import nightly_ingest, nightly_schedule
+
+    deployment = nightly_ingest.to_deployment(
+        name="nightly", schedule=nightly_schedule("15 1 * * *", "Asia/Seoul"))
+    [schedule] = deployment.schedules
+    assert schedule.schedule.cron == "15 1 * * *"
+    assert schedule.schedule.timezone == "Asia/Seoul"
+
+
+def test_flow_io_tasks_retry_and_pure_tasks_do_not():
+    from flows.nightly import task_steps
+
+    steps = task_steps(retries=2, retry_delay_s=5)
+    assert steps.fetch.retries == 2 and steps.write.retries == 2
+    assert steps.fetch.retry_delay_seconds == [5, 10]
+    assert steps.clean.retries == 0 and steps.analyze.retries == 0

@@ -1,0 +1,197 @@
+"""End-to-end runs of the plain (Prefect-free) ingest path, bad inputs included."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from pipeline.config import FlowConfig
+from pipeline.ingest import PLAIN_STEPS, Steps, run_ingest, write_batch
+from pipeline.sources import SourceSpec, register_source
+from tests.conftest import SEED_ARTICLE, SEED_BRIEF
+from tests.http_server import bench_names, http_server, unreachable_url  # noqa: F401
+
+
+def kcna_archive(path, items):
+    path.write_text(json.dumps([
+        {"topic": "Top News", "headline": f"Item {i}", "link": f"http://kcna.example/{i}",
+         "date": 1717200000000 + (i - 1) * 86_400_000, "date_str": "2024-06-01", "story_text": text}
+        for i, text in items
+    ]))
+    return path
+
+
+STORIES = [
+    (1, "Pyongyang, June 1 (KCNA) -- Kim Jong Un inspected the Kangdong Greenhouse Farm."),
+    (2, "Pyongyang, June 2 (KCNA) -- A delegation of the Russian Federation arrived in Pyongyang."),
+    (3, "   "),
+    (4, "Pyongyang, June 4 (KCNA) -- Choe Son Hui met the Vietnamese ambassador in Pyongyang."),
+]
+
+
+def register(store, *urls, **kwargs):
+    return [register_source(store, SourceSpec(u, **kwargs)) for u in urls]
+
+
+def outcomes(store, run_id):
+    frame = store.read_table("fetches")
+    frame = frame[frame.run_id == run_id]
+    return {row.source_id: (row.outcome, row.reason) for row in frame.itertuples()}
+
+
+def test_ingest_local_sources_store_documents_and_entities(store, config, tmp_path):
+    archive = kcna_archive(tmp_path / "kcna.json", STORIES)
+    sources = register(store, str(SEED_ARTICLE), str(SEED_BRIEF), str(archive))
+    config = replace(config, flow=FlowConfig(documents_per_task=2))
+    summary = run_ingest(store, config, sources)
+    assert summary.status == "completed"
+    assert (summary.counts.new, summary.counts.skipped, summary.counts.failed) == (5, 1, 0)
+    documents = store.read_table("documents")
+    assert len(documents) == 5
+    kcna = documents[documents.format == "kcna"].set_index("doc_key")
+    assert str(kcna.loc["http://kcna.example/1", "published"])[:10] == "2024-06-01"
+    assert kcna.loc["http://kcna.example/1", "section"] == "Top News"
+    entities = store.read_table("entities")
+    assert set(entities.document_id) == set(documents.document_id)
+    joined = entities.merge(documents[["document_id", "text"]], on="document_id")
+    assert all(row.text_y[row.start_char:row.end_char] == row.text_x for row in joined.itertuples())
+    skips = store.skips_for_run(summary.run_id)
+    assert [(s["item_key"], s["reason"]) for s in skips] == [
+        ("http://kcna.example/3", "empty story_text in archive")]
+    assert "NO COMMENTS" not in documents[documents.format == "text"].text.str.cat()
+
+
+def test_ingest_rerun_reprocesses_nothing(store, config, tmp_path):
+    archive = kcna_archive(tmp_path / "kcna.json", STORIES)
+    sources = register(store, str(SEED_ARTICLE), str(archive))
+    run_ingest(store, config, sources)
+    calls = []
+    counting = replace(PLAIN_STEPS, analyze=lambda batch, cfg: calls.append(batch) or [])
+    second = run_ingest(store, config, store.list_sources(), steps=counting)
+    assert calls == []
+    assert (second.counts.new, second.counts.changed, second.counts.unchanged) == (0, 0, 4)
+    assert set(o for o, _ in outcomes(store, second.run_id).values()) == {"unchanged"}
+
+
+def test_ingest_changed_archive_reprocesses_only_changed_items(store, config, tmp_path):
+    archive = kcna_archive(tmp_path / "kcna.json", STORIES)
+    [source] = register(store, str(archive))
+    run_ingest(store, config, [source])
+    kcna_archive(archive, STORIES[:1] + [(2, STORIES[1][1] + " It was warmly welcomed.")] + STORIES[2:])
+    seen = []
+
+    def analyze(batch, cfg):
+        seen.extend(item[2].key for item in batch)
+        return PLAIN_STEPS.analyze(batch, cfg)
+
+    summary = run_ingest(store, config, store.list_sources(), steps=replace(PLAIN_STEPS, analyze=analyze))
+    assert seen == ["http://kcna.example/2"]
+    assert (summary.counts.changed, summary.counts.unchanged) == (1, 2)
+    assert store.count_documents() == 3
+
+
+def test_ingest_killed_run_resumes_without_duplicates(store, config, tmp_path):
+    archive = kcna_archive(tmp_path / "kcna.json", STORIES)
+    sources = register(store, str(SEED_ARTICLE), str(SEED_BRIEF), str(archive))
+    config = replace(config, flow=FlowConfig(documents_per_task=2))
+    batches = []
+
+    def dying_write(*args):
+        if batches:
+            raise KeyboardInterrupt  # the process is killed after its first batch
+        batches.append(args)
+        write_batch(*args)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_ingest(store, config, sources, steps=replace(PLAIN_STEPS, write=dying_write))
+    assert store.count_documents() == 2
+    assert store.recent_runs(1)[0]["status"] == "failed"
+    summary = run_ingest(store, config, store.list_sources())
+    assert (summary.counts.new, summary.counts.unchanged) == (3, 2)
+    documents = store.read_table("documents")
+    assert len(documents) == 5 and documents.document_id.is_unique
+    entities = store.read_table("entities")
+    assert not entities.duplicated(["document_id", "entity_index"]).any()
+    third = run_ingest(store, config, store.list_sources())
+    assert (third.counts.processed, third.counts.unchanged) == (0, 5)
+
+
+def test_ingest_new_pipeline_version_recleans_stored_raw_without_refetching(store, config, http_server, monkeypatch):  # noqa: F811
+    name = bench_names()[0]
+    [source] = register(store, http_server.url(f"/bench/{name}.html"))
+    run_ingest(store, config, [source])
+    monkeypatch.setattr("pipeline.ingest.CLEAN_VERSION", "clean-next")
+    summary = run_ingest(store, config, store.list_sources())
+    assert http_server.last_headers(f"/bench/{name}.html").get("If-None-Match")
+    assert summary.counts.changed == 1
+    assert store.read_table("documents").pipeline_version[0].startswith("clean-next")
+
+
+def test_ingest_bad_inputs_are_recorded_and_the_rest_is_stored(store, config, http_server, unreachable_url, tmp_path):  # noqa: F811
+    config = replace(config, fetch=replace(config.fetch, max_bytes=1_000_000, timeout_s=0.5))
+    good_page = http_server.url(f"/bench/{bench_names()[1]}.html")
+    vanishing = tmp_path / "gone.txt"
+    vanishing.write_text("A document that will be deleted before the run.")
+    urls = {
+        "good": good_page,
+        "flaky": http_server.url("/flaky?fail=1&id=ingest"),
+        "missing": http_server.url("/missing"),
+        "error": http_server.url("/always500"),
+        "loop": http_server.url("/loop"),
+        "huge": http_server.url("/huge"),
+        "binary": http_server.url("/binary.html"),
+        "legacy": http_server.url("/legacy"),
+        "empty": http_server.url("/empty"),
+        "scanned": http_server.url("/scanned.pdf"),
+        "slow": http_server.url("/slow"),
+        "unreachable": unreachable_url,
+        "gone": str(vanishing),
+        "seed": str(SEED_ARTICLE),
+    }
+    ids = {key: register(store, url)[0].id for key, url in urls.items()}
+    vanishing.unlink()
+    summary = run_ingest(store, config, store.list_sources())
+    result = outcomes(store, summary.run_id)
+    by_key = {key: result[source_id] for key, source_id in ids.items()}
+    for key in ("good", "flaky", "legacy", "seed"):
+        assert by_key[key][0] == "new", (key, by_key[key])
+    assert http_server.count("/flaky") == 2  # one 500, retried once
+    expected_skips = {
+        "missing": "404", "loop": "redirect", "huge": "limit", "binary": "binary",
+        "empty": "empty", "scanned": "no text layer", "gone": "not found",
+    }
+    for key, fragment in expected_skips.items():
+        outcome, reason = by_key[key]
+        assert outcome == "skipped" and fragment in reason.lower(), (key, by_key[key])
+    for key in ("error", "slow", "unreachable"):
+        outcome, reason = by_key[key]
+        assert outcome == "failed" and "retried in the next run" in reason, (key, by_key[key])
+    assert (summary.counts.new, summary.counts.skipped, summary.counts.failed) == (4, 7, 3)
+    assert summary.status == "completed_with_failures"
+    documents = store.read_table("documents")
+    legacy = documents[documents.source_id == ids["legacy"]].text.iloc[0]
+    assert any("\u0400" <= ch <= "\u04ff" for ch in legacy), "windows-1251 text decoded to Cyrillic"
+    sources = {s["id"]: s for s in store.source_overview()}
+    assert sources[ids["missing"]]["last_outcome"] == "skipped"
+    assert "404" in sources[ids["missing"]]["last_reason"]
+
+
+def test_ingest_failed_batch_keeps_other_batches(store, config, tmp_path):
+    first = kcna_archive(tmp_path / "a.json", STORIES[:2])
+    second = kcna_archive(tmp_path / "b.json", [(9, "Pyongyang, June 9 (KCNA) -- Rain fell in Kaesong.")])
+    sources = register(store, str(first), str(second))
+    config = replace(config, flow=FlowConfig(documents_per_task=2))
+
+    def analyze(batch, cfg):
+        if any(item[2].key.endswith("/9") for item in batch):
+            raise RuntimeError("model crashed")
+        return PLAIN_STEPS.analyze(batch, cfg)
+
+    summary = run_ingest(store, config, sources, steps=Steps(analyze=analyze))
+    assert (summary.counts.new, summary.counts.failed) == (2, 1)
+    result = outcomes(store, summary.run_id)
+    assert result[sources[1].id][0] == "failed" and "model crashed" in result[sources[1].id][1]
+    again = run_ingest(store, config, store.list_sources())
+    assert (again.counts.new, again.counts.unchanged) == (1, 2)
