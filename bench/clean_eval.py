@@ -21,6 +21,7 @@ import importlib.util
 import json
 import random
 import shlex
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -52,14 +53,20 @@ def load_scorer(path: Path) -> ModuleType:
 
 def load_pages(html_dir: Path) -> dict[str, bytes]:
     """Page key (file name without .html.gz) -> raw HTML bytes."""
-    pages = {p.name.removesuffix(".html.gz"): gzip.decompress(p.read_bytes()) for p in html_dir.glob("*.html.gz")}
+    pages = {
+        path.name.removesuffix(".html.gz"): gzip.decompress(path.read_bytes())
+        for path in html_dir.glob("*.html.gz")
+    }
     if not pages:
         raise SystemExit(f"no *.html.gz pages under {html_dir}; pass --shared")
     return dict(sorted(pages.items()))
 
 
+Extractor = Callable[[bytes, str | None], str]
+
+
 def run_system(
-    pages: dict[str, bytes], urls: dict[str, str | None], extract: Callable[[bytes, str | None], str]
+    pages: dict[str, bytes], urls: dict[str, str | None], extract: Extractor
 ) -> tuple[dict[str, dict[str, str]], float]:
     """Predictions in the scorer's format, and the seconds the extraction took."""
     started = time.perf_counter()
@@ -67,14 +74,42 @@ def run_system(
     return output, time.perf_counter() - started
 
 
-def score(scorer: ModuleType, truth: dict, prediction: dict, n_bootstrap: int, seed: int) -> dict[str, Any]:
-    """The scorer's metrics without its per-page tp/fp/fn lists."""
+def score(
+    scorer: ModuleType, truth: dict, prediction: dict, n_bootstrap: int, seed: int
+) -> dict[str, Any]:
+    """The scorer's metrics, per-page tp/fp/fn lists included (dropped before writing)."""
     random.seed(seed)
-    metrics = scorer.evaluate(truth, prediction, n_bootstrap)
-    return {k: round(v, 4) for k, v in sorted(metrics.items()) if k != "tp_fp_fns"}
+    return scorer.evaluate(truth, prediction, n_bootstrap)
 
 
-def nkpipe_extract(config: CleanConfig) -> Callable[[bytes, str | None], str]:
+def summary(metrics: dict[str, Any], seconds: float | None = None) -> dict[str, Any]:
+    kept = {k: round(v, 4) for k, v in sorted(metrics.items()) if k != "tp_fp_fns"}
+    return kept if seconds is None else {**kept, "seconds": round(seconds, 1)}
+
+
+def paired_difference(
+    scorer: ModuleType, ours: list, theirs: list, n_bootstrap: int, seed: int
+) -> dict[str, float]:
+    """Bootstrap of ours minus theirs over the same resampled pages (as the scorer's
+    --bootstrap-differences does), so the spread reflects the paired comparison."""
+    rng = random.Random(seed)
+    n = len(ours)
+    diffs: dict[str, list[float]] = {}
+    for _ in range(n_bootstrap):
+        pages = [rng.randint(0, n - 1) for _ in range(n)]
+        a = scorer.metrics_from_tp_fp_fns([ours[i] for i in pages])
+        b = scorer.metrics_from_tp_fp_fns([theirs[i] for i in pages])
+        for key in a:
+            diffs.setdefault(key, []).append(a[key] - b[key])
+    result: dict[str, float] = {}
+    for key, values in sorted(diffs.items()):
+        result[f"{key}_diff"] = round(statistics.mean(values), 4)
+        result[f"{key}_diff_std"] = round(statistics.stdev(values), 4)
+        result[f"{key}_diff_share_above_0"] = round(sum(v > 0 for v in values) / len(values), 3)
+    return result
+
+
+def nkpipe_extract(config: CleanConfig) -> Extractor:
     return lambda body, url: clean_html(body, url=url, config=config)[0]
 
 
@@ -102,24 +137,49 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     nkpipe_output, nkpipe_s = run_system(pages, urls, nkpipe_extract(config))
     stock_output, stock_s = run_system(pages, urls, stock_extract)
-    upstream_output, upstream_version = scorer.load_prediction(root / "upstream_output_trafilatura.json")
+    upstream = root / "upstream_output_trafilatura.json"
+    upstream_output, upstream_version = scorer.load_prediction(upstream)
 
+    ours = score(scorer, truth, nkpipe_output, args.n_bootstrap, args.seed)
+    stock = score(scorer, truth, stock_output, args.n_bootstrap, args.seed)
+    upstream_metrics = score(scorer, truth, upstream_output, args.n_bootstrap, args.seed)
+    tp_fp_fns = ours["tp_fp_fns"], stock["tp_fp_fns"], upstream_metrics["tp_fp_fns"]
+    used_args = sys.argv[1:] if argv is None else argv
     result = {
         "benchmark": "scrapinghub/article-extraction-benchmark (shared/data/extraction-benchmark)",
         "pages": len(pages),
-        "command": " ".join(["python", "bench/clean_eval.py", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]),
+        "command": shlex.join(["python", "bench/clean_eval.py", *used_args]),
         "trafilatura_version": trafilatura.__version__,
         "clean_version": CLEAN_VERSION,
         "bootstrap": {"n": args.n_bootstrap, "seed": args.seed},
         "settings": {
-            "nkpipe": {"function": "pipeline.clean.clean_html", "config": dataclasses.asdict(config), "url": "from ground-truth.json"},
-            "trafilatura_stock_precision": {"function": "trafilatura.extract", **STOCK_OPTIONS, "url": "from ground-truth.json"},
-            "trafilatura_upstream_committed": {"file": "upstream_output_trafilatura.json", "version": upstream_version},
+            "nkpipe": {
+                "function": "pipeline.clean.clean_html",
+                "config": dataclasses.asdict(config),
+                "url": "from ground-truth.json",
+            },
+            "trafilatura_stock_precision": {
+                "function": "trafilatura.extract",
+                **STOCK_OPTIONS,
+                "url": "from ground-truth.json",
+            },
+            "trafilatura_upstream_committed": {
+                "file": "upstream_output_trafilatura.json",
+                "version": upstream_version,
+            },
         },
         "results": {
-            "nkpipe": {**score(scorer, truth, nkpipe_output, args.n_bootstrap, args.seed), "seconds": round(nkpipe_s, 1)},
-            "trafilatura_stock_precision": {**score(scorer, truth, stock_output, args.n_bootstrap, args.seed), "seconds": round(stock_s, 1)},
-            "trafilatura_upstream_committed": score(scorer, truth, upstream_output, args.n_bootstrap, args.seed),
+            "nkpipe": summary(ours, nkpipe_s),
+            "trafilatura_stock_precision": summary(stock, stock_s),
+            "trafilatura_upstream_committed": summary(upstream_metrics),
+        },
+        "paired_bootstrap": {
+            "nkpipe_minus_trafilatura_stock_precision": paired_difference(
+                scorer, tp_fp_fns[0], tp_fp_fns[1], args.n_bootstrap, args.seed
+            ),
+            "nkpipe_minus_trafilatura_upstream_committed": paired_difference(
+                scorer, tp_fp_fns[0], tp_fp_fns[2], args.n_bootstrap, args.seed
+            ),
         },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

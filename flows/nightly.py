@@ -56,10 +56,10 @@ def nightly_ingest(config_path: str | None = None, db_url: str | None = None) ->
             "sources": summary.sources, **asdict(summary.counts)}
 
 
-def serve_nightly(config_path: str | None, cron: str, timezone: str, name: str) -> None:
+def serve_nightly(config_path: str | None, db_url: str, cron: str, timezone: str, name: str) -> None:
     """Serve the deployment: the process waits and runs the flow on the cron schedule."""
     nightly_ingest.serve(name=name, schedule=nightly_schedule(cron, timezone),
-                         parameters={"config_path": config_path})
+                         parameters={"config_path": config_path, "db_url": db_url})
 
 
 def nightly_schedule(cron: str, timezone: str):

@@ -114,7 +114,7 @@ _QUOTES = str.maketrans(
      "\u2013": "-", "\u2014": "-", "\\": None}
 )  # fmt: skip
 _LONE_COUNTER = re.compile(r"[^\w|]*\d{0,3}[^\w|]*")
-_BREADCRUMB_SEPARATOR = re.compile(r"\s[»›>/|·:]\s|\s[»›>]|[»›>]\s")
+_BREADCRUMB_SEPARATOR = re.compile(r"\s+[»›>/|·]\s+|\s*[»›]\s*")
 _MIN_DUPLICATE_CHARS = 20  # short lines (bullets, "Yes.", table cells) repeat legitimately
 
 
@@ -129,18 +129,24 @@ _BULLETS = "-*•·▪►> "
 
 def _is_pattern_line(key: str, rules: _BoilerplateRules) -> bool:
     """Whole-line match, bullets ignored: share and print buttons are often list items."""
-    return len(key) <= rules.max_line_chars and rules.line.fullmatch(key.lstrip(_BULLETS)) is not None
+    if len(key) > rules.max_line_chars:
+        return False
+    return rules.line.fullmatch(key.lstrip(_BULLETS)) is not None
 
 
 def _is_breadcrumb(first: str, following: str, rules: _BoilerplateRules) -> bool:
-    """A breadcrumb trail: starts at a root word such as "Home" and is either cut
-    short by the theme ("..."), made of separated nav words, a lone root word, or
-    a few section words followed by (a prefix of) the title on the next line."""
+    """A breadcrumb trail: starts at a root word such as "Home" and is a lone root
+    word, a trail cut short by the theme ("..."), short nav words between separators
+    ("Home » World » Asia"), or a few section words followed by (a prefix of) the
+    title on the next line, as when the separators were icons lost in copying."""
     words = first.split()
     if not words or words[0].strip("»›>/|:").casefold() not in rules.breadcrumb_roots:
         return False
-    if len(words) == 1 or first.endswith(("...", "…")) or _BREADCRUMB_SEPARATOR.search(first):
+    if len(words) == 1 or first.endswith(("...", "…")):
         return True
+    segments = [segment.strip() for segment in _BREADCRUMB_SEPARATOR.split(first)]
+    if len(segments) > 1 and segments[0].casefold() in rules.breadcrumb_roots:
+        return all(1 <= len(segment.split()) <= 4 for segment in segments[1:-1])
     title_key = _line_key(following)
     for skip in range(2, min(5, len(words))):
         tail = _line_key(" ".join(words[skip:]))
@@ -170,7 +176,7 @@ def _trailing_form_start(lines: list[str], rules: _BoilerplateRules) -> int:
 
 
 def _drop_breadcrumb(lines: list[str], rules: _BoilerplateRules) -> list[str]:
-    content = [i for i, line in enumerate(lines) if line]
+    content = [i for i, line in enumerate(lines) if line.strip()]
     if not content:
         return lines
     first = content[0]
@@ -248,26 +254,28 @@ def _meta_charset(body: bytes) -> str | None:
 
 
 def decode_text(body: bytes, charset: str | None = None, *, sniff_meta: bool = False) -> str:
-    """Bytes -> str. Order: BOM, valid UTF-8, the declared charset (HTTP header, or a
+    """Bytes -> str. Order: BOM, valid UTF-8, the declared charset (HTTP header, then a
     <meta> tag when ``sniff_meta``), then statistical detection.
 
     Valid UTF-8 wins over a declared legacy charset because servers and templates
     often declare ISO-8859-1 for UTF-8 pages, while legacy-encoded text with any
-    non-ASCII byte is practically never valid UTF-8.
+    non-ASCII byte is practically never valid UTF-8. A declared UTF-8 that does not
+    decode is a wrong declaration, so the next clue is tried.
     """
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return body.decode(codec, errors="replace")
-    declared = _codec(charset) or (_codec(_meta_charset(body)) if sniff_meta else None)
-    if declared and declared.startswith(("utf-16", "utf-32")):
-        return body.decode(declared, errors="replace")
+    meta = _codec(_meta_charset(body)) if sniff_meta else None
+    declared = [codec for codec in (_codec(charset), meta) if codec]
+    wide = next((c for c in declared if c.startswith(("utf-16", "utf-32"))), None)
+    if wide:
+        return body.decode(wide, errors="replace")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    if declared:
-        return body.decode(declared, errors="replace")
-    return _detect_and_decode(body)
+    legacy = next((c for c in declared if c != "utf-8"), None)
+    return body.decode(legacy, errors="replace") if legacy else _detect_and_decode(body)
 
 
 def _detect_and_decode(body: bytes) -> str:
@@ -443,20 +451,21 @@ def _rejoin_hyphenated(text: str) -> str:
     return _HYPHEN_BREAK.sub(lambda m: m[1] + m[2] if m[2].islower() else m[0], text)
 
 
-def _pdf_date(reader: Any) -> date | None:
+def _pdf_info(reader: Any, name: str) -> Any:
+    """One field of the PDF info dictionary; malformed values (a bad "D:..." date,
+    a broken reference) count as missing rather than failing the document."""
     try:
-        created = reader.metadata.creation_date if reader.metadata else None
-    except Exception:  # malformed "D:..." strings raise on access
+        return getattr(reader.metadata, name, None) if reader.metadata else None
+    except Exception:
         return None
-    return created.date() if isinstance(created, datetime) else None
 
 
 def _pdf_metadata(reader: Any) -> dict[str, Any]:
-    info = reader.metadata or {}
+    created = _pdf_info(reader, "creation_date")
     return {
-        "title": _clean_field(str(info.get("/Title", "") or "")),
-        "author": _clean_field(str(info.get("/Author", "") or "")),
-        "published": _pdf_date(reader),
+        "title": _clean_field(_pdf_info(reader, "title")),
+        "author": _clean_field(_pdf_info(reader, "author")),
+        "published": created.date() if isinstance(created, datetime) else None,
         "sitename": None,
     }
 
@@ -600,15 +609,18 @@ def _detect_format(body: bytes, content_type: str | None, kind: str) -> str:
     type; raises RejectedContent for binary data served under any name."""
     head = body[:8192]
     ctype = (content_type or "").split(";")[0].strip().lower()
-    if body[:1024].lstrip().startswith(b"%PDF-") or b"%PDF-" in body[:1024] or ctype == "application/pdf":
+    if b"%PDF-" in head[:1024] or ctype == "application/pdf":  # some writers put junk first
         return "pdf"
     reason = _binary_reason(head)
     if reason:
         raise RejectedContent(reason)
-    if kind == "kcna" or (ctype.endswith("json") or _looks_like_json_list(head)) and _is_kcna(body):
+    json_like = ctype.endswith("json") or _looks_like_json_list(head)
+    if kind == "kcna" or (json_like and _is_kcna(body)):
         return "kcna"
     if ctype.endswith("json"):
-        raise RejectedContent("JSON that is not a KCNA archive (a list of items with link and story_text)")
+        raise RejectedContent(
+            "JSON that is not a KCNA archive (a list of items with link and story_text)"
+        )
     if "html" in ctype or _looks_like_html(head):
         return "html"
     return "text"

@@ -211,17 +211,25 @@ def ingest(
 def schedule(ctx: typer.Context) -> None:
     """Serve the nightly deployment: runs the flow on the cron of \\[schedule] in config.toml.
 
-    Keeps running in the foreground; stop it with Ctrl-C.
+    Starts a local Prefect server on 127.0.0.1 (\\[schedule] server_port; state in the
+    data directory) unless PREFECT_API_URL points at one, registers the deployment and
+    waits for its runs in the foreground; stop it with Ctrl-C.
     """
     from flows.env import configure_prefect
 
     context = _ctx(ctx)
     configure_prefect(context.config)
-    from flows.nightly import serve_nightly
+    from flows.server import local_prefect_server
 
     cfg = context.config.schedule
-    typer.echo(f"serving deployment {cfg.deployment_name!r} on cron {cfg.cron!r} ({cfg.timezone})", err=True)
-    serve_nightly(context.config_path, cfg.cron, cfg.timezone, cfg.deployment_name)
+    log_file = context.config.prefect_home / "server.log"
+    with local_prefect_server(cfg.server_port, log_file) as api_url:
+        from flows.nightly import serve_nightly  # Prefect reads PREFECT_API_URL at import
+
+        typer.echo(f"Prefect API at {api_url}; serving deployment {cfg.deployment_name!r} "
+                   f"on cron {cfg.cron!r} ({cfg.timezone})", err=True)
+        serve_nightly(context.config_path, context.config.store.url, cfg.cron, cfg.timezone,
+                      cfg.deployment_name)
 
 
 def _export(store, out: Path, fmt: str) -> None:

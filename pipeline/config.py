@@ -83,6 +83,7 @@ class ScheduleConfig:
     cron: str = "0 2 * * *"
     timezone: str = "UTC"
     deployment_name: str = "nightly"
+    server_port: int = 4200  # local Prefect server started by `nkpipe schedule`
 
 
 @dataclass(frozen=True)

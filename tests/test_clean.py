@@ -185,6 +185,12 @@ def test_clean_boilerplate_breadcrumb_first_line_removed(crumb):
     assert remove_boilerplate_lines(text).startswith("Kim visits Beijing for talks with Xi")
 
 
+@pytest.mark.parametrize("first", ["Home prices rise 5% / year in Seoul", "Home Sweet Home: a film review"])
+def test_clean_boilerplate_first_line_starting_with_home_kept(first):
+    text = f"{first}\n\nKim visits Beijing for talks with Xi"
+    assert remove_boilerplate_lines(text) == text
+
+
 def test_clean_boilerplate_breadcrumb_without_truncation_matches_title_prefix():
     text = "Home NorthKorea Kim visits Beijing\nKim visits Beijing for talks with Xi\nBody text here."
     assert remove_boilerplate_lines(text).startswith("Kim visits Beijing for talks")
@@ -249,6 +255,14 @@ def test_clean_html_windows_1251_decodes_cyrillic():
     assert metadata["title"] == "Парад в Пхеньяне"
     assert text == "\n".join(RUSSIAN)  # headline dropped from the body: it is the title
     assert metadata["published"] == date(2024, 11, 11)
+
+
+def test_clean_html_xhtml_with_xml_declaration_and_legacy_encoding():
+    page = _page("windows-1251", "Парад в Пхеньяне", RUSSIAN).replace(
+        "<!DOCTYPE html>", '<?xml version="1.0" encoding="windows-1251"?>\n<!DOCTYPE html>'
+    )
+    text, _ = clean_html(page.encode("cp1251"), url=None, config=CONFIG)
+    assert text == "\n".join(RUSSIAN)
 
 
 def test_clean_html_http_charset_beats_guessing():

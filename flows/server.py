@@ -1,0 +1,70 @@
+"""A local Prefect server for the schedule.
+
+Prefect's temporary (ephemeral) server runs flows but not the scheduler, so
+a served deployment would never fire. ``nkpipe schedule`` therefore starts a
+real ``prefect server`` on 127.0.0.1 with its state under the data directory,
+unless PREFECT_API_URL already points at one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from pipeline.errors import NkpipeError
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.contextmanager
+def local_prefect_server(port: int, log_file: Path, startup_timeout_s: float = 120) -> Iterator[str]:
+    """Start ``prefect server start`` on 127.0.0.1:port; yield its API URL; stop it on exit."""
+    existing = os.environ.get("PREFECT_API_URL")
+    if existing:
+        yield existing
+        return
+    api_url = f"http://127.0.0.1:{port}/api"
+    if _healthy(api_url):
+        raise NkpipeError(f"port {port} already serves an API; stop it or set [schedule] server_port")
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", str(port), "--no-ui", "--analytics-off"],
+            stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+        )
+    try:
+        _wait_until_healthy(process, api_url, startup_timeout_s, log_file)
+        os.environ["PREFECT_API_URL"] = api_url
+        yield api_url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=20)
+        if process.poll() is None:
+            process.kill()
+
+
+def _wait_until_healthy(process: subprocess.Popen, api_url: str, timeout_s: float, log_file: Path) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise NkpipeError(f"the Prefect server exited with code {process.returncode}; see {log_file}")
+        if _healthy(api_url):
+            return
+        time.sleep(0.5)
+    process.terminate()
+    raise NkpipeError(f"the Prefect server did not start within {timeout_s:.0f} s; see {log_file}")
