@@ -78,6 +78,7 @@ class CleanDocument:
     text: str
     format: Literal["html", "text", "pdf", "kcna"]
     section: str | None = None
+    published_inferred: bool = False  # the date was inferred from the text, not given
 
     @property
     def text_hash(self) -> str:
@@ -111,6 +112,8 @@ class Entity:
     end_char: int
     sentence_start: int
     sentence_end: int
+    canonical_id: str | None = None  # gazetteer id, or the person id derived from the name
+    canonical_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ class AnalyzedDocument:
     entities: tuple[Entity, ...]
     sentence_count: int
     raw_hash: str | None = None
+    sentences: tuple[tuple[int, int], ...] = ()  # character spans
     derived: tuple[tuple[str, tuple[dict, ...]], ...] = ()  # (table, rows) from extractors
 
     def derived_rows(self, table: str) -> tuple[dict, ...]:

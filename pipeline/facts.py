@@ -1,0 +1,533 @@
+"""Reported numbers as facts: activity tallies, companion counts, exchange rates, prices.
+
+Rules (nouns, sector words, qualifiers, currencies, goods, cities) are data in
+``resources/facts_rules.json``. The extractor works sentence by sentence on the
+clean text, the entity spans spaCy found and the temporal expressions that
+``pipeline.dates`` resolves against the publication date. Every fact keeps its
+sentence and the character span of its number expression.
+
+A number is a fact only when it counts a person's public activities, or is an
+amount in won next to a rate or a priced good; ordinals, years, plan names and
+quantities of other things are not. When the period or subject has to be
+carried over from earlier sentences, the fact is kept with a lower confidence.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from importlib import resources
+from typing import Any
+
+from pipeline.dates import Period, TemporalMention, find_temporal, year_period
+from pipeline.records import AnalyzedDocument, Entity
+
+FACTS_VERSION = "facts-1"
+
+
+@functools.cache
+def rules() -> dict[str, Any]:
+    return json.loads(resources.files("pipeline").joinpath("resources/facts_rules.json").read_text("utf-8"))
+
+
+def _words_pattern(words: Sequence[str]) -> str:
+    ordered = sorted((re.escape(w) for w in words), key=len, reverse=True)
+    return "(?:" + "|".join(ordered) + ")"
+
+
+@functools.cache
+def _patterns() -> dict[str, re.Pattern[str]]:
+    r = rules()
+    nouns = [k for k in r["activity_nouns"] if k != "note"]
+    sectors = list(r["sector_words"])
+    spelled = [k for k, v in r["number_words"].items() if v is not None]
+    digit = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?"
+    tens = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[- ](?:one|two|three|four|five|six|seven|eight|nine)"
+    number = rf"(?:{digit}|\b{tens}\b|\b{_words_pattern(spelled)}\b)"
+    flags = re.IGNORECASE
+    return {
+        "number": re.compile(rf"(?<![\w.,×/-]){number}(?![\w%×/]|\.\d|,\d)", flags),
+        "range": re.compile(
+            rf"(?<![\w.,×/-])(?:between\s+)?({number})\s*(?:-?\s*won\s*)?(?:-|–|—|to|and)\s*({number})(?![\w%×]|\.\d|,\d)", flags),
+        "noun": re.compile(
+            rf"^\s*(?:(?:public|publicly|reported|separate|official|major|such|{_words_pattern(sectors)})[\s-]+){{0,3}}"
+            rf"({_words_pattern(nouns)})\b", flags),
+        "sector_in_phrase": re.compile(rf"\b({_words_pattern(sectors)})\b", flags),
+        "won": re.compile(r"^\s*-?\s*(?:north\s+korean\s+)?won\b", flags),
+        "won_range": re.compile(r"^\s*-?\s*won\s+range\b", flags),
+        "counterpart": re.compile(
+            r"^\s*(?:related\s+to|linked\s+to|with|to|involving|concerning)\s+(?:the\s+)?"
+            r"([A-Z][\w.'’-]*(?:\s+(?:and\s+)?[A-Z][\w.'’-]*)*)"),
+        "other_counterpart": re.compile(
+            rf"^\s*(?:categorized|categorised|classified|counted|listed)\s+as\s+{_words_pattern(r['other_counterpart_words'])}\b", flags),
+        "times": re.compile(rf"^\s*{_words_pattern(r['companion_units'])}\b", flags),
+        "companion_verb": re.compile(rf"\b{_words_pattern(r['companion_verbs'])}\b", flags),
+        "possessive": re.compile(r"\b([A-Z][a-z]+)['’]s\b"),
+        "activity_context": re.compile(rf"\b{_words_pattern(r['leader_context_words'])}\b", flags),
+        "rate": re.compile(rf"\b{_words_pattern(r['rate_words'])}\b", flags),
+        "official": re.compile(rf"\b{_words_pattern(r['official_rate_words'])}\b", flags),
+        "per_kg": re.compile(rf"^\s*(?:-?\s*won\s*)?{_words_pattern(r['per_kg'])}", flags),
+        "good": re.compile(rf"\b{_words_pattern(list(r['goods']))}\b", flags),
+        "city": re.compile(rf"\b{_words_pattern(r['market_cities'])}\b"),
+    }
+
+
+@dataclass(frozen=True)
+class Amount:
+    start: int
+    end: int
+    value: float | None
+    low: float | None
+    high: float | None
+    qualifier: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str
+    subject: str | None
+    sector: str | None
+    category: str | None
+    counterpart: str | None
+    place: str | None
+    period: Period | None
+    value: float | None
+    low: float | None
+    high: float | None
+    qualifier: str
+    unit: str | None
+    sentence: str
+    start_char: int
+    end_char: int
+    confidence: float
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "subject": self.subject, "sector": self.sector,
+            "category": self.category, "counterpart": self.counterpart, "place": self.place,
+            "period_start": self.period.start if self.period else None,
+            "period_end": self.period.end if self.period else None,
+            "period_label": self.period.label if self.period else None,
+            "value": self.value, "low": self.low, "high": self.high, "qualifier": self.qualifier,
+            "unit": self.unit, "sentence": self.sentence, "start_char": self.start_char,
+            "end_char": self.end_char, "extractor_version": FACTS_VERSION,
+            "confidence": round(self.confidence, 3),
+        }
+
+
+def parse_number(token: str) -> float | None:
+    token = token.strip().lower()
+    words = rules()["number_words"]
+    if token in words:
+        return words[token]
+    parts = re.split(r"[- ]", token)
+    if len(parts) == 2 and parts[0] in words and parts[1] in words:
+        return words[parts[0]] + words[parts[1]]
+    try:
+        return float(token.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _qualifier_before(text: str, start: int) -> tuple[str, int]:
+    """The qualifier word right before a number, and where it starts."""
+    before = text[max(0, start - 30):start].lower()
+    for qualifier, words in rules()["qualifiers"].items():
+        for word in sorted(words, key=len, reverse=True):
+            match = re.search(rf"(?:^|\W){re.escape(word)}\s+(?:the\s+)?$", before)
+            if match:
+                return qualifier, start - (len(before) - match.start()) + (1 if match.group(0)[0] != word[0] else 0)
+    return "exact", start
+
+
+def find_amounts(sentence: str, skip: Sequence[tuple[int, int]]) -> list[Amount]:
+    """Numbers and ranges in a sentence, outside the spans in ``skip`` (dates)."""
+    p = _patterns()
+    taken: list[tuple[int, int]] = list(skip)
+    found: list[Amount] = []
+
+    def free(a: int, b: int) -> bool:
+        return all(b <= s or a >= e for s, e in taken)
+
+    for match in p["range"].finditer(sentence):
+        low, high = parse_number(match.group(1)), parse_number(match.group(2))
+        joiner = sentence[match.end(1):match.start(2)].lower()
+        is_between = match.group(0).lower().startswith("between")
+        if low is None or high is None or low >= high or not free(match.start(), match.end()):
+            continue
+        if "and" in joiner and not is_between or "to" in joiner and _is_from_to(sentence, match.start()):
+            continue
+        found.append(Amount(match.start(), match.end(), None, low, high, "range"))
+        taken.append((match.start(), match.end()))
+    for match in p["number"].finditer(sentence):
+        if not free(match.start(), match.end()):
+            continue
+        value = parse_number(match.group(0))
+        if value is None:
+            continue
+        qualifier, q_start = _qualifier_before(sentence, match.start())
+        found.append(_single(sentence, q_start, match.end(), value, qualifier))
+    return sorted(found, key=lambda a: a.start)
+
+
+def _is_from_to(sentence: str, start: int) -> bool:
+    """"rose from 70 to 100" is a change over time, not a range."""
+    return bool(re.search(r"\bfrom\s+(?:\w+\s+)?$", sentence[max(0, start - 25):start], re.IGNORECASE))
+
+
+def _single(sentence: str, start: int, end: int, value: float, qualifier: str) -> Amount:
+    if _patterns()["won_range"].match(sentence[end:]):
+        step = _range_step(value)
+        return Amount(start, end, None, value, value + step - 1, "range")
+    if qualifier == "more_than":
+        return Amount(start, end, None, value, None, qualifier)
+    if qualifier == "less_than":
+        return Amount(start, end, None, None, value, qualifier)
+    return Amount(start, end, value, None, None, qualifier)
+
+
+def _range_step(value: float) -> int:
+    """"the 8,000-won range" covers 8,000-8,999: one unit of its lowest non-zero digit's place."""
+    number = int(value)
+    step = 1
+    while number and number % (step * 10) == 0:
+        step *= 10
+    return step
+
+
+# --- the document walk -----------------------------------------------------------
+
+
+@dataclass
+class _Discourse:
+    """What earlier sentences established: who is counted, for which period."""
+
+    subject: str | None = None
+    period: Period | None = None
+    rate_period: Period | None = None
+
+
+@dataclass(frozen=True)
+class _Context:
+    text: str
+    published: date | None
+    published_inferred: bool
+    persons: tuple[Entity, ...]
+    surnames: dict[str, str] = field(default_factory=dict)
+
+
+def extract_facts(analyzed: AnalyzedDocument) -> list[Fact]:
+    document = analyzed.document
+    text = document.text
+    sentences = analyzed.sentences or ((0, len(text)),)
+    context = _Context(text, document.published, document.published_inferred,
+                       tuple(e for e in analyzed.entities if e.label == "PERSON"),
+                       _surname_index(analyzed.entities))
+    temporals = find_temporal(text, document.published)
+    discourse = _Discourse()
+    facts: list[Fact] = []
+    for start, end in _join_broken_sentences(text, sentences):
+        in_sentence = [t for t in temporals if t.start_char >= start and t.end_char <= end]
+        facts.extend(_sentence_facts(context, start, end, in_sentence, discourse))
+    return facts
+
+
+def _surname_index(entities: Sequence[Entity]) -> dict[str, str]:
+    """Surname -> the most mentioned canonical person with it, to resolve "Kim's"."""
+    counts = Counter(e.canonical_name for e in entities if e.label == "PERSON" and e.canonical_name)
+    index: dict[str, str] = {}
+    for name, _ in counts.most_common():
+        index.setdefault(name.split()[0].lower(), name)
+    return index
+
+
+def _join_broken_sentences(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Re-join a sentence that a line break split (the first part has no final punctuation)."""
+    joined: list[tuple[int, int]] = []
+    for start, end in spans:
+        if joined:
+            previous = text[joined[-1][0]:joined[-1][1]].rstrip()
+            gap = text[joined[-1][1]:start]
+            nxt = text[start:end].lstrip()
+            if previous and previous[-1] not in ".!?:;\"”)" and nxt[:1].islower() and "\n\n" not in gap:
+                joined[-1] = (joined[-1][0], end)
+                continue
+        joined.append((start, end))
+    return joined
+
+
+def _sentence_facts(ctx: _Context, start: int, end: int, temporals: list[TemporalMention],
+                    discourse: _Discourse) -> list[Fact]:
+    sentence = ctx.text[start:end]
+    local = [replace(t, start_char=t.start_char - start, end_char=t.end_char - start) for t in temporals]
+    amounts = find_amounts(sentence, [(t.start_char, t.end_char) for t in local])
+    subject = _subject(ctx, start, end, sentence)
+    if subject and _patterns()["activity_context"].search(sentence):
+        discourse.subject = subject
+    attached = {a: _attached_periods(sentence, a, local, amounts) for a in amounts}
+    main = _main_period(local, attached, coarse=True)
+    facts: list[Fact] = []
+    previous: Fact | None = None
+    for amount in amounts:
+        fact = (_rate_or_price(ctx, sentence, start, amount, attached[amount], local, discourse)
+                or _companion(ctx, sentence, start, amount, attached[amount], main, discourse)
+                or _activity(ctx, sentence, start, amount, attached[amount], main, subject, discourse, previous, facts))
+        if fact is None:
+            continue
+        expanded = _one_per_period(fact, attached[amount])
+        facts.extend(expanded)
+        previous = expanded[-1]
+    if main is not None and any(f.kind == "activity_count" for f in facts) or (
+            main is not None and _patterns()["activity_context"].search(sentence)):
+        discourse.period = main
+    return facts
+
+
+def _one_per_period(fact: Fact, periods: list[Period]) -> list[Fact]:
+    """"about 100 in both 2022 and 2023" is one fact per year."""
+    if len(periods) <= 1:
+        return [fact]
+    return [replace(fact, period=p) for p in periods]
+
+
+def _attached_periods(sentence: str, amount: Amount, temporals: list[TemporalMention],
+                      amounts: list[Amount]) -> list[Period]:
+    """Temporal expressions bound to this number: "130 in 2024", "(53 in 2024)", "last year's 127"."""
+    others = [a for a in amounts if a is not amount]
+    attached: list[Period] = []
+    cursor = _expression_end(sentence, amount)
+    for mention in temporals:
+        if mention.start_char < cursor:
+            continue
+        gap = sentence[cursor:mention.start_char]
+        limit = r"^\s*(?:,\s*)?(?:in|during|for|of|by|as\s+of|at\s+the\s+end\s+of)?\s*(?:both\s+)?(?:the\s+)?$"
+        joined = r"^\s*(?:,|and|,\s*and|or)\s*$"
+        pattern = joined if attached else limit
+        if any(cursor <= o.start < mention.start_char for o in others) or not re.match(pattern, gap, re.I):
+            break
+        attached.append(mention.period)
+        cursor = mention.end_char
+    if not attached:
+        before = [t for t in temporals if t.end_char <= amount.start]
+        if before and re.match(r"^['’]s\s+(?:\w+\s+){0,1}$|^\s*$", sentence[before[-1].end_char:amount.start]) \
+                and before[-1].text.rstrip().endswith(("'s", "’s", "year")):
+            attached.append(before[-1].period)
+    return attached
+
+
+def _expression_end(sentence: str, amount: Amount) -> int:
+    """End of "51 military events" / "30,000 won": where a trailing period may follow."""
+    after = sentence[amount.end:]
+    p = _patterns()
+    for pattern in (p["won_range"], p["per_kg"], p["won"], p["noun"], p["times"]):
+        match = pattern.match(after)
+        if match:
+            end = amount.end + match.end()
+            counterpart = p["counterpart"].match(sentence[end:]) or p["other_counterpart"].match(sentence[end:])
+            return end + counterpart.end() if counterpart and pattern in (p["noun"], p["times"]) else end
+    counterpart = p["counterpart"].match(after) or p["other_counterpart"].match(after)
+    return amount.end + counterpart.end() if counterpart else amount.end
+
+
+def _main_period(temporals: list[TemporalMention], attached: dict[Amount, list[Period]],
+                 coarse: bool) -> Period | None:
+    """The sentence's own period: the first temporal expression no number claimed."""
+    claimed = {id(p) for periods in attached.values() for p in periods}
+    for mention in temporals:
+        if id(mention.period) in claimed:
+            continue
+        if coarse and mention.period.granularity == "day":
+            continue
+        return mention.period
+    return None
+
+
+def _subject(ctx: _Context, start: int, end: int, sentence: str) -> str | None:
+    for entity in ctx.persons:
+        if start <= entity.start_char < end and entity.canonical_name:
+            return entity.canonical_name
+    for match in _patterns()["possessive"].finditer(sentence):
+        name = ctx.surnames.get(match.group(1).lower())
+        if name:
+            return name
+    return None
+
+
+def _period_or_default(attached: list[Period], main: Period | None, carried: Period | None,
+                       published: date | None) -> tuple[Period | None, float]:
+    if attached:
+        return attached[0], 0.0
+    if main is not None:
+        return main, 0.05
+    if carried is not None:
+        return carried, 0.15
+    if published is not None:
+        return year_period(published.year), 0.3
+    return None, 0.4
+
+
+def _activity(ctx: _Context, sentence: str, offset: int, amount: Amount, attached: list[Period],
+              main: Period | None, subject: str | None, discourse: _Discourse,
+              previous: Fact | None, earlier: list[Fact]) -> Fact | None:
+    p = _patterns()
+    after = sentence[amount.end:]
+    noun = p["noun"].match(after)
+    in_parens = sentence[:amount.start].rstrip().endswith("(")
+    continues_list = previous is not None and previous.kind == "activity_count" and re.match(
+        r"^[\s,;:]*(?:and\s+)?(?:\(|$)", sentence[previous.end_char - offset:amount.start])
+    if noun:
+        phrase = after[:noun.end()]
+        category = rules()["activity_nouns"].get(noun.group(1).lower())
+        sector = _sector(phrase)
+    elif in_parens and previous is not None and previous.kind == "activity_count":
+        category, sector = previous.category, previous.sector
+    elif continues_list and (p["counterpart"].match(after) or p["other_counterpart"].match(after)):
+        category, sector = previous.category, previous.sector
+    elif attached and (p["activity_context"].search(sentence[:amount.start]) or continues_list):
+        category, sector = (previous.category, previous.sector) if continues_list else (None, None)
+    else:
+        return None
+    who = subject or discourse.subject
+    if who is None:
+        return None  # a count of events with nobody doing them is not a leader's tally
+    end = _expression_end(sentence, amount)
+    counterpart = _counterpart(sentence[amount.end:])
+    if counterpart and sector is None:
+        sector = "foreign"
+    if in_parens and not attached:
+        base = previous.period if previous and previous.period else main
+        period, penalty = (_previous_year(base), 0.1) if base else (None, 0.4)
+        sibling = next((f for f in reversed(earlier) if f.period and f.start_char < amount.start + offset
+                        and sentence[f.start_char - offset - 1:f.start_char - offset] == "("), None)
+        if sibling is not None and sibling.period != (previous.period if previous else None):
+            period, penalty = sibling.period, 0.05
+    else:
+        period, penalty = _period_or_default(attached, main, discourse.period, ctx.published)
+    if subject is None:
+        penalty += 0.05
+    if ctx.published_inferred:
+        penalty += 0.05
+    if (amount.value or amount.low or 0) > 2000:
+        penalty += 0.6  # nobody makes thousands of public appearances a year: keep, but doubt
+    return Fact("activity_count", who, sector, category, counterpart, None, period, amount.value,
+                amount.low, amount.high, amount.qualifier, None, sentence, offset + amount.start,
+                offset + end, max(0.05, 0.9 - penalty))
+
+
+def _previous_year(period: Period) -> Period:
+    return year_period(period.end.year - 1)
+
+
+def _sector(phrase: str) -> str | None:
+    match = _patterns()["sector_in_phrase"].search(phrase)
+    return rules()["sector_words"][match.group(1).lower()] if match else None
+
+
+def _counterpart(after: str) -> str | None:
+    p = _patterns()
+    noun = p["noun"].match(after)
+    rest = after[noun.end():] if noun else after
+    if p["other_counterpart"].match(rest):
+        return "other"
+    match = p["counterpart"].match(rest)
+    if not match:
+        return None
+    name = re.sub(r"['’]s$", "", match.group(1)).strip()
+    return name if name.lower() not in {"the", "a"} else None
+
+
+def _companion(ctx: _Context, sentence: str, offset: int, amount: Amount, attached: list[Period],
+               main: Period | None, discourse: _Discourse) -> Fact | None:
+    p = _patterns()
+    verb = p["companion_verb"].search(sentence)
+    times = p["times"].match(sentence[amount.end:])
+    if not verb or not times:
+        return None
+    persons = [e for e in ctx.persons if offset <= e.start_char < offset + verb.start() and e.canonical_name]
+    leader = discourse.subject
+    companions = [e.canonical_name for e in persons if e.canonical_name != leader]
+    if not companions:
+        return None
+    period, penalty = _period_or_default(attached, main, discourse.period, ctx.published)
+    end = amount.end + times.end()
+    return Fact("companion_count", companions[-1], None, None, None, None, period, amount.value,
+                amount.low, amount.high, amount.qualifier, None, sentence, offset + amount.start,
+                offset + end, 0.85 - penalty)
+
+
+def _rate_or_price(ctx: _Context, sentence: str, offset: int, amount: Amount, attached: list[Period],
+                   temporals: list[TemporalMention], discourse: _Discourse) -> Fact | None:
+    p = _patterns()
+    after = sentence[amount.end:]
+    if not (p["won"].match(after) or p["won_range"].match(after) or _won_follows_range(sentence, amount)):
+        return None
+    good = _nearest(p["good"], sentence, amount.start)
+    per_kg = p["per_kg"].match(after)
+    rate = _nearest(p["rate"], sentence, amount.start)
+    if per_kg or (good and (rate is None or good[1] < rate[1])):
+        kind, unit = "price", "KPW/kg"
+        category = rules()["goods"][good[0].lower()] if good else None
+    elif rate:
+        kind, unit, category = "exchange_rate", _currency(sentence, amount.start), (
+            "official" if p["official"].search(sentence) else "market")
+    else:
+        return None
+    period, penalty = _rate_period(attached, temporals, amount, discourse, ctx.published)
+    if period is not None:
+        discourse.rate_period = period
+    city = p["city"].search(sentence)
+    end = amount.end + (p["won_range"].match(after) or per_kg or p["won"].match(after) or re.match("", after)).end()
+    value = amount.value if amount.value is not None else (amount.low or amount.high or 0)
+    if not 1 <= value <= 1_000_000:
+        penalty += 0.6
+    return Fact(kind, None, None, category, None, city.group(0) if city else None, period, amount.value,
+                amount.low, amount.high, amount.qualifier, unit, sentence, offset + amount.start,
+                offset + end, max(0.05, 0.9 - penalty))
+
+
+def _won_follows_range(sentence: str, amount: Amount) -> bool:
+    return amount.qualifier == "range" and bool(re.match(r"^\s*won\b", sentence[amount.end:], re.I)) or bool(
+        amount.qualifier == "range" and re.search(r"won\s*(?:-|–|to)", sentence[amount.start:amount.end], re.I))
+
+
+def _nearest(pattern: re.Pattern[str], sentence: str, position: int) -> tuple[str, int] | None:
+    matches = [(m.group(0), abs(m.start() - position)) for m in pattern.finditer(sentence)]
+    return min(matches, key=lambda m: m[1]) if matches else None
+
+
+def _currency(sentence: str, position: int) -> str:
+    best: tuple[int, str] | None = None
+    for unit, words in rules()["currency_words"].items():
+        for match in re.finditer(rf"\b{_words_pattern(words)}\b", sentence, re.IGNORECASE):
+            distance = abs(match.start() - position) + (0 if match.start() < position else 5)
+            if best is None or distance < best[0]:
+                best = (distance, unit)
+    return best[1] if best else "KPW/USD"
+
+
+def _rate_period(attached: list[Period], temporals: list[TemporalMention], amount: Amount,
+                 discourse: _Discourse, published: date | None) -> tuple[Period | None, float]:
+    """Rates and prices take the nearest following period in the sentence, else the preceding one."""
+    if attached:
+        return attached[0], 0.0
+    following = [t for t in temporals if t.start_char >= amount.end]
+    if following:
+        return following[0].period, 0.1
+    preceding = [t for t in temporals if t.end_char <= amount.start]
+    if preceding:
+        return preceding[-1].period, 0.1
+    if discourse.rate_period is not None:
+        return discourse.rate_period, 0.2
+    if published is not None:
+        return Period(published, published, published.isoformat(), "day"), 0.3
+    return None, 0.4
+
+
+def fact_rows(analyzed: AnalyzedDocument) -> list[dict[str, Any]]:
+    """The ``facts`` stage: rows for the store."""
+    return [fact.row() for fact in extract_facts(analyzed)]
