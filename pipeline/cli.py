@@ -250,6 +250,65 @@ def export(
     _export(_ctx(ctx).store(), out, fmt)
 
 
+FACT_KINDS = ("activity_count", "companion_count", "exchange_rate", "price")
+
+
+def _fact_value(fact: dict) -> str:
+    def num(x):
+        return f"{x:,.0f}" if x is not None and float(x).is_integer() else f"{x:,}"
+
+    qualifier = fact["qualifier"]
+    if qualifier == "range":
+        return f"{num(fact['low'])}-{num(fact['high'])}"
+    if qualifier == "more_than":
+        return f">{num(fact['low'])}"
+    if qualifier == "less_than":
+        return f"<{num(fact['high'])}"
+    return ("~" if qualifier == "approx" else "") + num(fact["value"])
+
+
+def _fact_line(fact: dict) -> str:
+    what = " ".join(str(x) for x in (fact["sector"], fact["category"], fact["counterpart"] and f"with {fact['counterpart']}",
+                                      fact["place"] and f"in {fact['place']}") if x)
+    return (f"{fact['kind']:<15} {fact['subject'] or '-':<16.16} {what or '-':<24.24} "
+            f"{fact['period_label'] or '?':<10.10} {_fact_value(fact):>13} {fact['unit'] or '':<8} "
+            f"{fact['confidence']:.2f}  {(fact['document_title'] or fact['document_url'])[:40]}\n"
+            f"{'':<16}\u201c{fact['sentence'].strip()[:160]}\u201d")
+
+
+@app.command()
+@handles_errors
+def facts(
+    ctx: typer.Context,
+    kind: Annotated[Optional[str], typer.Option(help=f"One of {', '.join(FACT_KINDS)}.")] = None,
+    subject: Annotated[Optional[str], typer.Option(help="A person, in any romanisation (Kim Jong-un = Kim Jong Un).")] = None,
+    year: Annotated[Optional[int], typer.Option(help="Only facts whose period overlaps this year.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines with every column.")] = False,
+) -> None:
+    """Print the extracted facts (tallies, companion counts, exchange rates, prices) with their sentences."""
+    if kind and kind not in FACT_KINDS:
+        _fail(f"unknown kind {kind!r}; choose one of {', '.join(FACT_KINDS)}")
+    rows = _ctx(ctx).store().query_facts(kind, year)
+    if subject:
+        from pipeline.entities import person_key
+
+        wanted = person_key(subject) or subject.lower()
+        rows = [r for r in rows if r["subject"] and (person_key(r["subject"]) or r["subject"].lower()) == wanted]
+    if as_json:
+        import json
+
+        for row in rows:
+            typer.echo(json.dumps(row, default=str, ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo("no facts match; run `nkpipe run` or `nkpipe ingest FILE` first", err=True)
+        return
+    typer.echo(f"{'kind':<15} {'subject':<16} {'what':<24} {'period':<10} {'value':>13} {'unit':<8} conf  document")
+    for row in rows:
+        typer.echo(_fact_line(row))
+    typer.echo(f"{len(rows)} facts", err=True)
+
+
 @app.command()
 @handles_errors
 def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many runs to show.")] = 10) -> None:

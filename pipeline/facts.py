@@ -36,7 +36,7 @@ def rules() -> dict[str, Any]:
 
 
 def _words_pattern(words: Sequence[str]) -> str:
-    ordered = sorted((re.escape(w) for w in words), key=len, reverse=True)
+    ordered = sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True)
     return "(?:" + "|".join(ordered) + ")"
 
 
@@ -48,20 +48,29 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     spelled = [k for k, v in r["number_words"].items() if v is not None]
     digit = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?"
     tens = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[- ](?:one|two|three|four|five|six|seven|eight|nine)"
-    number = rf"(?:{digit}|\b{tens}\b|\b{_words_pattern(spelled)}\b)"
+    base = rf"(?:{digit}|\b{tens}\b|\b{_words_pattern(spelled)}\b)"
+    number = rf"{base}(?:\s+(?:hundred|thousand)\b)?"
     flags = re.IGNORECASE
     return {
         "number": re.compile(rf"(?<![\w.,×/-]){number}(?![\w%×/]|\.\d|,\d)", flags),
         "range": re.compile(
             rf"(?<![\w.,×/-])(?:between\s+)?({number})\s*(?:-?\s*won\s*)?(?:-|–|—|to|and)\s*({number})(?![\w%×]|\.\d|,\d)", flags),
         "noun": re.compile(
-            rf"^\s*(?:(?:public|publicly|reported|separate|official|major|such|{_words_pattern(sectors)})[\s-]+){{0,3}}"
+            r"^\s*(?:of\s+(?:his|her|their|the\s+leader['’]s|[A-Z][\w-]*(?:\s+[A-Z][\w-]*){0,2}['’]s)\s+)?"
+            rf"(?:(?:public|publicly|reported|separate|official|major|such|{_words_pattern(sectors)})[\s-]+){{0,3}}"
             rf"({_words_pattern(nouns)})\b", flags),
         "sector_in_phrase": re.compile(rf"\b({_words_pattern(sectors)})\b", flags),
-        "won": re.compile(r"^\s*-?\s*(?:north\s+korean\s+)?won\b", flags),
+        "won": re.compile(r"^\s*-?\s*(?:north\s+korean\s+)?(?:won|kpw)\b", flags),
+        "times_word": re.compile(rf"\b{_words_pattern(list(r['times_words']))}\b", flags),
+        "times_unit": re.compile(rf"^\s*{_words_pattern(r['times_units'])}\b", flags),
+        "verb": re.compile(rf"\b({_words_pattern([k for k in r['activity_verbs'] if k != 'note'])})\b", flags),
+        "plural_noun": re.compile(r"^\s*((?:[\w-]+\s+){0,3}?[a-z-]+s)\b"),
+        "leader_ref": re.compile(r"\b(?:him|his|the leader|her brother|the leader's)\b", flags),
+        "surname": re.compile(r"\b(Kim|Pak|Ri|Choe|Jo|Kang|Han)\b(?!\s+[A-Z])"),
+        "country": re.compile(rf"(?<![\w.]){_words_pattern([w for k, v in r['counterparts'].items() if k != 'note' for w in v])}(?![\w])"),
         "won_range": re.compile(r"^\s*-?\s*won\s+range\b", flags),
         "counterpart": re.compile(
-            r"^\s*(?:related\s+to|linked\s+to|with|to|involving|concerning)\s+(?:the\s+)?"
+            r"^\s*(?:related\s+to|linked\s+to|with|to|involving|involved|concerning|concerned)\s+(?:the\s+)?"
             r"([A-Z][\w.'’-]*(?:\s+(?:and\s+)?[A-Z][\w.'’-]*)*)"),
         "other_counterpart": re.compile(
             rf"^\s*(?:categorized|categorised|classified|counted|listed)\s+as\s+{_words_pattern(r['other_counterpart_words'])}\b", flags),
@@ -121,7 +130,11 @@ class Fact:
 
 
 def parse_number(token: str) -> float | None:
-    token = token.strip().lower()
+    token = " ".join(token.strip().lower().split())
+    for word, factor in rules()["multipliers"].items():
+        if token.endswith(" " + word):
+            base = parse_number(token[: -len(word) - 1])
+            return None if base is None else base * factor
     words = rules()["number_words"]
     if token in words:
         return words[token]
@@ -137,6 +150,8 @@ def parse_number(token: str) -> float | None:
 def _qualifier_before(text: str, start: int) -> tuple[str, int]:
     """The qualifier word right before a number, and where it starts."""
     before = text[max(0, start - 30):start].lower()
+    if _patterns()["verb"].search(before + "\0") and re.search(r"(?:presided|took|went|handed|looked)\s+over\s+$", before):
+        return "exact", start  # "presided over seven meetings" counts exactly
     for qualifier, words in rules()["qualifiers"].items():
         for word in sorted(words, key=len, reverse=True):
             match = re.search(rf"(?:^|\W){re.escape(word)}\s+(?:the\s+)?$", before)
@@ -172,6 +187,10 @@ def find_amounts(sentence: str, skip: Sequence[tuple[int, int]]) -> list[Amount]
             continue
         qualifier, q_start = _qualifier_before(sentence, match.start())
         found.append(_single(sentence, q_start, match.end(), value, qualifier))
+    for match in p["times_word"].finditer(sentence):
+        if free(match.start(), match.end()):
+            value = float(rules()["times_words"][match.group(0).lower()])
+            found.append(Amount(match.start(), match.end(), value, None, None, "exact"))
     return sorted(found, key=lambda a: a.start)
 
 
@@ -264,7 +283,8 @@ def _join_broken_sentences(text: str, spans: Sequence[tuple[int, int]]) -> list[
 def _sentence_facts(ctx: _Context, start: int, end: int, temporals: list[TemporalMention],
                     discourse: _Discourse) -> list[Fact]:
     sentence = ctx.text[start:end]
-    local = [replace(t, start_char=t.start_char - start, end_char=t.end_char - start) for t in temporals]
+    local = [_since(sentence, replace(t, start_char=t.start_char - start, end_char=t.end_char - start), ctx.published)
+             for t in temporals]
     amounts = find_amounts(sentence, [(t.start_char, t.end_char) for t in local])
     subject = _subject(ctx, start, end, sentence)
     if subject and _patterns()["activity_context"].search(sentence):
@@ -275,24 +295,42 @@ def _sentence_facts(ctx: _Context, start: int, end: int, temporals: list[Tempora
     previous: Fact | None = None
     for amount in amounts:
         fact = (_rate_or_price(ctx, sentence, start, amount, attached[amount], local, discourse)
-                or _companion(ctx, sentence, start, amount, attached[amount], main, discourse)
-                or _activity(ctx, sentence, start, amount, attached[amount], main, subject, discourse, previous, facts))
+                or _companion(ctx, sentence, start, amount, attached[amount], local, main, discourse, previous)
+                or _activity(ctx, sentence, start, amount, attached[amount], main, subject, discourse, previous, facts,
+                             [(t.start_char, t.end_char) for t in local]))
         if fact is None:
             continue
-        expanded = _one_per_period(fact, attached[amount])
+        expanded = _one_per_period(fact, attached[amount], sentence[amount.end:])
         facts.extend(expanded)
         previous = expanded[-1]
-    if main is not None and any(f.kind == "activity_count" for f in facts) or (
-            main is not None and _patterns()["activity_context"].search(sentence)):
+    counted = [f.period for f in facts if f.kind == "activity_count" and f.period is not None]
+    if main is not None and (counted or _patterns()["activity_context"].search(sentence)):
         discourse.period = main
+    elif counted:
+        discourse.period = max(counted, key=lambda p: p.end)  # "130 in 2024" sets the year talked about
     return facts
 
 
-def _one_per_period(fact: Fact, periods: list[Period]) -> list[Fact]:
-    """"about 100 in both 2022 and 2023" is one fact per year."""
+def _one_per_period(fact: Fact, periods: list[Period], after: str) -> list[Fact]:
+    """"about 100 in both 2022 and 2023" is one fact per year; "three times in 2018 and 2019" is one span."""
     if len(periods) <= 1:
         return [fact]
-    return [replace(fact, period=p) for p in periods]
+    if re.match(r"^\W*(?:\w+\W+){0,3}?(?:both|each)\b", after, re.IGNORECASE):
+        return [replace(fact, period=p) for p in periods]
+    first = min(periods, key=lambda p: p.start)
+    last = max(periods, key=lambda p: p.end)
+    return [replace(fact, period=Period(first.start, last.end, f"{first.label}/{last.label}", "range"))]
+
+
+def _since(sentence: str, mention: TemporalMention, published: date | None) -> TemporalMention:
+    """"since 2019" is the span from then to the report, not 2019 itself."""
+    before = sentence[:mention.start_char].rstrip().lower()
+    if published is None or not (before.endswith("since") or mention.text.lower().startswith("since")):
+        return mention
+    if mention.period.start > published:
+        return mention
+    period = Period(mention.period.start, published, f"{mention.period.label}/{published.isoformat()}", "range")
+    return replace(mention, period=period)
 
 
 def _attached_periods(sentence: str, amount: Amount, temporals: list[TemporalMention],
@@ -348,14 +386,23 @@ def _main_period(temporals: list[TemporalMention], attached: dict[Amount, list[P
 
 
 def _subject(ctx: _Context, start: int, end: int, sentence: str) -> str | None:
+    """The person the sentence counts: a named person, "Kim's", or a bare leadership surname."""
     for entity in ctx.persons:
         if start <= entity.start_char < end and entity.canonical_name:
             return entity.canonical_name
     for match in _patterns()["possessive"].finditer(sentence):
-        name = ctx.surnames.get(match.group(1).lower())
+        name = _by_surname(ctx, match.group(1))
+        if name:
+            return name
+    for match in _patterns()["surname"].finditer(sentence):
+        name = _by_surname(ctx, match.group(1))
         if name:
             return name
     return None
+
+
+def _by_surname(ctx: _Context, surname: str) -> str | None:
+    return ctx.surnames.get(surname.lower()) or rules()["default_persons"].get(surname.lower())
 
 
 def _period_or_default(attached: list[Period], main: Period | None, carried: Period | None,
@@ -373,41 +420,17 @@ def _period_or_default(attached: list[Period], main: Period | None, carried: Per
 
 def _activity(ctx: _Context, sentence: str, offset: int, amount: Amount, attached: list[Period],
               main: Period | None, subject: str | None, discourse: _Discourse,
-              previous: Fact | None, earlier: list[Fact]) -> Fact | None:
-    p = _patterns()
-    after = sentence[amount.end:]
-    noun = p["noun"].match(after)
-    in_parens = sentence[:amount.start].rstrip().endswith("(")
-    continues_list = previous is not None and previous.kind == "activity_count" and re.match(
-        r"^[\s,;:]*(?:and\s+)?(?:\(|$)", sentence[previous.end_char - offset:amount.start])
-    if noun:
-        phrase = after[:noun.end()]
-        category = rules()["activity_nouns"].get(noun.group(1).lower())
-        sector = _sector(phrase)
-    elif in_parens and previous is not None and previous.kind == "activity_count":
-        category, sector = previous.category, previous.sector
-    elif continues_list and (p["counterpart"].match(after) or p["other_counterpart"].match(after)):
-        category, sector = previous.category, previous.sector
-    elif attached and (p["activity_context"].search(sentence[:amount.start]) or continues_list):
-        category, sector = (previous.category, previous.sector) if continues_list else (None, None)
-    else:
+              previous: Fact | None, earlier: list[Fact], dates: list[tuple[int, int]]) -> Fact | None:
+    found = _what_is_counted(ctx, sentence, offset, amount, attached, previous, dates)
+    if found is None:
         return None
-    who = subject or discourse.subject
+    category, sector, counterpart, actor = found
+    who = actor or _leader_if_companion_sentence(ctx, sentence, offset, amount) or subject or discourse.subject
     if who is None:
         return None  # a count of events with nobody doing them is not a leader's tally
     end = _expression_end(sentence, amount)
-    counterpart = _counterpart(sentence[amount.end:])
-    if counterpart and sector is None:
-        sector = "foreign"
-    if in_parens and not attached:
-        base = previous.period if previous and previous.period else main
-        period, penalty = (_previous_year(base), 0.1) if base else (None, 0.4)
-        sibling = next((f for f in reversed(earlier) if f.period and f.start_char < amount.start + offset
-                        and sentence[f.start_char - offset - 1:f.start_char - offset] == "("), None)
-        if sibling is not None and sibling.period != (previous.period if previous else None):
-            period, penalty = sibling.period, 0.05
-    else:
-        period, penalty = _period_or_default(attached, main, discourse.period, ctx.published)
+    sector = sector or rules()["category_sectors"].get(category or "") or ("foreign" if counterpart else None)
+    period, penalty = _activity_period(ctx, sentence, offset, amount, attached, main, discourse, previous, earlier)
     if subject is None:
         penalty += 0.05
     if ctx.published_inferred:
@@ -417,6 +440,128 @@ def _activity(ctx: _Context, sentence: str, offset: int, amount: Amount, attache
     return Fact("activity_count", who, sector, category, counterpart, None, period, amount.value,
                 amount.low, amount.high, amount.qualifier, None, sentence, offset + amount.start,
                 offset + end, max(0.05, 0.9 - penalty))
+
+
+def _what_is_counted(ctx: _Context, sentence: str, offset: int, amount: Amount, attached: list[Period],
+                     previous: Fact | None, dates: list[tuple[int, int]]) -> tuple | None:
+    """(category, sector, counterpart, actor or None) when the number counts public activities."""
+    p = _patterns()
+    after = sentence[amount.end:]
+    noun = p["noun"].match(after)
+    earlier_count = previous is not None and previous.kind == "activity_count"
+    in_parens = sentence[:amount.start].rstrip().endswith("(")
+    if noun:
+        phrase = after[:noun.end()] + " " + " ".join(after[noun.end():].split()[:4])
+        category = rules()["activity_nouns"].get(" ".join(noun.group(1).lower().split()))
+        return category, _sector(phrase), _counterpart(after), None
+    verb = _governing_verb(ctx, sentence, offset, amount)
+    if verb is not None:
+        return verb
+    if earlier_count and (in_parens or _continues(sentence, previous.end_char - offset, amount.start, dates) or attached):
+        if in_parens:
+            return previous.category, previous.sector, _counterpart(after) or previous.counterpart, None
+        clause = re.split(r"[,;.()]", after, maxsplit=1)[0]
+        return previous.category, _sector(clause) or previous.sector, _counterpart(after), None
+    counted = _counted_by_noun_phrase(sentence, amount)
+    if counted is not None:
+        return counted
+    if attached and p["activity_context"].search(sentence[:amount.start]):
+        return None, None, None, None
+    return None
+
+
+def _continues(sentence: str, start: int, end: int, dates: list[tuple[int, int]]) -> bool:
+    """Is the text between two numbers only separators, dates and comparison words?"""
+    gap = "".join(" " if any(s <= i < e for s, e in dates) else ch for i, ch in enumerate(sentence[start:end], start))
+    return bool(re.match(r"^[\s,;:]*(?:(?:and|or|of\s+which|while|from|to|against|versus|up\s+from|down\s+from|"
+                         r"compared\s+with|then\s+surged\s+to|reaching)\s+)*(?:\(|$)", gap, re.IGNORECASE))
+
+
+_COUNT_VERBS = re.compile(r"\b(?:rose|fell|increased|decreased|dropped|grew|climbed|jumped|surged)\s+to\s*$|"
+                          r"\b(?:reached|totaled|totalled|numbered|stood\s+at|came\s+to)\s*$", re.IGNORECASE)
+
+
+def _counted_by_noun_phrase(sentence: str, amount: Amount) -> tuple | None:
+    """"Kim Jong Un's visits to munitions factories rose to 14"."""
+    before = sentence[:amount.start]
+    if not _COUNT_VERBS.search(before):
+        return None
+    nouns = [m for m in re.finditer(r"\b" + _words_pattern([k for k in rules()["activity_nouns"] if k != "note"]) + r"\b",
+                                    before, re.IGNORECASE)]
+    if not nouns:
+        return None
+    noun = nouns[0]
+    phrase = before[max(0, noun.start() - 30):]
+    category = rules()["activity_nouns"].get(" ".join(noun.group(0).lower().split()))
+    return category, _sector(phrase), None, None
+
+
+def _governing_verb(ctx: _Context, sentence: str, offset: int, amount: Amount) -> tuple | None:
+    """"met ... three times", "inspected 12 factories", "traveled to Russia twice"."""
+    p = _patterns()
+    clause_start = max(sentence.rfind(c, 0, amount.start) for c in (";", "—", " - ")) + 1
+    verbs = list(p["verb"].finditer(sentence, clause_start, amount.start))
+    if not verbs:
+        return None
+    verb = verbs[-1]
+    between = sentence[verb.end():amount.start]
+    after = sentence[amount.end:]
+    times = p["times_unit"].match(after) or p["times_word"].fullmatch(sentence[amount.start:amount.end])
+    counted_noun = p["plural_noun"].match(after) if len(between.split()) <= 1 else None
+    if not times and not counted_noun or times and len(between) > 80:
+        return None
+    category = rules()["activity_verbs"].get(" ".join(verb.group(1).lower().split()))
+    noun_text = " ".join(counted_noun.group(1).lower().split()) if counted_noun else ""
+    category = rules()["activity_nouns"].get(noun_text) or category
+    actor = _actor_before(ctx, sentence, offset, verb.start())
+    country = _country(between) or _country(sentence[clause_start:verb.start()], exclude=actor)
+    return category, _sector(between + " " + noun_text), country, actor
+
+
+def _actor_before(ctx: _Context, sentence: str, offset: int, position: int) -> str | None:
+    """Who does the counted thing: the leader if named before the verb, else the last person named."""
+    names = [e.canonical_name for e in ctx.persons
+             if offset <= e.start_char < offset + position and e.canonical_name]
+    names += [n for m in _patterns()["surname"].finditer(sentence, 0, position) if (n := _by_surname(ctx, m.group(1)))]
+    if rules()["leader"] in names:
+        return rules()["leader"]
+    return names[-1] if names else None
+
+
+def _country(text: str, exclude: str | None = None) -> str | None:
+    for match in _patterns()["country"].finditer(text):
+        found = match.group(0).lower()
+        if exclude and found in exclude.lower():
+            continue
+        for country, words in rules()["counterparts"].items():
+            if country != "note" and found in (w.lower() for w in words):
+                return country
+    return None
+
+
+def _leader_if_companion_sentence(ctx: _Context, sentence: str, offset: int, amount: Amount) -> str | None:
+    """In "X accompanied him on 40 of his 130 activities", the 130 are the leader's."""
+    verb = _patterns()["companion_verb"].search(sentence)
+    if not verb or amount.start < verb.end():
+        return None
+    after = [e.canonical_name for e in ctx.persons
+             if e.start_char >= offset + verb.end() and e.start_char < offset + len(sentence) and e.canonical_name]
+    return after[0] if after else rules()["leader"]
+
+
+def _activity_period(ctx: _Context, sentence: str, offset: int, amount: Amount, attached: list[Period],
+                     main: Period | None, discourse: _Discourse, previous: Fact | None,
+                     earlier: list[Fact]) -> tuple[Period | None, float]:
+    in_parens = sentence[:amount.start].rstrip().endswith("(")
+    if not attached and not in_parens and main is None and previous is not None and previous.period is not None:
+        return previous.period, 0.05  # "of Kim's 11 activities in 2024, seven involved Russia"
+    if not (in_parens and not attached):
+        return _period_or_default(attached, main, discourse.period, ctx.published)
+    sibling = next((f for f in reversed(earlier) if f.period and sentence[f.start_char - offset - 1:f.start_char - offset] == "("), None)
+    if sibling is not None and previous is not None and sibling.period != previous.period:
+        return sibling.period, 0.05  # "(53 in 2024)" set the comparison year for later "(28)"
+    base = previous.period if previous and previous.period else main
+    return (_previous_year(base), 0.1) if base else (None, 0.4)
 
 
 def _previous_year(period: Period) -> Period:
@@ -438,23 +583,39 @@ def _counterpart(after: str) -> str | None:
     if not match:
         return None
     name = re.sub(r"['’]s$", "", match.group(1)).strip()
-    return name if name.lower() not in {"the", "a"} else None
+    if name.lower() in {"the", "a"}:
+        return None
+    return _country(name) if " and " not in name and _country(name) else name
 
 
 def _companion(ctx: _Context, sentence: str, offset: int, amount: Amount, attached: list[Period],
-               main: Period | None, discourse: _Discourse) -> Fact | None:
+               temporals: list[TemporalMention], main: Period | None, discourse: _Discourse,
+               previous: Fact | None) -> Fact | None:
+    """"Jo Yong Won accompanied him 40 times" / "on 40 of his 130 public activities"."""
     p = _patterns()
     verb = p["companion_verb"].search(sentence)
-    times = p["times"].match(sentence[amount.end:])
-    if not verb or not times:
+    if not verb or amount.start < verb.end():
         return None
-    persons = [e for e in ctx.persons if offset <= e.start_char < offset + verb.start() and e.canonical_name]
-    leader = discourse.subject
-    companions = [e.canonical_name for e in persons if e.canonical_name != leader]
+    before = sentence[:amount.start]
+    if re.search(r"\bof\s+(?:his|her|the\s+leader['’]s|[A-Z][\w-]*['’]s)\s*$", before):
+        return None  # "of his 130 activities": the leader's own total
+    after = sentence[amount.end:]
+    unit = p["times"].match(after) or re.match(r"^\s*of\s+(?:his|the\s+leader['’]s|[A-Z][\w-]*['’]s)\b", after)
+    is_word = p["times_word"].fullmatch(sentence[amount.start:amount.end])
+    compares = (previous is not None and previous.kind == "companion_count" and attached
+                and _continues(sentence, previous.end_char - offset, amount.start, [(t.start_char, t.end_char) for t in temporals]))
+    if not (unit or is_word or compares):
+        return None
+    persons = [e.canonical_name for e in ctx.persons if offset <= e.start_char < offset + verb.start() and e.canonical_name]
+    companions = [name for name in persons if name != rules()["leader"]]
+    if compares:
+        companions = [previous.subject]
     if not companions:
         return None
-    period, penalty = _period_or_default(attached, main, discourse.period, ctx.published)
-    end = amount.end + times.end()
+    following = [t.period for t in temporals if t.start_char >= amount.end]
+    period, penalty = (attached[0], 0.0) if attached else ((following[0], 0.05) if following else
+                                                          _period_or_default([], main, discourse.period, ctx.published))
+    end = amount.end + (unit.end() if unit else 0)
     return Fact("companion_count", companions[-1], None, None, None, None, period, amount.value,
                 amount.low, amount.high, amount.qualifier, None, sentence, offset + amount.start,
                 offset + end, 0.85 - penalty)
@@ -474,20 +635,39 @@ def _rate_or_price(ctx: _Context, sentence: str, offset: int, amount: Amount, at
         category = rules()["goods"][good[0].lower()] if good else None
     elif rate:
         kind, unit, category = "exchange_rate", _currency(sentence, amount.start), (
-            "official" if p["official"].search(sentence) else "market")
+            "official" if p["official"].search(_clause_of(sentence, amount)) else "market")
     else:
         return None
-    period, penalty = _rate_period(attached, temporals, amount, discourse, ctx.published)
+    period, penalty = _rate_period(sentence, attached, temporals, amount, discourse, ctx.published)
     if period is not None:
         discourse.rate_period = period
-    city = p["city"].search(sentence)
+    city = _market_city(sentence, amount)
     end = amount.end + (p["won_range"].match(after) or per_kg or p["won"].match(after) or re.match("", after)).end()
     value = amount.value if amount.value is not None else (amount.low or amount.high or 0)
     if not 1 <= value <= 1_000_000:
         penalty += 0.6
-    return Fact(kind, None, None, category, None, city.group(0) if city else None, period, amount.value,
+    return Fact(kind, None, None, category, None, city, period, amount.value,
                 amount.low, amount.high, amount.qualifier, unit, sentence, offset + amount.start,
                 offset + end, max(0.05, 0.9 - penalty))
+
+
+def _clause_of(sentence: str, amount: Amount) -> str:
+    """The clause around an amount: between separators like ", while" and ";"."""
+    separators = re.compile(r";|,\s*(?:while|whereas|but|and)\b|\bwhile\b|\bwhereas\b")
+    starts = [m.end() for m in separators.finditer(sentence, 0, amount.start)]
+    end = separators.search(sentence, amount.end)
+    return sentence[starts[-1] if starts else 0:end.start() if end else len(sentence)]
+
+
+def _market_city(sentence: str, amount: Amount) -> str | None:
+    """The city of this amount's clause, else the nearest one in the sentence."""
+    clause_end = re.search(r"[,;]|\bwhile\b|\bwhereas\b", sentence[amount.end:])
+    clause = sentence[amount.end:amount.end + clause_end.start()] if clause_end else sentence[amount.end:]
+    following = _patterns()["city"].search(clause)
+    if following:
+        return following.group(0)
+    nearest = _nearest(_patterns()["city"], sentence, amount.start)
+    return nearest[0] if nearest else None
 
 
 def _won_follows_range(sentence: str, amount: Amount) -> bool:
@@ -510,17 +690,19 @@ def _currency(sentence: str, position: int) -> str:
     return best[1] if best else "KPW/USD"
 
 
-def _rate_period(attached: list[Period], temporals: list[TemporalMention], amount: Amount,
+def _rate_period(sentence: str, attached: list[Period], temporals: list[TemporalMention], amount: Amount,
                  discourse: _Discourse, published: date | None) -> tuple[Period | None, float]:
     """Rates and prices take the nearest following period in the sentence, else the preceding one."""
     if attached:
         return attached[0], 0.0
     following = [t for t in temporals if t.start_char >= amount.end]
-    if following:
-        return following[0].period, 0.1
     preceding = [t for t in temporals if t.end_char <= amount.start]
+    if following and not re.search(r"[,;]\s", sentence[amount.end:following[0].start_char]):
+        return following[0].period, 0.1
     if preceding:
         return preceding[-1].period, 0.1
+    if following:
+        return following[0].period, 0.15
     if discourse.rate_period is not None:
         return discourse.rate_period, 0.2
     if published is not None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipeline.clean import CLEAN_VERSION, clean_source
 from pipeline.config import CleanConfig, Config, FetchConfig, NlpConfig
+from pipeline.dates import infer_publication_date
 from pipeline.errors import RejectedContent, TransientError
 from pipeline.fetch import fetch
 from pipeline.nlp import analyze_documents, load_nlp, nlp_version
@@ -47,8 +48,17 @@ def fetch_source(source: Source, config: FetchConfig) -> Fetched:
 
 
 def clean_fetched(fetched: Fetched, source: Source, config: CleanConfig) -> CleanResult:
-    return clean_source(fetched, kind=source.kind, url=source.url,
-                        published=source.published, config=config)
+    result = clean_source(fetched, kind=source.kind, url=source.url,
+                          published=source.published, config=config)
+    return replace(result, documents=tuple(with_publication_date(d) for d in result.documents))
+
+
+def with_publication_date(document: CleanDocument) -> CleanDocument:
+    """Relative dates need a publication date: infer a missing one from the text, marked as inferred."""
+    if document.published is not None:
+        return document
+    inferred = infer_publication_date(document.text)
+    return replace(document, published=inferred, published_inferred=inferred is not None)
 
 
 def analyze_batch(batch: Sequence[BatchItem], config: NlpConfig) -> list[AnalyzedDocument]:

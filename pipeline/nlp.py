@@ -16,29 +16,34 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from pipeline.config import NlpConfig
+from pipeline.entities import ENTITIES_VERSION, add_gazetteer_ruler, canonical_person
 from pipeline.errors import ModelError
 from pipeline.records import AnalyzedDocument, CleanDocument, Entity
 from pipeline.stages import DerivedStage, default_stages
 
-NLP_STAGE_VERSION = "nlp-1"
+NLP_STAGE_VERSION = "nlp-2"
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @functools.lru_cache(maxsize=4)
 def load_nlp(model: str, disable: tuple[str, ...] = ()) -> Language:
-    """Load an installed spaCy package; never downloads anything."""
+    """Load an installed spaCy package plus the gazetteer's entity ruler; never downloads anything."""
     try:
-        return spacy.load(model, disable=list(disable))
+        nlp = spacy.load(model, disable=list(disable))
     except OSError as exc:
         raise ModelError(
             f"spaCy model {model!r} is not installed; install the package named in "
             f"pyproject.toml (pip install -e .), or set [nlp] model in config.toml"
         ) from exc
+    if "ner" in nlp.pipe_names:
+        add_gazetteer_ruler(nlp)
+    return nlp
 
 
 def nlp_version(nlp: Language) -> str:
-    return f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}+{NLP_STAGE_VERSION}"
+    base = f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}"
+    return f"{base}+{NLP_STAGE_VERSION}+{ENTITIES_VERSION}"
 
 
 def split_for_nlp(text: str, max_chars: int) -> list[tuple[int, str]]:
@@ -71,19 +76,31 @@ def _best_cut(text: str, start: int, end: int) -> int:
     return start + (space + 1 if space > 0 else len(window))
 
 
+def _canonical(label: str, text: str, ent_id: str) -> tuple[str | None, str | None]:
+    if label == "PERSON":
+        person = canonical_person(text)
+        if person is not None:
+            return person.person_id, person.canonical_name
+    return (ent_id or None), None
+
+
 def _entities(doc: Doc, offset: int) -> list[Entity]:
-    return [
-        Entity(
+    found = []
+    for ent in doc.ents:
+        canonical_id, canonical_name = _canonical(ent.label_, ent.text, ent.ent_id_)
+        found.append(Entity(
             label=ent.label_, text=ent.text,
             start_char=ent.start_char + offset, end_char=ent.end_char + offset,
             sentence_start=ent.sent.start_char + offset, sentence_end=ent.sent.end_char + offset,
-        )
-        for ent in doc.ents
-    ]
+            canonical_id=canonical_id, canonical_name=canonical_name,
+        ))
+    return found
 
 
-def _sentence_count(doc: Doc) -> int:
-    return sum(1 for _ in doc.sents) if doc.has_annotation("SENT_START") else 0
+def _sentences(doc: Doc, offset: int) -> list[tuple[int, int]]:
+    if not doc.has_annotation("SENT_START"):
+        return [(offset, offset + len(doc.text))]
+    return [(s.start_char + offset, s.end_char + offset) for s in doc.sents]
 
 
 def _chunks(items: Sequence[CleanDocument], max_chars: int) -> Iterator[tuple[int, int, str]]:
@@ -104,15 +121,16 @@ def analyze_documents(
     nlp = load_nlp(config.model, config.disable)
     documents = [item[2] for item in batch]
     found: list[list[Entity]] = [[] for _ in documents]
-    sentences = [0] * len(documents)
+    sentences: list[list[tuple[int, int]]] = [[] for _ in documents]
     chunks = list(_chunks(documents, config.max_chunk_chars))
     texts = (chunk for _, _, chunk in chunks)
     for (index, offset, _), doc in zip(chunks, nlp.pipe(texts, batch_size=config.batch_size)):
         found[index].extend(_entities(doc, offset))
-        sentences[index] += _sentence_count(doc)
+        sentences[index].extend(_sentences(doc, offset))
     analyzed = [
         AnalyzedDocument(document_id=doc_id, source_id=source_id, document=document,
-                         entities=tuple(found[i]), sentence_count=sentences[i], raw_hash=raw_hash)
+                         entities=tuple(found[i]), sentence_count=len(sentences[i]), raw_hash=raw_hash,
+                         sentences=tuple(sentences[i]))
         for i, (doc_id, source_id, document, raw_hash) in enumerate(batch)
     ]
     return [_with_derived(a, stages if stages is not None else default_stages()) for a in analyzed]

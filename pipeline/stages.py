@@ -6,9 +6,9 @@ replaces a document's rows of every stage in the same transaction as its
 entities, and each stage's version is part of the pipeline version, so a new
 extractor makes the next run reprocess every document.
 
-The fact extractor and the sector model are separate pieces of work; until
-they are added here, their stages are registered with an extractor that
-returns no rows, so the tables exist, are exported, and stay empty.
+The sector model is a separate piece of work; until it is added here, its
+stage is registered with an extractor that returns no rows, so the table
+exists, is exported, and stays empty.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from pipeline.facts import FACTS_VERSION, fact_rows
 from pipeline.records import AnalyzedDocument
 
 
@@ -32,6 +33,6 @@ def _no_rows(_: AnalyzedDocument) -> Iterable[dict]:
 
 def default_stages() -> tuple[DerivedStage, ...]:
     return (
-        DerivedStage(table="facts", version="facts-none", extract=_no_rows),
+        DerivedStage(table="facts", version=FACTS_VERSION, extract=fact_rows),
         DerivedStage(table="sector_labels", version="sectors-none", extract=_no_rows),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -149,9 +150,40 @@ entities = sa.Table(
     sa.Column("end_char", sa.Integer, nullable=False),
     sa.Column("sentence_start", sa.Integer, nullable=False),
     sa.Column("sentence_end", sa.Integer, nullable=False),
+    sa.Column("canonical_id", sa.Text, index=True),  # gazetteer or person id
+    sa.Column("canonical_name", sa.Text),
     sa.Column("nlp_version", sa.Text, nullable=False),
     sa.UniqueConstraint("document_id", "entity_index", name="uq_entities_doc_index"),
 )
+
+persons = sa.Table(
+    "persons",
+    metadata,
+    sa.Column("person_id", sa.Text, primary_key=True),
+    sa.Column("canonical_name", sa.Text, nullable=False),
+    sa.Column("in_gazetteer", sa.Boolean, nullable=False, default=False),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# One row per surface form seen for a person; reviewers merge or split by editing person_id.
+person_aliases = sa.Table(
+    "person_aliases",
+    metadata,
+    sa.Column("alias", sa.Text, primary_key=True),
+    sa.Column("person_id", sa.Text, sa.ForeignKey("persons.person_id"), nullable=False, index=True),
+    sa.Column("source", sa.String(16), nullable=False),  # gazetteer|observed|reviewer
+    sa.Column("mentions", sa.Integer, nullable=False, default=0),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+schema_info = sa.Table(
+    "schema_info",
+    metadata,
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+SCHEMA_VERSION = "2"
 
 facts = sa.Table(
     "facts",
@@ -197,7 +229,8 @@ sector_labels = sa.Table(
 # Rows that an NLP stage derives from one document; replaced whole on re-processing.
 DERIVED_TABLES: tuple[sa.Table, ...] = (entities, facts, sector_labels)
 EXPORT_TABLES: tuple[str, ...] = (
-    "documents", "entities", "facts", "sector_labels", "sources", "runs", "fetches", "skips",
+    "documents", "entities", "facts", "sector_labels", "persons", "person_aliases",
+    "sources", "runs", "fetches", "skips",
 )
 
 
@@ -291,8 +324,19 @@ class Store:
     def create_schema(self) -> None:
         try:
             metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                found = conn.execute(sa.select(schema_info.c.value).where(schema_info.c.key == "version")).scalar()
+                if found is None and conn.execute(sa.select(sa.func.count()).select_from(sources)).scalar():
+                    found = "1"  # made before the schema was versioned
+                if found is None:
+                    conn.execute(schema_info.insert().values(key="version", value=SCHEMA_VERSION))
         except OperationalError as exc:
             raise StoreError(f"cannot open the database {self.url}: {exc.orig}") from exc
+        if found not in (None, SCHEMA_VERSION):
+            raise StoreError(
+                f"the database {self.url} has schema version {found}, this nkpipe needs {SCHEMA_VERSION}; "
+                f"export what you need and start a new store (--db), or re-run on a new file"
+            )
 
     # --- sources -----------------------------------------------------------
     def add_source(self, url: str, kind: str, name: str | None, published: date | None) -> Source:
@@ -510,15 +554,32 @@ class Store:
             entity_rows = [
                 dict(document_id=a.document_id, entity_index=i, label=e.label, text=e.text,
                      start_char=e.start_char, end_char=e.end_char, sentence_start=e.sentence_start,
-                     sentence_end=e.sentence_end, nlp_version=nlp_version)
+                     sentence_end=e.sentence_end, canonical_id=e.canonical_id,
+                     canonical_name=e.canonical_name, nlp_version=nlp_version)
                 for a in analyzed for i, e in enumerate(a.entities)
             ]
             if entity_rows:
                 conn.execute(entities.insert(), entity_rows)
+            _record_person_aliases(conn, analyzed, now)
             for table in (facts, sector_labels):
                 rows = [dict(r, document_id=a.document_id) for a in analyzed for r in a.derived_rows(table.name)]
                 if rows:
                     conn.execute(table.insert(), [_with_defaults(table, r, now) for r in rows])
+
+    def query_facts(self, kind: str | None = None, year: int | None = None) -> list[dict]:
+        """Facts with their document's title and URL, optionally of one kind or overlapping one year."""
+        query = (
+            sa.select(facts, documents.c.title.label("document_title"), documents.c.url.label("document_url"),
+                      documents.c.published.label("document_published"))
+            .select_from(facts.join(documents, facts.c.document_id == documents.c.document_id))
+            .order_by(facts.c.document_id, facts.c.start_char)
+        )
+        if kind:
+            query = query.where(facts.c.kind == kind)
+        if year is not None:
+            query = query.where(facts.c.period_start <= date(year, 12, 31), facts.c.period_end >= date(year, 1, 1))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
 
     def read_table(self, name: str):
         """A whole table as a pandas DataFrame (export and tests)."""
@@ -526,6 +587,34 @@ class Store:
 
         with self.engine.connect() as conn:
             return pd.read_sql_table(name, conn)
+
+
+def _record_person_aliases(conn: Connection, analyzed: Sequence[AnalyzedDocument], now: datetime) -> None:
+    """Keep every surface form of a person; a reviewer's alias row is never overwritten."""
+    seen: dict[str, tuple[str, str]] = {}
+    mentions: Counter[str] = Counter()
+    for a in analyzed:
+        for e in a.entities:
+            if e.label == "PERSON" and e.canonical_id and e.canonical_name:
+                seen[e.text] = (e.canonical_id, e.canonical_name)
+                mentions[e.text] += 1
+    if not seen:
+        return
+    people = {pid: name for pid, name in seen.values()}
+    known = set(conn.execute(sa.select(persons.c.person_id).where(persons.c.person_id.in_(list(people)))).scalars())
+    new_people = [dict(person_id=pid, canonical_name=name, in_gazetteer=False, first_seen_at=now)
+                  for pid, name in people.items() if pid not in known]
+    if new_people:
+        conn.execute(persons.insert(), new_people)
+    existing = {r.alias: r for r in conn.execute(
+        sa.select(person_aliases).where(person_aliases.c.alias.in_(list(seen))))}
+    inserts = [dict(alias=alias, person_id=pid, source="observed", mentions=mentions[alias], updated_at=now)
+               for alias, (pid, _) in seen.items() if alias not in existing]
+    if inserts:
+        conn.execute(person_aliases.insert(), inserts)
+    for alias, row in existing.items():
+        conn.execute(person_aliases.update().where(person_aliases.c.alias == alias).values(
+            mentions=row.mentions + mentions[alias], updated_at=now))
 
 
 def _with_defaults(table: sa.Table, row: dict, now: datetime) -> dict:
@@ -540,7 +629,7 @@ def _document_row(a: AnalyzedDocument, run_id: int | None, pipeline_version: str
     d = a.document
     return dict(
         document_id=a.document_id, source_id=a.source_id, doc_key=d.key, url=d.url, title=d.title,
-        author=d.author, published=d.published, published_inferred=False, section=d.section,
+        author=d.author, published=d.published, published_inferred=d.published_inferred, section=d.section,
         format=d.format, text=d.text, text_hash=d.text_hash, raw_hash=a.raw_hash,
         word_count=d.word_count, char_count=len(d.text), sentence_count=a.sentence_count,
         pipeline_version=pipeline_version, first_run_id=run_id, last_run_id=run_id,

@@ -9,7 +9,7 @@ def analyzed(doc_id: str, text: str, n_entities: int, source_id: int, fact_rows=
                              published=None, text=text, format="text")
     ents = tuple(Entity("GPE", text[:3], 0, 3, 0, len(text)) for _ in range(n_entities))
     derived = (("facts", tuple(fact_rows)),) if fact_rows else ()
-    return AnalyzedDocument(doc_id, source_id, document, ents, 1, "hash", derived)
+    return AnalyzedDocument(doc_id, source_id, document, ents, 1, raw_hash="hash", derived=derived)
 
 
 def add_source(store):

@@ -1,0 +1,134 @@
+"""The fact extractor: tallies, companions, rates and prices with periods and provenance."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from pipeline.config import NlpConfig
+from pipeline.ingest import with_publication_date
+from pipeline.nlp import analyze_documents
+from pipeline.records import CleanDocument
+from tests.conftest import SEED_ARTICLE, SEED_BRIEF, SHARED
+
+
+def facts_of(text: str, published: date | None = date(2025, 6, 1)) -> list[dict]:
+    document = with_publication_date(CleanDocument(
+        key="k", url="https://x.org/k", title=None, author=None, published=published, text=text, format="text"))
+    [analyzed] = analyze_documents([("d", 1, document, None)], NlpConfig())
+    rows = list(analyzed.derived_rows("facts"))
+    for row in rows:  # provenance: the span is inside the text and inside its sentence
+        assert text[row["start_char"]:row["end_char"]] in row["sentence"]
+    return rows
+
+
+def key(row: dict) -> tuple:
+    return (row["kind"], row["sector"], row["counterpart"], row["period_end"].year if row["period_end"] else None,
+            row["value"], row["low"], row["high"], row["qualifier"])
+
+
+@pytest.fixture(scope="module")
+def seed_rows(nlp):
+    from pipeline.clean import clean_plain_text
+
+    article, _ = clean_plain_text(SEED_ARTICLE.read_bytes(), charset=None)
+    brief, _ = clean_plain_text(SEED_BRIEF.read_bytes(), charset=None)
+    return facts_of(article, None), facts_of(brief, date(2025, 11, 19))
+
+
+def test_facts_seed_article_tallies_match_the_gold(seed_rows):
+    rows, _ = seed_rows
+    gold = [json.loads(line) for line in (SHARED / "gold" / "seed_facts.jsonl").read_text().splitlines()]
+    expected = sorted((
+        ("activity_count", g["sector"], g.get("counterpart"), g["year"], float(g["value"]), None, None, g["qualifier"])
+        for g in gold if g["doc"].startswith("000")), key=repr)
+    assert sorted((key(r) for r in rows), key=repr) == expected
+    assert {r["subject"] for r in rows} == {"Kim Jong Un"}
+
+
+def test_facts_seed_brief_exchange_rates(seed_rows):
+    _, rows = seed_rows
+    found = {(r["period_label"], r["low"], r["high"], r["qualifier"], r["unit"]) for r in rows}
+    assert found == {
+        ("2020/2022", 8000.0, 8999.0, "range", "KPW/USD"),
+        ("2025-summer", 30000.0, None, "more_than", "KPW/USD"),
+        ("2025-summer", 40000.0, 49999.0, "range", "KPW/USD"),
+    }
+    assert all(r["kind"] == "exchange_rate" and r["category"] == "market" for r in rows)
+
+
+def test_facts_comparison_in_parentheses_gets_the_previous_year(nlp):
+    rows = facts_of("Kim Jong Un made 51 military visits in 2025 (53 in 2024) and 37 economic ones (28).")
+    assert {(r["period_label"], r["value"], r["sector"]) for r in rows} >= {
+        ("2025", 51.0, "military"), ("2024", 53.0, "military")}
+
+
+def test_facts_last_years_possessive_is_the_previous_year(nlp):
+    rows = facts_of("Kim Jong Un's public activities rose to 140 this year from last year's 127.",
+                    published=date(2025, 12, 20))
+    assert {(r["period_label"], r["value"]) for r in rows} == {("2025", 140.0), ("2024", 127.0)}
+
+
+@pytest.mark.parametrize("text, unit, place, low, high, value, qualifier", [
+    ("In Pyongyang markets the dollar traded at 8,130 won on March 3.", "KPW/USD", "Pyongyang", None, None, 8130.0, "exact"),
+    ("The yuan fetched around 1,150 won in Sinuiju last week.", "KPW/CNY", "Sinuiju", None, None, 1150.0, "approx"),
+    ("The exchange rate climbed above 30,000 won per dollar in 2025.", "KPW/USD", None, 30000.0, None, None, "more_than"),
+])
+def test_facts_exchange_rates(nlp, text, unit, place, low, high, value, qualifier):
+    [row] = facts_of(text)
+    assert (row["kind"], row["unit"], row["place"], row["low"], row["high"], row["value"], row["qualifier"]) == (
+        "exchange_rate", unit, place, low, high, value, qualifier)
+
+
+def test_facts_prices_per_kilogram(nlp):
+    rows = facts_of("Rice sold for 5,770 won per kg in Sinuiju, while corn stayed at 2,400-2,500 won in Hyesan.")
+    found = {(r["kind"], r["category"], r["place"], r["value"], r["low"], r["high"], r["unit"]) for r in rows}
+    assert found == {("price", "rice", "Sinuiju", 5770.0, None, None, "KPW/kg"),
+                     ("price", "corn", "Hyesan", None, 2400.0, 2500.0, "KPW/kg")}
+
+
+@pytest.mark.parametrize("text", [
+    "The 80th anniversary of the Workers' Party of Korea was celebrated in October 2025.",
+    "The 20×10 regional development policy builds factories in 20 cities and counties every year.",
+    "Preparations for the Ninth Party Congress in 2026 are under way.",
+    "The plan calls for 20 city and county hospitals annually.",
+    "North Korea fired two short-range ballistic missiles on 14 January 2024.",
+    "Grain output rose by 12 percent in 2024.",
+    "The five-year plan (2021-2025) ends this year.",
+])
+def test_facts_numbers_that_are_not_facts(nlp, text):
+    assert facts_of(text) == []
+
+
+def test_facts_bad_input_spelled_numbers_and_lines(nlp):
+    rows = facts_of("Kim Jong Un made twelve on-site\ninspections in the first half of 2024.")
+    [row] = rows
+    assert (row["value"], row["category"], row["period_label"]) == (12.0, "on-site inspections", "2024-H1")
+
+
+def test_facts_absurd_values_are_kept_with_low_confidence(nlp):
+    [row] = facts_of("Kim Jong Un made 15,000 public appearances in 2024.")
+    assert row["value"] == 15000.0 and row["confidence"] < 0.5
+
+
+def test_facts_text_without_any_date_has_low_confidence_not_invented_periods(nlp):
+    rows = facts_of("Kim Jong Un made 20 military-related public appearances.", published=None)
+    [row] = rows
+    assert row["period_start"] is None and row["confidence"] <= 0.5
+
+
+def test_facts_companion_counts(nlp):
+    rows = facts_of("Kim Jong Un made 130 public appearances in 2024. "
+                    "Jo Yong Won accompanied him 40 times, more than any other official.")
+    companion = [r for r in rows if r["kind"] == "companion_count"]
+    assert [(r["subject"], r["value"], r["period_label"]) for r in companion] == [("Jo Yong Won", 40.0, "2024")]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.sampled_from(list("0123456789,.- ()won rangeKimJongUn abouts2024\n")), max_size=200))
+def test_facts_never_crash_on_odd_text(nlp, text):
+    for row in facts_of(text or " "):
+        assert row["kind"] in {"activity_count", "companion_count", "exchange_rate", "price"}
