@@ -376,6 +376,16 @@ def _count(m: re.Match[str], group: str = "n") -> int:
     return int(token) if token.isdigit() else _vocabulary().numbers[token]
 
 
+def _on_rolling_year(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+    """"over the past year" is the twelve months up to publication, not the previous calendar year."""
+    if ctx.published is None:
+        return None
+    end = _pub(ctx)
+    start = end.replace(year=end.year - 1) + timedelta(days=1) if not (end.month == 2 and end.day == 29) \
+        else date(end.year - 1, 3, 1)
+    return _whole(m, Period(start, end, f"{start.isoformat()}/{end.isoformat()}", "range"), True)
+
+
 def _on_past_span(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     """"the past five years" ends with the publication year: 2022/2026 when published in 2026."""
     if ctx.published is None:
@@ -680,6 +690,8 @@ def _relative_rules(v: _Vocabulary) -> list[_Rule]:
     span = rf"(?:(?P<n>{number})\s+(?P<unit>years|months|decades)|(?P<decade>decade))"
     day_word = rf"the\s+day\s+before\s+yesterday|yesterday|today|tomorrow|the\s+previous\s+day|{_THE_DAY_BEFORE}"
     return [
+        _rule("rolling_year", r"(?:\b(?P<prep>in|over|during|within|throughout)\s+)?"
+                              r"\bthe\s+(?:past|last)\s+(?:year|12\s+months|twelve\s+months)\b(?!['’]s)", _on_rolling_year),
         _rule("relative_year", rf"{_PREP}\b(?P<rel>{relative})\s+year\b{_POSSESSIVE}", _on_relative_year),
         _rule("year_before", rf"{_PREP}\b(?:the|a)\s+year\s+(?P<rel>before|after|earlier|later)\b"
                              r"(?!\s+(?:the|a|an|his|her|its|their|our|that|this|last|next)\b)", _on_relative_year),

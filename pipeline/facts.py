@@ -324,8 +324,9 @@ def _one_per_period(fact: Fact, periods: list[Period], after: str) -> list[Fact]
 
 def _since(sentence: str, mention: TemporalMention, published: date | None) -> TemporalMention:
     """"since 2019" is the span from then to the report, not 2019 itself."""
-    before = sentence[:mention.start_char].rstrip().lower()
-    if published is None or not (before.endswith("since") or mention.text.lower().startswith("since")):
+    before = sentence[max(0, mention.start_char - 40):mention.start_char].lower()
+    since = re.search(r"\bsince\b[^,.;\d]*$", before) or mention.text.lower().startswith("since")
+    if published is None or not since:
         return mention
     if mention.period.start > published:
         return mention
@@ -344,7 +345,7 @@ def _attached_periods(sentence: str, amount: Amount, temporals: list[TemporalMen
             continue
         gap = sentence[cursor:mention.start_char]
         limit = r"^\s*(?:,\s*)?(?:in|during|for|of|by|as\s+of|at\s+the\s+end\s+of)?\s*(?:both\s+)?(?:the\s+)?$"
-        joined = r"^\s*(?:,|and|,\s*and|or)\s*$"
+        joined = r"^\s*(?:(?:in|at)\s+(?:the\s+)?[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*\s*)?(?:,|and|,\s*and|or)\s*$"
         pattern = joined if attached else limit
         if any(cursor <= o.start < mention.start_char for o in others) or not re.match(pattern, gap, re.I):
             break
@@ -453,7 +454,10 @@ def _what_is_counted(ctx: _Context, sentence: str, offset: int, amount: Amount, 
     if noun:
         phrase = after[:noun.end()] + " " + " ".join(after[noun.end():].split()[:4])
         category = rules()["activity_nouns"].get(" ".join(noun.group(1).lower().split()))
-        return category, _sector(phrase), _counterpart(after), None
+        counterpart = _counterpart(after)
+        if counterpart is None and category in _MEETING_CATEGORIES:
+            counterpart = _country(sentence[:amount.start], exclude=rules()["leader"])  # "Kim and Xi have held five summits"
+        return category, _sector(phrase), counterpart, None
     verb = _governing_verb(ctx, sentence, offset, amount)
     if verb is not None:
         return verb
@@ -468,6 +472,9 @@ def _what_is_counted(ctx: _Context, sentence: str, offset: int, amount: Amount, 
     if attached and p["activity_context"].search(sentence[:amount.start]):
         return None, None, None, None
     return None
+
+
+_MEETING_CATEGORIES = frozenset({"summit talks", "talks", "meetings", "foreign visits"})
 
 
 def _continues(sentence: str, start: int, end: int, dates: list[tuple[int, int]]) -> bool:

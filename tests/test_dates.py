@@ -83,7 +83,7 @@ def test_dates_years(expression, published, expected):
     ("last year", P26, ("2025-01-01", "2025-12-31", "2025", "year")),
     ("last year's", P26, ("2025-01-01", "2025-12-31", "2025", "year")),
     ("the previous year", P26, ("2025-01-01", "2025-12-31", "2025", "year")),
-    ("the past year", P26, ("2025-01-01", "2025-12-31", "2025", "year")),
+    ("the past year", P26, ("2025-02-11", "2026-02-10", "2025-02-11/2026-02-10", "range")),  # the twelve months up to publication
     ("next year", P26, ("2027-01-01", "2027-12-31", "2027", "year")),
     ("the past five years", P26, ("2022-01-01", "2026-12-31", "2022/2026", "range")),
     ("over the past five years", P26, ("2022-01-01", "2026-12-31", "2022/2026", "range")),
