@@ -27,10 +27,11 @@ from io import BytesIO
 from typing import Any
 
 from pipeline.config import CleanConfig
+from pipeline.entities import repair_glued_words
 from pipeline.errors import RejectedContent
 from pipeline.records import CleanDocument, CleanResult, Fetched, ItemSkip
 
-CLEAN_VERSION = "clean-1"
+CLEAN_VERSION = "clean-2"
 
 NO_TEXT_LAYER = "PDF has no text layer (scanned image?); OCR it first"
 EMPTY_STORY = "empty story_text in archive"
@@ -544,7 +545,7 @@ def clean_kcna_archive(body: bytes) -> CleanResult:
     skips: list[ItemSkip] = []
     for item in _load_archive(body):
         link = item["link"].strip()
-        text = normalise_text(item["story_text"])
+        text = repair_glued_words(normalise_text(item["story_text"]))  # "ComradeKim Jong Uninspected"
         if not text:
             skips.append(ItemSkip(key=link, reason=EMPTY_STORY))
             continue

@@ -250,6 +250,36 @@ def export(
     _export(_ctx(ctx).store(), out, fmt)
 
 
+@app.command()
+@handles_errors
+def train(
+    ctx: typer.Context,
+    with_prefect: Annotated[bool, typer.Option("--prefect/--no-prefect",
+                                               help="Run as the Prefect flow train_sector_model (default: directly).")] = False,
+) -> None:
+    """Retrain the sector model from hand labels plus reviewer corrections.
+
+    Compares several designs by cross-validation on the training split, scores the
+    best on the fixed hand-labelled test split, and replaces models/sector only if
+    its macro-F1 is not lower than the current model's. Every training run is recorded.
+    """
+    context = _ctx(ctx)
+    if with_prefect:
+        from flows.env import configure_prefect
+
+        configure_prefect(context.config)
+        from flows.training import train_sector_model
+
+        summary = train_sector_model(config_path=context.config_path, db_url=context.config.store.url)
+    else:
+        from pipeline.train import run_training
+
+        summary = run_training(context.config, context.store(), _progress).summary()
+    verdict = "promoted" if summary["promoted"] else "not promoted"
+    typer.echo(f"{summary['version']} ({summary['design']}): test macro-F1 {summary['test_macro_f1']:.3f}, "
+               f"ECE {summary['test_ece']:.3f}; {verdict} ({summary['reason']})")
+
+
 FACT_KINDS = ("activity_count", "companion_count", "exchange_rate", "price")
 
 

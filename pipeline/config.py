@@ -72,6 +72,12 @@ class NlpConfig:
 
 
 @dataclass(frozen=True)
+class SectorsConfig:
+    model_dir: str = ""  # empty: the model shipped in models/sector
+    labels_dir: str = "corpus/labels"
+
+
+@dataclass(frozen=True)
 class FlowConfig:
     documents_per_task: int = 200
     task_retries: int = 2
@@ -93,6 +99,7 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
     nlp: NlpConfig = field(default_factory=NlpConfig)
+    sectors: SectorsConfig = field(default_factory=SectorsConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve here
@@ -104,6 +111,12 @@ class Config:
     @property
     def data_dir(self) -> Path:
         return self.resolve(self.paths.data_dir)
+
+    @property
+    def sector_model_dir(self) -> Path:
+        if self.sectors.model_dir:
+            return self.resolve(self.sectors.model_dir)
+        return Path(__file__).resolve().parents[1] / "models" / "sector"
 
     @property
     def prefect_home(self) -> Path:

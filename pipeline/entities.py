@@ -75,6 +75,9 @@ class _NameRules:
     patronymic_suffixes: tuple[str, ...]
     non_name_words: frozenset[str]
     glue: _GlueRules
+    korean_name_pattern: bool
+    not_given_syllables: tuple[str, ...]
+    pattern_surnames: tuple[str, ...]  # capitalised, for the Korean name pattern
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,12 @@ def _rules() -> _NameRules:
             min_right_letters=int(glue["min_right_letters"]),
             min_left_letters=int(glue["min_left_letters"]),
         ),
+        korean_name_pattern=bool(data["korean_name_pattern"]["enabled"]),
+        not_given_syllables=tuple(data["korean_name_pattern"]["not_given_syllables"]),
+        pattern_surnames=tuple(sorted(
+            {s.capitalize() for s in data["korean_surnames"]}
+            - set(data["korean_name_pattern"]["skip_surnames"])
+        )),
     )
 
 
@@ -247,7 +256,7 @@ def _is_name_token(token: str) -> bool:
 def _korean_parse(tokens: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
     """(surname, given syllables) when the tokens read as a Korean name, else None.
 
-    An all-caps word among mixed-case ones is the surname ("CHOI Eun-ju"); otherwise a
+    A known surname in capitals marks itself ("CHOI Eun-ju", "Eun-ju CHOI"); otherwise a
     known surname first ("Kim Jong Un") beats a known surname last ("Eunju Choi").
     """
     if len(tokens) < 2:
@@ -261,9 +270,9 @@ def _korean_parse(tokens: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None
 
 
 def _surname_positions(tokens: tuple[str, ...]) -> list[int]:
-    capitals = [i for i, t in enumerate(tokens) if len(t) > 1 and t.isupper() and t.isalpha()]
-    explicit = capitals if len(capitals) == 1 else []
     surnames = _rules().surnames
+    capitals = [i for i, t in enumerate(tokens) if len(t) > 1 and t.isupper() and t.lower() in surnames]
+    explicit = capitals if len(capitals) == 1 else []  # "Kim Jong UN": "UN" is no surname
     known = [i for i in (0, len(tokens) - 1) if tokens[i].lower() in surnames]
     return list(dict.fromkeys(explicit + known))
 
@@ -466,12 +475,19 @@ def _glued_after(text: str, match: re.Match[str]) -> bool:
 
 
 def _left_cuts(text: str, patterns: _GluePatterns) -> set[int]:
-    """Positions where a known multi-word name starts glued to the letters before it."""
+    """Positions where a known multi-word name starts glued to the word before it.
+
+    A digit before it is always glue ("August 4Kim Jong Un"); letters are glue unless
+    they may begin the name's first syllable ("K" + "O Su Yong" is "Ko Su Yong").
+    """
     cuts: set[int] = set()
     minimum = _rules().glue.min_left_letters
-    for candidate in re.finditer(r"(?<=[^\W\d_])(?=[A-Z])", text):
+    for candidate in re.finditer(r"(?<=[^\W_])(?=[A-Z])", text):
         found = patterns.all_names.match(text, candidate.start())
         if found is None or text[found.end():found.end() + 1].islower():
+            continue
+        if text[candidate.start() - 1].isdigit():
+            cuts.add(candidate.start())
             continue
         left = re.search(r"[^\W\d_]+$", text[max(0, candidate.start() - 40):candidate.start()])
         first = patterns.first_words[found.group()]
@@ -521,7 +537,23 @@ def _ruler_patterns(nlp: Language) -> list[dict]:
             patterns.append({"label": entry.label, "pattern": form, "id": entry.id})
         if entry.label == PERSON:
             patterns.extend(_person_token_patterns(nlp, entry))
-    return patterns
+    return patterns + _korean_name_patterns()
+
+
+def _korean_name_patterns() -> list[dict]:
+    """Surname + two capitalised romanised syllables ("Han Kwang Sang") is a person.
+
+    The small model often cuts such names ("Han" NORP + "Kwang Sang" PERSON); as a
+    ruler pattern the whole name wins. No id: ``canonical_person`` derives it. Longer
+    gazetteer patterns (an ORG named after a person) still win, being longer.
+    """
+    rules = _rules()
+    if not rules.korean_name_pattern:
+        return []
+    syllable = {"REGEX": f"^(?i:{rules.syllable.pattern})$", "NOT_IN": list(rules.not_given_syllables)}
+    given = {"TEXT": syllable, "IS_TITLE": True}
+    surname = {"TEXT": {"IN": list(rules.pattern_surnames)}}
+    return [{"label": PERSON, "pattern": [surname, given, given]}]
 
 
 def _person_token_patterns(nlp: Language, entry: GazetteerEntry) -> list[dict]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from pipeline.clean import CLEAN_VERSION, clean_source
-from pipeline.config import CleanConfig, Config, FetchConfig, NlpConfig
+from pipeline.config import CleanConfig, Config, FetchConfig
 from pipeline.dates import infer_publication_date
 from pipeline.errors import RejectedContent, TransientError
 from pipeline.fetch import fetch
@@ -61,8 +61,8 @@ def with_publication_date(document: CleanDocument) -> CleanDocument:
     return replace(document, published=inferred, published_inferred=inferred is not None)
 
 
-def analyze_batch(batch: Sequence[BatchItem], config: NlpConfig) -> list[AnalyzedDocument]:
-    return analyze_documents(batch, config)
+def analyze_batch(batch: Sequence[BatchItem], config: Config) -> list[AnalyzedDocument]:
+    return analyze_documents(batch, config.nlp, sector_model_dir=config.sector_model_dir)
 
 
 def write_batch(store: Store, run_id: int | None, analyzed: Sequence[AnalyzedDocument],
@@ -76,17 +76,20 @@ class Steps:
 
     fetch: Callable[[Source, FetchConfig], Fetched] = fetch_source
     clean: Callable[[Fetched, Source, CleanConfig], CleanResult] = clean_fetched
-    analyze: Callable[[Sequence[BatchItem], NlpConfig], list[AnalyzedDocument]] = analyze_batch
+    analyze: Callable[[Sequence[BatchItem], Config], list[AnalyzedDocument]] = analyze_batch
     write: Callable[[Store, int | None, Sequence[AnalyzedDocument], str, str], None] = write_batch
 
 
 PLAIN_STEPS = Steps()
 
 
-def current_versions(config: NlpConfig) -> tuple[str, str]:
-    """(pipeline_version, nlp_version): a change in either reprocesses documents."""
-    nlp_v = nlp_version(load_nlp(config.model, config.disable))
-    stages = ",".join(stage.version for stage in default_stages())
+def current_versions(config: Config) -> tuple[str, str]:
+    """(pipeline_version, nlp_version): a change in either reprocesses documents.
+
+    Loads the models, so a broken one fails the run before any document is touched.
+    """
+    nlp_v = nlp_version(load_nlp(config.nlp.model, config.nlp.disable))
+    stages = ",".join(stage.version for stage in default_stages(config.sector_model_dir))
     return f"{CLEAN_VERSION}|{nlp_v}|{stages}", nlp_v
 
 
@@ -194,7 +197,7 @@ class _Run:
         batch, self.queue = self.queue[:size], self.queue[size:]
         words = sum(item[2].word_count for item in batch)
         try:
-            analyzed = self.steps.analyze(batch, self.config.nlp)
+            analyzed = self.steps.analyze(batch, self.config)
             self.steps.write(self.store, self.run_id, analyzed, self.pipeline_version, self.nlp_version)
         except Exception as exc:  # keep the rest of the run going; the sources stay unprocessed
             self._batch_failed(batch, _describe(exc))
@@ -275,7 +278,7 @@ def run_ingest(
 ) -> RunSummary:
     """Process ``sources`` once and record the run with its counts."""
     started = time.perf_counter()
-    pipeline_version, nlp_v = current_versions(config.nlp)
+    pipeline_version, nlp_v = current_versions(config)
     run_id = store.start_run(flow_name, len(sources), pipeline_version, flow_run_id)
     run = _Run(store, config, steps, run_id, progress, pipeline_version, nlp_v)
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import spacy
 from spacy.language import Language
@@ -113,6 +114,7 @@ def analyze_documents(
     batch: Sequence[tuple[str, int, CleanDocument, str | None]],
     config: NlpConfig,
     stages: Sequence[DerivedStage] | None = None,
+    sector_model_dir: Path | None = None,
 ) -> list[AnalyzedDocument]:
     """Run spaCy (``nlp.pipe``) and the derived stages over one batch.
 
@@ -133,7 +135,8 @@ def analyze_documents(
                          sentences=tuple(sentences[i]))
         for i, (doc_id, source_id, document, raw_hash) in enumerate(batch)
     ]
-    return [_with_derived(a, stages if stages is not None else default_stages()) for a in analyzed]
+    chosen = stages if stages is not None else default_stages(sector_model_dir)
+    return [_with_derived(a, chosen) for a in analyzed]
 
 
 def _with_derived(analyzed: AnalyzedDocument, stages: Sequence[DerivedStage]) -> AnalyzedDocument:

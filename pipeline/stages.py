@@ -6,18 +6,20 @@ replaces a document's rows of every stage in the same transaction as its
 entities, and each stage's version is part of the pipeline version, so a new
 extractor makes the next run reprocess every document.
 
-The sector model is a separate piece of work; until it is added here, its
-stage is registered with an extractor that returns no rows, so the table
-exists, is exported, and stays empty.
+Loading the stages loads the sector model, so a missing, incompatible or
+tampered model file stops a run before any document is processed.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline.facts import FACTS_VERSION, fact_rows
 from pipeline.records import AnalyzedDocument
+from pipeline.sectors import cached_model, default_model_dir, sector_rows
 
 
 @dataclass(frozen=True)
@@ -27,12 +29,10 @@ class DerivedStage:
     extract: Callable[[AnalyzedDocument], Iterable[dict]]
 
 
-def _no_rows(_: AnalyzedDocument) -> Iterable[dict]:
-    return ()
-
-
-def default_stages() -> tuple[DerivedStage, ...]:
+def default_stages(sector_model_dir: Path | None = None) -> tuple[DerivedStage, ...]:
+    model = cached_model(str(sector_model_dir or default_model_dir()))
     return (
         DerivedStage(table="facts", version=FACTS_VERSION, extract=fact_rows),
-        DerivedStage(table="sector_labels", version="sectors-none", extract=_no_rows),
+        DerivedStage(table="sector_labels", version=model.version,
+                     extract=functools.partial(sector_rows, model)),
     )

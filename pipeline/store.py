@@ -176,6 +176,22 @@ person_aliases = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+training_runs = sa.Table(
+    "training_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("trained_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("model_version", sa.Text, nullable=False),
+    sa.Column("design", sa.Text, nullable=False),
+    sa.Column("test_macro_f1", sa.Float, nullable=False),
+    sa.Column("previous_macro_f1", sa.Float),
+    sa.Column("promoted", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("train_size", sa.Integer),
+    sa.Column("test_size", sa.Integer),
+    sa.Column("details", sa.Text),  # JSON summary
+)
+
 schema_info = sa.Table(
     "schema_info",
     metadata,
@@ -230,7 +246,7 @@ sector_labels = sa.Table(
 DERIVED_TABLES: tuple[sa.Table, ...] = (entities, facts, sector_labels)
 EXPORT_TABLES: tuple[str, ...] = (
     "documents", "entities", "facts", "sector_labels", "persons", "person_aliases",
-    "sources", "runs", "fetches", "skips",
+    "sources", "runs", "fetches", "skips", "training_runs",
 )
 
 
@@ -580,6 +596,39 @@ class Store:
             query = query.where(facts.c.period_start <= date(year, 12, 31), facts.c.period_end >= date(year, 1, 1))
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+    def reviewed_sector_units(self) -> list[dict]:
+        """Reviewer-made sector labels with the text of their unit, for training."""
+        from pipeline.sectors import paragraphs, unit_text
+
+        query = (
+            sa.select(sector_labels.c.document_id, sector_labels.c.unit, sector_labels.c.unit_index,
+                      sector_labels.c.sector, documents.c.title, documents.c.text)
+            .select_from(sector_labels.join(documents, sector_labels.c.document_id == documents.c.document_id))
+            .where(sector_labels.c.source == "reviewer")
+        )
+        units = []
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                parts = paragraphs(row.text)
+                if row.unit == "document":
+                    text = unit_text(row.title, row.text)
+                elif row.unit == "paragraph" and row.unit_index < len(parts):
+                    text = parts[row.unit_index]
+                else:
+                    continue
+                units.append({"document_id": row.document_id, "unit": row.unit, "unit_index": row.unit_index,
+                              "sector": row.sector, "text": text})
+        return units
+
+    def record_training_run(self, summary: dict) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(training_runs.insert().values(
+                trained_at=utcnow(), model_version=summary["version"], design=summary["design"],
+                test_macro_f1=summary["test_macro_f1"], previous_macro_f1=summary["previous_macro_f1"],
+                promoted=summary["promoted"], reason=summary["reason"], train_size=summary["train_size"],
+                test_size=summary["test_size"], details=json.dumps(summary, default=str),
+            ))
 
     def read_table(self, name: str):
         """A whole table as a pandas DataFrame (export and tests)."""

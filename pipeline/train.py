@@ -22,12 +22,13 @@ import numpy as np
 from pipeline.sectors import (
     DESIGNS,
     SECTORS,
+    SELF_TRAINING_THRESHOLD,
+    fit_design,
     LabelledUnit,
     data_hash,
     evaluate_predictions,
     library_versions,
     load_model,
-    make_design,
     read_card,
     save_model,
 )
@@ -40,7 +41,7 @@ Progress = Callable[[str], None]
 class TrainingResult:
     version: str
     design: str
-    cv_macro_f1: dict[str, float]
+    cv_scores: dict[str, dict[str, Any]]
     test_metrics: dict[str, Any]
     previous_macro_f1: float | None
     promoted: bool
@@ -51,21 +52,34 @@ class TrainingResult:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "version": self.version, "design": self.design, "cv_macro_f1": self.cv_macro_f1,
+            "version": self.version, "design": self.design, "cross_validation": self.cv_scores,
             "test_macro_f1": self.test_metrics["macro_f1"], "test_ece": self.test_metrics.get("ece"),
             "previous_macro_f1": self.previous_macro_f1, "promoted": self.promoted, "reason": self.reason,
             "train_size": self.train_size, "test_size": self.test_size, "seconds": round(self.seconds, 1),
         }
 
 
-def cross_validated_macro_f1(design: str, units: Sequence[LabelledUnit], folds: int = 5, seed: int = 0) -> float:
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+def cross_validate(design: str, units: Sequence[LabelledUnit], unlabelled: Sequence[str],
+                   folds: int = 5, seed: int = 0) -> dict[str, Any]:
+    """Macro-F1 and ECE of a design from out-of-fold predictions on the training units."""
+    from sklearn.model_selection import StratifiedKFold
 
-    texts = [u.text for u in units]
-    labels = [u.sector for u in units]
-    predicted = cross_val_predict(make_design(design, seed), texts, labels,
-                                  cv=StratifiedKFold(folds, shuffle=True, random_state=seed))
-    return evaluate_predictions(labels, list(predicted))["macro_f1"]
+    texts = np.array([u.text for u in units], dtype=object)
+    labels = np.array([u.sector for u in units])
+    probabilities = np.zeros((len(units), len(SECTORS)))
+    for fit_rows, held_out in StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, labels):
+        fitted = fit_design(design, list(texts[fit_rows]), list(labels[fit_rows]), unlabelled, seed)
+        probabilities[held_out] = predicted_probabilities(fitted, list(texts[held_out]))
+    predicted = [SECTORS[i] for i in probabilities.argmax(axis=1)]
+    metrics = evaluate_predictions(list(labels), predicted, probabilities)
+    return {"macro_f1": metrics["macro_f1"], "ece": metrics["ece"],
+            "min_sector_f1": min(v["f1"] for v in metrics["per_sector"].values())}
+
+
+def choose_design(scores: dict[str, dict[str, Any]], designs: Sequence[str]) -> str:
+    """Best cross-validated macro-F1 among designs calibrated within 0.05 ECE (else among all)."""
+    calibrated = [d for d in designs if scores[d]["ece"] <= 0.05] or list(designs)
+    return max(calibrated, key=lambda d: (scores[d]["macro_f1"], -designs.index(d)))
 
 
 def evaluate_model(pipeline: Any, units: Sequence[LabelledUnit]) -> dict[str, Any]:
@@ -97,6 +111,7 @@ def train_sector_model(
     units: Sequence[LabelledUnit],
     model_dir: Path,
     *,
+    unlabelled: Sequence[str] = (),
     designs: Sequence[str] = DESIGNS,
     progress: Progress = lambda message: None,
     seed: int = 0,
@@ -106,12 +121,13 @@ def train_sector_model(
     train, test = _split(units)
     if len({u.sector for u in train}) < len(SECTORS) or not test:
         raise ModelError("training needs hand labels of all five sectors and a test split; see docs/labeling.md")
-    cv_scores: dict[str, float] = {}
+    cv_scores: dict[str, dict[str, Any]] = {}
     for design in designs:
-        cv_scores[design] = cross_validated_macro_f1(design, train, seed=seed)
-        progress(f"design {design}: cross-validated macro-F1 {cv_scores[design]:.3f}")
-    best = max(designs, key=lambda d: (cv_scores[d], -designs.index(d)))
-    pipeline = make_design(best, seed).fit([u.text for u in train], [u.sector for u in train])
+        cv_scores[design] = cross_validate(design, train, unlabelled, seed=seed)
+        progress(f"design {design}: cross-validated macro-F1 {cv_scores[design]['macro_f1']:.3f}, "
+                 f"ECE {cv_scores[design]['ece']:.3f}")
+    best = choose_design(cv_scores, list(designs))
+    pipeline = fit_design(best, [u.text for u in train], [u.sector for u in train], unlabelled, seed)
     metrics = evaluate_model(pipeline, test)
     previous = _current_macro_f1(model_dir, test)
     promoted = previous is None or metrics["macro_f1"] >= previous
@@ -136,7 +152,8 @@ def _card(version: str, design: str, train: Sequence[LabelledUnit], test: Sequen
         "train_size": len(train), "test_size": len(test),
         "train_sources": {s: sum(u.source == s for u in train) for s in ("hand", "reviewer")},
         "libraries": library_versions(),
-        "metrics": {"cross_validated_macro_f1": cv_scores, "test": metrics},
+        "metrics": {"cross_validation": cv_scores, "test": metrics},
+        "self_training": {"threshold": SELF_TRAINING_THRESHOLD} if design.endswith("_selftrain") else None,
         "input": "title + newline + text of a document, or one paragraph (see pipeline/sectors.py)",
     }
 
@@ -162,3 +179,25 @@ def predicted_probabilities(pipeline: Any, texts: Sequence[str]) -> np.ndarray:
     probabilities = pipeline.predict_proba(list(texts))
     order = [list(pipeline.classes_).index(s) for s in SECTORS]
     return probabilities[:, order]
+
+
+def training_units(config: Any, store: Any) -> list[LabelledUnit]:
+    """Hand labels plus the reviewer corrections stored in ``sector_labels``."""
+    from pipeline.sectors import load_hand_labels
+
+    hand = load_hand_labels(config.resolve(config.sectors.labels_dir), config.resolve(config.paths.corpus_dir))
+    test_texts = {" ".join(u.text.split()).lower() for u in hand if u.split == "test"}
+    return hand + reviewer_units(store.reviewed_sector_units(), test_texts)
+
+
+def run_training(config: Any, store: Any, progress: Progress = lambda message: None) -> TrainingResult:
+    """Train, maybe promote, and record the training run in the store."""
+    from pipeline.sectors import unlabelled_texts
+
+    units = training_units(config, store)
+    pool = unlabelled_texts(config.resolve(config.paths.corpus_dir), units)
+    progress(f"training on {sum(u.split == 'train' for u in units)} units "
+             f"({sum(u.source == 'reviewer' for u in units)} reviewer corrections), {len(pool)} unlabelled items")
+    result = train_sector_model(units, config.sector_model_dir, unlabelled=pool, progress=progress)
+    store.record_training_run(result.summary())
+    return result
