@@ -31,7 +31,7 @@ from pipeline.sectors import (  # noqa: E402
     load_hand_labels,
     load_model,
     fit_design,
-    sector_rows,
+    sector_rows_of_batch,
     unlabelled_texts,
 )
 from pipeline.train import evaluate_model  # noqa: E402
@@ -48,7 +48,8 @@ def stage_speed(model, limit: int = 500) -> dict:
     documents = clean_kcna_archive((REPO / "corpus" / "kcna" / "headlines_2024-11-11.json").read_bytes()).documents[:limit]
     analyzed = [AnalyzedDocument(str(i), 0, d, (), 0) for i, d in enumerate(documents)]
     started = time.perf_counter()
-    rows = sum(len(sector_rows(model, a)) for a in analyzed)
+    rows = sum(len(r) for start in range(0, len(analyzed), 200)
+               for r in sector_rows_of_batch(model, analyzed[start:start + 200]))
     seconds = time.perf_counter() - started
     return {"documents": len(analyzed), "label_rows": rows, "seconds": round(seconds, 2),
             "documents_per_s": round(len(analyzed) / seconds, 1)}

@@ -77,6 +77,10 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "times": re.compile(rf"^\s*{_words_pattern(r['companion_units'])}\b", flags),
         "companion_verb": re.compile(rf"\b{_words_pattern(r['companion_verbs'])}\b", flags),
         "possessive": re.compile(r"\b([A-Z][a-z]+)['’]s\b"),
+        "any_number": re.compile(rf"\d|\b{_words_pattern(spelled + list(r['times_words']))}\b", flags),
+        "trigger": re.compile(
+            rf"\b(?:won|kpw|{_words_pattern(nouns)}|{_words_pattern([k for k in r['activity_verbs'] if k != 'note'])}|"
+            rf"{_words_pattern(r['companion_verbs'])}|{_words_pattern(r['leader_context_words'])})\b", flags),
         "activity_context": re.compile(rf"\b{_words_pattern(r['leader_context_words'])}\b", flags),
         "rate": re.compile(rf"\b{_words_pattern(r['rate_words'])}\b", flags),
         "official": re.compile(rf"\b{_words_pattern(r['official_rate_words'])}\b", flags),
@@ -247,13 +251,21 @@ def extract_facts(analyzed: AnalyzedDocument) -> list[Fact]:
     context = _Context(text, document.published, document.published_inferred,
                        tuple(e for e in analyzed.entities if e.label == "PERSON"),
                        _surname_index(analyzed.entities))
-    temporals = find_temporal(text, document.published)
     discourse = _Discourse()
     facts: list[Fact] = []
     for start, end in _join_broken_sentences(text, sentences):
-        in_sentence = [t for t in temporals if t.start_char >= start and t.end_char <= end]
+        if not _may_hold_facts(text[start:end]):
+            continue  # most sentences: resolving their dates would cost more than all the rest
+        in_sentence = [replace(t, start_char=t.start_char + start, end_char=t.end_char + start)
+                       for t in find_temporal(text[start:end], document.published)]
         facts.extend(_sentence_facts(context, start, end, in_sentence, discourse))
     return facts
+
+
+def _may_hold_facts(sentence: str) -> bool:
+    """A fact needs a number and a word that can make it one (won, an activity noun or verb...)."""
+    p = _patterns()
+    return bool(p["any_number"].search(sentence) and p["trigger"].search(sentence))
 
 
 def _surname_index(entities: Sequence[Entity]) -> dict[str, str]:

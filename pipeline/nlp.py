@@ -136,9 +136,13 @@ def analyze_documents(
         for i, (doc_id, source_id, document, raw_hash) in enumerate(batch)
     ]
     chosen = stages if stages is not None else default_stages(sector_model_dir)
-    return [_with_derived(a, chosen) for a in analyzed]
+    return _with_derived(analyzed, chosen)
 
 
-def _with_derived(analyzed: AnalyzedDocument, stages: Sequence[DerivedStage]) -> AnalyzedDocument:
-    derived = tuple((stage.table, tuple(stage.extract(analyzed))) for stage in stages)
-    return AnalyzedDocument(**{**analyzed.__dict__, "derived": derived})
+def _with_derived(analyzed: list[AnalyzedDocument], stages: Sequence[DerivedStage]) -> list[AnalyzedDocument]:
+    """Run every derived stage over the whole batch (models predict faster in bulk)."""
+    per_stage = [(stage.table, stage.extract(analyzed)) for stage in stages]
+    return [
+        AnalyzedDocument(**{**a.__dict__, "derived": tuple((table, tuple(rows[i])) for table, rows in per_stage)})
+        for i, a in enumerate(analyzed)
+    ]

@@ -403,20 +403,32 @@ def default_model_dir() -> Path:
 # --- the pipeline stage ---------------------------------------------------------------
 
 
-def sector_rows(model: SectorModel, analyzed: AnalyzedDocument) -> list[dict[str, Any]]:
-    """One document-level label, and one per paragraph when a document has several."""
+def _units_of(analyzed: AnalyzedDocument) -> list[tuple[str, int, str]]:
+    """One document-level unit, and one per paragraph when a document has several."""
     document = analyzed.document
     units = [("document", 0, unit_text(document.title, document.text))]
     parts = paragraphs(document.text)
     if len(parts) > 1:
         units += [("paragraph", i, part) for i, part in enumerate(parts)]
+    return units
+
+
+def sector_rows_of_batch(model: SectorModel, batch: Sequence[AnalyzedDocument]) -> list[list[dict[str, Any]]]:
+    """Sector label rows per document, predicted for the whole batch at once."""
+    units = [_units_of(a) for a in batch]
+    predictions = iter(model.predict([text for per_document in units for _, _, text in per_document]))
     created = datetime.now(UTC)
     return [
-        {"unit": unit, "unit_index": index, "sector": sector, "probability": round(probability, 4),
-         "probabilities": {s: round(p, 4) for s, p in probs.items()}, "model_version": model.version,
-         "source": "model", "created_at": created}
-        for (unit, index, _), (sector, probability, probs) in zip(units, model.predict([u[2] for u in units]))
+        [{"unit": unit, "unit_index": index, "sector": sector, "probability": round(probability, 4),
+          "probabilities": {s: round(p, 4) for s, p in probs.items()}, "model_version": model.version,
+          "source": "model", "created_at": created}
+         for (unit, index, _), (sector, probability, probs) in zip(per_document, predictions)]
+        for per_document in units
     ]
+
+
+def sector_rows(model: SectorModel, analyzed: AnalyzedDocument) -> list[dict[str, Any]]:
+    return sector_rows_of_batch(model, [analyzed])[0]
 
 
 def keyword_baseline(texts: Sequence[str]) -> list[str]:
