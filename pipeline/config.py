@@ -75,6 +75,7 @@ class NlpConfig:
 class SectorsConfig:
     model_dir: str = ""  # empty: the model shipped in models/sector
     labels_dir: str = "corpus/labels"
+    designs: tuple[str, ...] = ()  # empty: every design in pipeline/sectors.py
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,7 @@ def run_training(config: Any, store: Any, progress: Progress = lambda message: N
     pool = unlabelled_texts(config.resolve(config.paths.corpus_dir), units)
     progress(f"training on {sum(u.split == 'train' for u in units)} units "
              f"({sum(u.source == 'reviewer' for u in units)} reviewer corrections), {len(pool)} unlabelled items")
-    result = train_sector_model(units, config.sector_model_dir, unlabelled=pool, progress=progress)
+    designs = config.sectors.designs or DESIGNS
+    result = train_sector_model(units, config.sector_model_dir, unlabelled=pool, designs=designs, progress=progress)
     store.record_training_run(result.summary())
     return result

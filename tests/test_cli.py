@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from tests.conftest import SEED_ARTICLE, SEED_BRIEF
+from tests.conftest import REPO, SEED_ARTICLE, SEED_BRIEF
 
 runner = CliRunner()
 
@@ -16,7 +18,7 @@ def nkpipe(tmp_path, *args):
 
 @pytest.mark.parametrize("command", [
     [], ["sources"], ["sources", "add"], ["sources", "list"], ["sources", "disable"],
-    ["sources", "enable"], ["run"], ["ingest"], ["schedule"], ["export"], ["runs"],
+    ["sources", "enable"], ["run"], ["ingest"], ["schedule"], ["export"], ["runs"], ["facts"], ["train"],
 ])
 def test_cli_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
@@ -106,3 +108,52 @@ def test_cli_run_on_a_new_store_processes_the_default_sources(tmp_path):
     assert "1 new" in result.output
     assert f"tables are in sqlite:///{tmp_path / 'new.db'}" in result.output
     assert len(pd.read_csv(tmp_path / "out" / "documents.csv")) == 1
+
+
+def test_cli_facts_after_ingesting_the_seeds(tmp_path):
+    assert nkpipe(tmp_path, "ingest", str(SEED_ARTICLE), str(SEED_BRIEF)).exit_code == 0
+    table = nkpipe(tmp_path, "facts", "--kind", "activity_count", "--subject", "Kim Jong-un", "--year", "2024")
+    assert table.exit_code == 0, table.output
+    lines = [line for line in table.output.splitlines() if line.startswith("activity_count")]
+    assert len(lines) == 6  # the 2024 total and five sector comparisons
+    assert "(53 in 2024)" in table.output
+    rates = nkpipe(tmp_path, "facts", "--kind", "exchange_rate", "--json")
+    rows = [json.loads(line) for line in rates.output.splitlines()]
+    assert {(r["low"], r["high"], r["qualifier"]) for r in rows} == {
+        (8000.0, 8999.0, "range"), (30000.0, None, "more_than"), (40000.0, 49999.0, "range")}
+    for row in rows:
+        assert row["sentence"] and row["document_title"].startswith("(Brief 2025-30)")
+    assert nkpipe(tmp_path, "facts", "--kind", "rumour").exit_code == 2
+
+
+def test_cli_persons_and_aliases_are_stored(tmp_path):
+    assert nkpipe(tmp_path, "ingest", str(SEED_ARTICLE), str(SEED_BRIEF)).exit_code == 0
+    out = tmp_path / "out"
+    assert nkpipe(tmp_path, "export", "--out", str(out)).exit_code == 0
+    aliases = pd.read_csv(out / "person_aliases.csv")
+    choi = aliases[aliases.person_id == "choi-eun-ju"]
+    assert len(choi) >= 2, aliases  # e.g. "CHOI Eun-ju" and "Eun-ju Choi" are one person
+    entities = pd.read_csv(out / "entities.csv")
+    kim = entities[entities.canonical_id == "kim-jong-un"]
+    assert len(kim) > 3 and set(kim.canonical_name) == {"Kim Jong Un"}
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_cli_train_with_prefect_records_the_training_run(tmp_path):
+    import shutil
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(REPO / "models" / "sector", model_dir)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[paths]\ncorpus_dir = "{REPO / "corpus"}"\n'
+                      f'[sectors]\nmodel_dir = "{model_dir}"\nlabels_dir = "{REPO / "corpus" / "labels"}"\n'
+                      'designs = ["tfidf_logreg"]\n')
+    result = runner.invoke(app, ["--config", str(config), "--db", f"sqlite:///{tmp_path / 't.db'}", "train", "--prefect"])
+    assert result.exit_code == 0, result.output
+    assert "tfidf_logreg" in result.output and "test macro-F1" in result.output
+    from pipeline.store import open_store
+
+    runs = open_store(f"sqlite:///{tmp_path / 't.db'}").read_table("training_runs")
+    assert len(runs) == 1 and runs.design[0] == "tfidf_logreg"
+    history = (model_dir / "history.jsonl").read_text().splitlines()
+    assert json.loads(history[-1])["design"] == "tfidf_logreg"
