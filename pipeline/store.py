@@ -176,6 +176,33 @@ person_aliases = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+activities = sa.Table(
+    "activities",
+    metadata,
+    sa.Column("activity_id", sa.String(32), primary_key=True),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("event_date", sa.Date),
+    sa.Column("report_date", sa.Date),
+    sa.Column("title", sa.Text),
+    sa.Column("activity_type", sa.String(32), nullable=False),
+    sa.Column("sector", sa.String(16)),
+    sa.Column("place", sa.Text),
+    sa.Column("counterpart_country", sa.Text),
+    sa.Column("document_ids", sa.Text, nullable=False),  # JSON list
+    sa.Column("confidence", sa.Float),
+    sa.Column("register_version", sa.Text),
+)
+
+activity_people = sa.Table(
+    "activity_people",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("activity_id", sa.String(32), sa.ForeignKey("activities.activity_id"), nullable=False, index=True),
+    sa.Column("person_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # accompanied|present|counterpart
+)
+
 training_runs = sa.Table(
     "training_runs",
     metadata,
@@ -199,7 +226,9 @@ schema_info = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
+# Versions whose tables create_all() completes in place (later versions only added tables).
+UPGRADABLE_FROM = frozenset({"2"})
 
 facts = sa.Table(
     "facts",
@@ -246,7 +275,7 @@ sector_labels = sa.Table(
 DERIVED_TABLES: tuple[sa.Table, ...] = (entities, facts, sector_labels)
 EXPORT_TABLES: tuple[str, ...] = (
     "documents", "entities", "facts", "sector_labels", "persons", "person_aliases",
-    "sources", "runs", "fetches", "skips", "training_runs",
+    "activities", "activity_people", "sources", "runs", "fetches", "skips", "training_runs",
 )
 
 
@@ -346,6 +375,9 @@ class Store:
                     found = "1"  # made before the schema was versioned
                 if found is None:
                     conn.execute(schema_info.insert().values(key="version", value=SCHEMA_VERSION))
+                elif found in UPGRADABLE_FROM:
+                    conn.execute(schema_info.update().where(schema_info.c.key == "version").values(value=SCHEMA_VERSION))
+                    found = SCHEMA_VERSION
         except OperationalError as exc:
             raise StoreError(f"cannot open the database {self.url}: {exc.orig}") from exc
         if found not in (None, SCHEMA_VERSION):
@@ -629,6 +661,48 @@ class Store:
                 promoted=summary["promoted"], reason=summary["reason"], train_size=summary["train_size"],
                 test_size=summary["test_size"], details=json.dumps(summary, default=str),
             ))
+
+    def register_reports(self):
+        """State-media documents with their entities and document-level sector, for the register."""
+        from pipeline.activities import Report, ReportEntity
+
+        with self.engine.connect() as conn:
+            sectors = dict(conn.execute(
+                sa.select(sector_labels.c.document_id, sector_labels.c.sector).where(sector_labels.c.unit == "document")).all())
+            by_document: dict[str, list] = {}
+            query = sa.select(entities).join(documents, entities.c.document_id == documents.c.document_id).where(
+                documents.c.format == "kcna").order_by(entities.c.document_id, entities.c.entity_index)
+            for e in conn.execute(query):
+                by_document.setdefault(e.document_id, []).append(ReportEntity(
+                    e.label, e.text, e.start_char, e.end_char, e.canonical_id, e.canonical_name))
+            rows = conn.execute(sa.select(documents.c.document_id, documents.c.title, documents.c.text,
+                                          documents.c.published, documents.c.section).where(documents.c.format == "kcna"))
+            return [Report(r.document_id, r.title, r.text, r.published, tuple(by_document.get(r.document_id, ())),
+                           sectors.get(r.document_id), r.section) for r in rows]
+
+    def write_register(self, register) -> None:
+        """Replace the whole register in one transaction (it is rebuilt from the documents)."""
+        with self.engine.begin() as conn:
+            conn.execute(activity_people.delete())
+            conn.execute(activities.delete())
+            if register:
+                conn.execute(activities.insert(), [a.row() for a in register])
+            people = [dict(activity_id=a.activity_id, person_id=p.person_id, name=p.name, role=p.role)
+                      for a in register for p in a.people]
+            if people:
+                conn.execute(activity_people.insert(), people)
+
+    def load_register(self):
+        from pipeline.activities import Activity, Person
+
+        with self.engine.connect() as conn:
+            people: dict[str, list] = {}
+            for p in conn.execute(sa.select(activity_people)):
+                people.setdefault(p.activity_id, []).append(Person(p.person_id, p.name, p.role))
+            return [Activity(r.activity_id, r.actor, r.event_date, r.report_date, r.title, r.activity_type,
+                             r.sector, r.place, r.counterpart_country, tuple(json.loads(r.document_ids)),
+                             tuple(people.get(r.activity_id, ())), r.confidence)
+                    for r in conn.execute(sa.select(activities))]
 
     def read_table(self, name: str):
         """A whole table as a pandas DataFrame (export and tests)."""

@@ -1,0 +1,356 @@
+"""The activity register: one row per reported public activity of the leader.
+
+Built from state-media reports already in the store (documents, their
+entities and sector labels). A report counts when, in one of its first
+sentences that names the leader, the first verb after his name is an
+activity verb ("inspected", "gave field guidance", "oversaw", "made a
+speech"); messages, letters, greetings, replies and published works are kept
+out (see ``resources/activity_rules.json``). The event date comes from the
+text, resolved against the report date, never the report date itself.
+The same activity reported twice (same day, type and place, or the same
+story under two links) is one row with several document ids.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from importlib import resources
+from typing import Any
+
+from pipeline.dates import find_temporal
+from pipeline.entities import canonical_person, person_key
+
+REGISTER_VERSION = "register-1"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])|\n+")
+_KOREAN_NAME = re.compile(r"\b([A-Z][a-z]{0,4}(?:\s+[A-Z][a-z]+){2})\b")
+
+
+@functools.cache
+def rules() -> dict[str, Any]:
+    return json.loads(resources.files("pipeline").joinpath("resources/activity_rules.json").read_text("utf-8"))
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True))
+
+
+@functools.cache
+def _patterns() -> dict[str, re.Pattern[str]]:
+    r = rules()
+    markers = r["companion_markers"]
+    return {
+        "activity": re.compile(rf"\b({_alternation(r['activity_verbs'])})\b", re.IGNORECASE),
+        "non_activity": re.compile(rf"\b({_alternation(r['non_activity_verbs'])})\b", re.IGNORECASE),
+        "override": re.compile(rf"\b({_alternation(k for k in r['type_overrides'] if k != 'note')})\b", re.IGNORECASE),
+        "accompanied": re.compile(rf"\b(?:{_alternation(markers['accompanied'])})\b", re.IGNORECASE),
+        "present": re.compile(rf"\b(?:{_alternation(markers['present'])})\b", re.IGNORECASE),
+        "message_object": re.compile(rf"^[^.;]{{0,60}}?\b(?:{_alternation(r['message_objects'])})\b", re.IGNORECASE),
+        "object_before": re.compile(rf"\b(?:{_alternation(r['object_markers'])})\s+(?:(?:the\s+)?respected\s+)?"
+                                    r"(?:comrade\s+|marshal\s+|he\s+)?$", re.IGNORECASE),
+        "apposition": re.compile(r"^\s*(?:,[^.;]*)?$"),
+    }
+
+
+@dataclass(frozen=True)
+class ReportEntity:
+    label: str
+    text: str
+    start_char: int
+    end_char: int
+    canonical_id: str | None
+    canonical_name: str | None
+
+
+@dataclass(frozen=True)
+class Report:
+    """One stored state-media document, as the register needs it."""
+
+    document_id: str
+    title: str | None
+    text: str
+    report_date: date | None
+    entities: tuple[ReportEntity, ...] = ()
+    sector: str | None = None
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    person_id: str
+    name: str
+    role: str  # accompanied | present | counterpart
+
+
+@dataclass(frozen=True)
+class Activity:
+    activity_id: str
+    actor: str
+    event_date: date | None
+    report_date: date | None
+    title: str | None
+    activity_type: str
+    sector: str | None
+    place: str | None
+    counterpart_country: str | None
+    document_ids: tuple[str, ...]
+    people: tuple[Person, ...] = ()
+    confidence: float = 0.8
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "activity_id": self.activity_id, "actor": self.actor, "event_date": self.event_date,
+            "report_date": self.report_date, "title": self.title, "activity_type": self.activity_type,
+            "sector": self.sector, "place": self.place, "counterpart_country": self.counterpart_country,
+            "document_ids": json.dumps(list(self.document_ids)), "confidence": round(self.confidence, 3),
+            "register_version": REGISTER_VERSION,
+        }
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        if match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def _leader_mentions(report: Report) -> list[ReportEntity]:
+    leader = rules()["leader_id"]
+    return [e for e in report.entities if e.canonical_id == leader]
+
+
+def detect(report: Report) -> Activity | None:
+    """The public activity a report describes, or None (not an activity, or a message)."""
+    found = _activity_sentence(report)
+    if found is None:
+        return None
+    (start, end), verb, leader_end = found
+    sentence = report.text[start:end]
+    activity_type = _activity_type(sentence, verb)
+    event_date = _event_date(report, start, end)
+    if not _is_current(report, event_date):
+        return None
+    people = _people(report, start, end)
+    counterpart = next((p for p in people if p.role == "counterpart"), None)
+    confidence = 0.9 if event_date else 0.7
+    return Activity(
+        activity_id=_activity_id(report.document_id), actor=rules()["leader_name"], event_date=event_date,
+        report_date=report.report_date, title=report.title, activity_type=activity_type, sector=report.sector,
+        place=_place(report, leader_end, end), counterpart_country=_country_of(counterpart.name) if counterpart else None,
+        document_ids=(report.document_id,), people=tuple(people), confidence=confidence,
+    )
+
+
+def _activity_sentence(report: Report) -> tuple[tuple[int, int], str, int] | None:
+    """The first sentence where the leader is the subject of an activity verb."""
+    mentions = _leader_mentions(report)
+    p = _patterns()
+    for start, end in sentences(report.text)[: rules()["first_sentences"]]:
+        for mention in [m for m in mentions if start <= m.start_char < end][:1]:
+            if p["object_before"].search(report.text[max(start, mention.start_char - 40):mention.start_char]):
+                continue  # "a message to Kim Jong Un": he is not the one acting
+            after = report.text[mention.end_char:min(end, mention.end_char + rules()["max_verb_distance"])]
+            activity = p["activity"].search(after)
+            blocked = p["non_activity"].search(after)
+            if blocked and (activity is None or blocked.start() < activity.start()):
+                return None  # a message, letter or reply: not a public appearance
+            if activity is None or not p["apposition"].match(after[:activity.start()]):
+                continue
+            if p["message_object"].match(after[activity.end():]):
+                return None  # "received greetings", "received a floral basket"
+            return (start, end), activity.group(1).lower(), mention.end_char
+    return None
+
+
+def _is_current(report: Report, event_date: date | None) -> bool:
+    """Features and anecdotes retell old visits: keep reports of new activities only."""
+    if event_date is None:
+        return report.section == rules()["activities_topic"]
+    if report.report_date is None:
+        return True
+    return 0 <= (report.report_date - event_date).days <= rules()["max_event_age_days"]
+
+
+def _activity_type(sentence: str, verb: str) -> str:
+    override = _patterns()["override"].search(sentence)
+    verbs = rules()["activity_verbs"]
+    base = verbs.get(" ".join(verb.split()), "other")
+    if override and base not in ("talks", "speech"):
+        return rules()["type_overrides"][" ".join(override.group(1).lower().split())]
+    return base
+
+
+def _event_date(report: Report, start: int, end: int) -> date | None:
+    """The first day named in the activity sentence (the dateline is the report date, not the event)."""
+    if report.report_date is None:
+        return None
+    text = report.text[start:end]
+    dateline = re.match(r"^[^,\n]{0,40},\s+[A-Z][a-z]+\.?\s+\d{1,2}\s+\(KCNA\)\s*-*", text)
+    offset = dateline.end() if dateline else 0
+    for mention in find_temporal(text[offset:], report.report_date):
+        if mention.period.granularity == "day" or mention.period.start.month == mention.period.end.month and \
+                mention.period.granularity == "range" and mention.period.start.day != 1:
+            return mention.period.start
+    return None
+
+
+def _place(report: Report, after: int, end: int) -> str | None:
+    for entity in report.entities:
+        if after <= entity.start_char < end and entity.label in ("GPE", "LOC", "FAC"):
+            return entity.canonical_name or entity.text
+    return None
+
+
+def _people(report: Report, start: int, end: int) -> list[Person]:
+    """Counterparts in the activity sentence; companions in "He was accompanied by ..." sentences."""
+    found: dict[str, Person] = {}
+    leader = rules()["leader_id"]
+    for entity in report.entities:
+        if start <= entity.start_char < end and entity.label == "PERSON" and entity.canonical_id not in (None, leader):
+            if _country_of(entity.canonical_name or entity.text):
+                found.setdefault(entity.canonical_id, Person(entity.canonical_id, entity.canonical_name or entity.text,
+                                                             "counterpart"))
+    for s_start, s_end in sentences(report.text)[:12]:
+        sentence = report.text[s_start:s_end]
+        role = ("accompanied" if _patterns()["accompanied"].search(sentence)
+                else "present" if _patterns()["present"].search(sentence) else None)
+        if role is None:
+            continue
+        for person in _names_in(report, s_start, s_end):
+            if person.person_id != leader:
+                found.setdefault(person.person_id, replace(person, role=role))
+    return list(found.values())
+
+
+def _names_in(report: Report, start: int, end: int) -> list[Person]:
+    people = [Person(e.canonical_id, e.canonical_name or e.text, "")
+              for e in report.entities
+              if start <= e.start_char < end and e.label == "PERSON" and e.canonical_id]
+    known = {p.person_id for p in people}
+    for match in _KOREAN_NAME.finditer(report.text, start, end):
+        ref = canonical_person(match.group(1))
+        if ref is not None and ref.person_id not in known and _looks_korean(match.group(1)):
+            people.append(Person(ref.person_id, ref.canonical_name, ""))
+            known.add(ref.person_id)
+    return people
+
+
+@functools.cache
+def _korean_surnames() -> frozenset[str]:
+    data = json.loads(resources.files("pipeline").joinpath("resources/name_rules.json").read_text("utf-8"))
+    names = data.get("korean_surnames") or data.get("surnames") or []
+    flat = [n for group in names for n in (group if isinstance(group, list) else [group])]
+    return frozenset(n.lower() for n in flat)
+
+
+def _looks_korean(name: str) -> bool:
+    return name.split()[0].lower() in _korean_surnames()
+
+
+@functools.cache
+def _countries() -> dict[str, str]:
+    data = json.loads(resources.files("pipeline").joinpath("resources/facts_rules.json").read_text("utf-8"))
+    return {w.lower(): country for country, words in data["counterparts"].items() if country != "note" for w in words}
+
+
+def _country_of(name: str) -> str | None:
+    lowered = name.lower()
+    return _countries().get(lowered) or next(
+        (c for w, c in _countries().items() if len(w) > 3 and " " in w and w in lowered), None)
+
+
+def _activity_id(document_id: str) -> str:
+    return hashlib.sha256(f"activity:{document_id}".encode()).hexdigest()[:20]
+
+
+# --- de-duplication ---------------------------------------------------------------
+
+
+def _title_words(title: str | None) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", (title or "").lower()) if len(w) > 3}
+
+
+def _same_activity(a: Activity, b: Activity) -> bool:
+    if a.activity_type != b.activity_type:
+        return False
+    day_a, day_b = a.event_date or a.report_date, b.event_date or b.report_date
+    if day_a is None or day_b is None or abs((day_a - day_b).days) > 1:
+        return False
+    words_a, words_b = _title_words(a.title), _title_words(b.title)
+    overlap = len(words_a & words_b) / max(1, len(words_a | words_b))
+    return overlap >= 0.5 or (a.place is not None and a.place == b.place and a.event_date == b.event_date)
+
+
+def merge_duplicates(activities: Sequence[Activity]) -> list[Activity]:
+    """One activity per event: a report and its follow-up, or one story under two links."""
+    merged: list[Activity] = []
+    for activity in sorted(activities, key=lambda a: (a.report_date or date.min, a.activity_id)):
+        twin = next((m for m in reversed(merged[-30:]) if _same_activity(m, activity)), None)
+        if twin is None:
+            merged.append(activity)
+            continue
+        people = {p.person_id: p for p in (*twin.people, *activity.people)}
+        merged[merged.index(twin)] = replace(
+            twin, document_ids=twin.document_ids + activity.document_ids, people=tuple(people.values()),
+            event_date=twin.event_date or activity.event_date, place=twin.place or activity.place,
+            confidence=max(twin.confidence, activity.confidence))
+    return merged
+
+
+def build_register(reports: Iterable[Report]) -> list[Activity]:
+    return merge_duplicates([a for a in map(detect, reports) if a is not None])
+
+
+# --- tallies ----------------------------------------------------------------------
+
+
+BY = ("sector", "type", "companion", "month")
+
+
+def tallies(activities: Sequence[Activity], year: int, by: str) -> list[tuple[str, int]]:
+    """Counts of the year's activities (by event date, else report date) per key."""
+    if by not in BY:
+        raise ValueError(f"--by must be one of {', '.join(BY)}")
+    counts: Counter[str] = Counter()
+    for activity in activities:
+        day = activity.event_date or activity.report_date
+        if day is None or day.year != year:
+            continue
+        if by == "sector":
+            counts[activity.sector or "unknown"] += 1
+        elif by == "type":
+            counts[activity.activity_type] += 1
+        elif by == "month":
+            counts[f"{day:%Y-%m}"] += 1
+        else:
+            for person in activity.people:
+                if person.role == "accompanied":
+                    counts[person.name] += 1
+    ordered = sorted(counts.items(), key=lambda kv: kv[0]) if by == "month" else counts.most_common()
+    return ordered
+
+
+def monthly_by_sector(activities: Sequence[Activity], year: int) -> dict[str, dict[str, int]]:
+    table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for activity in activities:
+        day = activity.event_date or activity.report_date
+        if day is not None and day.year == year:
+            table[f"{day:%Y-%m}"][activity.sector or "unknown"] += 1
+    return {month: dict(row) for month, row in sorted(table.items())}
+
+
+def rebuild_register(store: Any) -> int:
+    """Detect, de-duplicate and store the register from the store's documents; returns its size."""
+    register = build_register(store.register_reports())
+    store.write_register(register)
+    return len(register)
