@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from pipeline.activities import rebuild_register
 from pipeline.config import load_config
 from pipeline.ingest import Steps, analyze_batch, clean_fetched, fetch_source, run_ingest, write_batch
 from pipeline.sources import register_default_sources
@@ -52,6 +53,8 @@ def nightly_ingest(config_path: str | None = None, db_url: str | None = None) ->
     )
     logger.info("run %d %s in %.1f s: %s", summary.run_id, summary.status, summary.seconds,
                 asdict(summary.counts))
+    register = task(rebuild_register, name="register", retries=config.flow.task_retries, cache_policy=NO_CACHE)
+    logger.info("activity register: %d activities", register(store))
     return {"run_id": summary.run_id, "status": summary.status, "seconds": summary.seconds,
             "sources": summary.sources, **asdict(summary.counts)}
 

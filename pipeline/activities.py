@@ -354,3 +354,80 @@ def rebuild_register(store: Any) -> int:
     register = build_register(store.register_reports())
     store.write_register(register)
     return len(register)
+
+
+def tally_rows(activities: Sequence[Activity]) -> list[dict[str, Any]]:
+    """Every tally of the register (each year, each breakdown), for the activity_tallies table."""
+    years = sorted({(a.event_date or a.report_date).year for a in activities if (a.event_date or a.report_date)})
+    rows = []
+    for year in years:
+        rows.append({"year": year, "by": "total", "key": "all",
+                     "count": sum(1 for a in activities if (a.event_date or a.report_date or date.min).year == year)})
+        for by in BY:
+            rows.extend({"year": year, "by": by, "key": key, "count": count} for key, count in tallies(activities, year, by))
+    return rows
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """A reported tally beside the register's own count for the same year and breakdown."""
+
+    key: str  # "all", a sector, or "with <country>"
+    reported_value: str
+    reported_low: float | None
+    reported_high: float | None
+    register_count: int
+    difference: float | None
+    source: str
+    sentence: str
+
+
+def reconcile(activities: Sequence[Activity], facts: Sequence[dict[str, Any]], year: int,
+              leader: str | None = None) -> list[Reconciliation]:
+    """Each reported tally of the leader's activities for ``year`` against the register."""
+    leader = leader or rules()["leader_name"]
+    in_year = [a for a in activities if (a.event_date or a.report_date or date.min).year == year]
+    wanted = person_key(leader)
+    rows = []
+    for fact in facts:
+        if fact["kind"] != "activity_count" or not fact["subject"] or person_key(fact["subject"]) != wanted:
+            continue
+        if fact["period_start"] is None or fact["period_start"].year != year or fact["period_end"].year != year:
+            continue
+        key, count = _register_count(in_year, fact)
+        low, high = _reported_bounds(fact)
+        middle = (low + high) / 2 if low is not None and high is not None else (low if low is not None else high)
+        rows.append(Reconciliation(key, _shown(fact), low, high, count,
+                                   None if middle is None else round(count - middle, 1),
+                                   fact.get("document_title") or fact.get("document_url") or fact["document_id"],
+                                   fact["sentence"]))
+    return rows
+
+
+def _register_count(activities: Sequence[Activity], fact: dict[str, Any]) -> tuple[str, int]:
+    if fact.get("counterpart"):
+        country = fact["counterpart"]
+        return f"with {country}", sum(1 for a in activities if a.counterpart_country == country)
+    if fact.get("category"):
+        return fact["category"], sum(1 for a in activities if a.activity_type.replace("_", " ") in fact["category"])
+    if fact.get("sector"):
+        return fact["sector"], sum(1 for a in activities if a.sector == fact["sector"])
+    return "all", len(activities)
+
+
+def _reported_bounds(fact: dict[str, Any]) -> tuple[float | None, float | None]:
+    if fact["value"] is not None:
+        return fact["value"], fact["value"]
+    return fact["low"], fact["high"]
+
+
+def _shown(fact: dict[str, Any]) -> str:
+    q = fact["qualifier"]
+    number = lambda x: f"{x:,.0f}"  # noqa: E731
+    if q == "range":
+        return f"{number(fact['low'])}-{number(fact['high'])}"
+    if q == "more_than":
+        return f">{number(fact['low'])}"
+    if q == "less_than":
+        return f"<{number(fact['high'])}"
+    return ("~" if q == "approx" else "") + number(fact["value"])

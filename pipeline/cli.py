@@ -198,6 +198,9 @@ def ingest(
     store = context.store()
     sources = [ensure_source(store, SourceSpec(p, kind, None, _date(published))) for p in paths_or_urls]
     summary = run_ingest(store, context.config, sources, progress=_progress, flow_name="ingest")
+    from pipeline.activities import rebuild_register
+
+    _progress(f"activity register: {rebuild_register(store)} activities")
     typer.echo(_summary_line({"run_id": summary.run_id, "status": summary.status,
                               "seconds": summary.seconds, **asdict(summary.counts)}))
     for skip in store.skips_for_run(summary.run_id):
@@ -337,6 +340,66 @@ def facts(
     for row in rows:
         typer.echo(_fact_line(row))
     typer.echo(f"{len(rows)} facts", err=True)
+
+
+@app.command()
+@handles_errors
+def tallies(
+    ctx: typer.Context,
+    year: Annotated[int, typer.Option(help="Calendar year of the activities (event date, else report date).")],
+    by: Annotated[str, typer.Option(help="sector, type, companion or month.")] = "sector",
+) -> None:
+    """Count the leader's public activities in the register for one year."""
+    from pipeline.activities import BY, tallies as count
+
+    if by not in BY:
+        _fail(f"--by must be one of {', '.join(BY)}")
+    register = _ctx(ctx).store().load_register()
+    rows = count(register, year, by)
+    total = sum(1 for a in register if (a.event_date or a.report_date) and (a.event_date or a.report_date).year == year)
+    typer.echo(f"{total} public activities in {year} in the register ({len(register)} in all)")
+    for key, value in rows:
+        typer.echo(f"  {key:<28} {value:>5}")
+
+
+@app.command()
+@handles_errors
+def reconcile(
+    ctx: typer.Context,
+    year: Annotated[int, typer.Option(help="The year whose tallies are compared.")],
+) -> None:
+    """Put the register's tallies beside every reported tally of the year found in the facts."""
+    from pipeline.activities import reconcile as compare
+
+    store = _ctx(ctx).store()
+    rows = compare(store.load_register(), store.query_facts("activity_count", year), year)
+    if not rows:
+        typer.echo(f"no reported tallies for {year} in the facts; ingest articles or briefs that report them")
+        return
+    typer.echo(f"{'breakdown':<22} {'reported':>10} {'register':>9} {'diff':>7}  source")
+    for row in rows:
+        diff = "" if row.difference is None else f"{row.difference:+.0f}"
+        typer.echo(f"{row.key:<22} {row.reported_value:>10} {row.register_count:>9} {diff:>7}  {row.source[:60]}")
+        typer.echo(f"{'':<22} \u201c{row.sentence.strip()[:150]}\u201d")
+
+
+@app.command()
+@handles_errors
+def report(
+    ctx: typer.Context,
+    year: Annotated[int, typer.Option(help="The year to report.")],
+    out: Annotated[Path, typer.Option(metavar="FILE.html", help="Where to write the page.")] = Path("report.html"),
+) -> None:
+    """Write a self-contained HTML page: activities per month by sector, and the reconciliation."""
+    from pipeline.activities import reconcile as compare
+    from pipeline.report import render_report
+
+    store = _ctx(ctx).store()
+    register = store.load_register()
+    html = render_report(register, compare(register, store.query_facts("activity_count", year), year), year)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    typer.echo(f"wrote {out}")
 
 
 @app.command()

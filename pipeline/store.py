@@ -203,6 +203,16 @@ activity_people = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),  # accompanied|present|counterpart
 )
 
+activity_tallies = sa.Table(
+    "activity_tallies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("by", sa.String(16), nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
 training_runs = sa.Table(
     "training_runs",
     metadata,
@@ -226,9 +236,9 @@ schema_info = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 # Versions whose tables create_all() completes in place (later versions only added tables).
-UPGRADABLE_FROM = frozenset({"2"})
+UPGRADABLE_FROM = frozenset({"2", "3"})
 
 facts = sa.Table(
     "facts",
@@ -275,7 +285,7 @@ sector_labels = sa.Table(
 DERIVED_TABLES: tuple[sa.Table, ...] = (entities, facts, sector_labels)
 EXPORT_TABLES: tuple[str, ...] = (
     "documents", "entities", "facts", "sector_labels", "persons", "person_aliases",
-    "activities", "activity_people", "sources", "runs", "fetches", "skips", "training_runs",
+    "activities", "activity_people", "activity_tallies", "sources", "runs", "fetches", "skips", "training_runs",
 )
 
 
@@ -682,8 +692,11 @@ class Store:
 
     def write_register(self, register) -> None:
         """Replace the whole register in one transaction (it is rebuilt from the documents)."""
+        from pipeline.activities import tally_rows
+
         with self.engine.begin() as conn:
             conn.execute(activity_people.delete())
+            conn.execute(activity_tallies.delete())
             conn.execute(activities.delete())
             if register:
                 conn.execute(activities.insert(), [a.row() for a in register])
@@ -691,6 +704,9 @@ class Store:
                       for a in register for p in a.people]
             if people:
                 conn.execute(activity_people.insert(), people)
+            tallies = tally_rows(register)
+            if tallies:
+                conn.execute(activity_tallies.insert(), tallies)
 
     def load_register(self):
         from pipeline.activities import Activity, Person

@@ -1,0 +1,166 @@
+"""The activity register: detection, dates, companions, de-duplication, tallies, reconciliation, report."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from pipeline.activities import (
+    Activity,
+    Person,
+    Report,
+    ReportEntity,
+    build_register,
+    detect,
+    reconcile,
+    tallies,
+)
+from pipeline.config import NlpConfig
+from pipeline.nlp import analyze_documents
+from pipeline.records import CleanDocument
+
+TOPIC = "WPK General Secretary Kim Jong Un's Revolutionary Activities"
+
+
+def report(text: str, report_date=date(2024, 9, 30), section=TOPIC, title="T", document_id="d1") -> Report:
+    document = CleanDocument(key=document_id, url=f"http://kcna.example/{document_id}", title=title, author=None,
+                             published=report_date, text=text, format="kcna", section=section)
+    [analyzed] = analyze_documents([(document_id, 1, document, None)], NlpConfig(), stages=())
+    entities = tuple(ReportEntity(e.label, e.text, e.start_char, e.end_char, e.canonical_id, e.canonical_name)
+                     for e in analyzed.entities)
+    return Report(document_id, title, text, report_date, entities, "economic", section)
+
+
+GUIDANCE = ("Pyongyang, September 30 (KCNA) -- Kim Jong Un, general secretary of the Workers' Party of Korea and "
+            "president of the State Affairs of the DPRK, gave field guidance over the rehabilitation projects in the "
+            "flood-hit areas in North Phyongan Province on September 29. He was accompanied by Jo Yong Won and "
+            "Ri Il Hwan, secretaries of the WPK Central Committee, and Kim Yong Bok, deputy chief of the General "
+            "Staff of the Korean People's Army. He was greeted by Pak Jong Chon on the spot.")
+
+
+def test_activities_field_guidance_with_event_date_and_companions(nlp):
+    activity = detect(report(GUIDANCE))
+    assert activity is not None
+    assert (activity.activity_type, activity.event_date, activity.report_date) == (
+        "field_guidance", date(2024, 9, 29), date(2024, 9, 30))
+    roles = {p.name: p.role for p in activity.people}
+    assert roles == {"Jo Yong Won": "accompanied", "Ri Il Hwan": "accompanied", "Kim Yong Bok": "accompanied",
+                     "Pak Jong Chon": "present"}
+
+
+@pytest.mark.parametrize("text", [
+    "Pyongyang, August 4 (KCNA) -- Kim Jong Un, general secretary of the Workers' Party of Korea, sent a "
+    "congratulatory message to To Lam on August 3.",
+    "Pyongyang, August 23 (KCNA) -- Kim Jong Un, president of the State Affairs, replied to a message of sympathy "
+    "sent by Thongloun Sisoulith.",
+    "Pyongyang, January 12 (KCNA) -- Kim Jong Un received greetings from the Emir of Kuwait on January 1.",
+    "Pyongyang, July 18 (KCNA) -- The seminar sent a message to Kim Jong Un on July 8. The message said he visited "
+    "many factories.",
+])
+def test_activities_messages_and_letters_are_not_public_activities(nlp, text):
+    assert detect(report(text)) is None
+
+
+def test_activities_anecdotes_without_a_date_outside_the_leader_topic_are_not_new_activities(nlp):
+    anecdote = ("Kim Jong Un visited the Ryongsong Machine Complex and praised its workers. "
+                "Their pride knew no bounds.")
+    assert detect(report(anecdote, section="Revolutionary Anecdote")) is None
+    assert detect(report(anecdote, section=TOPIC)) is not None
+    old = "Pyongyang, May 2 (KCNA) -- Kim Jong Un visited the farm on June 10, 2019, and gave instructions."
+    assert detect(report(old, report_date=date(2024, 5, 2), section="Home News")) is None
+
+
+def test_activities_the_same_event_reported_twice_is_one_activity(nlp):
+    first = detect(report(GUIDANCE, document_id="a", title="Kim Jong Un Guides Rehabilitation Campaign in North Phyongan"))
+    follow_up = detect(report(GUIDANCE.replace("He was greeted by Pak Jong Chon on the spot.", ""), document_id="b",
+                              title="Kim Jong Un Guides Rehabilitation Campaign in North Phyongan Province"))
+    other = detect(report(GUIDANCE.replace("September 29", "September 12"), document_id="c",
+                          report_date=date(2024, 9, 13), title="Kim Jong Un Guides Rehabilitation Campaign"))
+    register = build_register([])  # empty input is an empty register
+    assert register == []
+    from pipeline.activities import merge_duplicates
+
+    merged = merge_duplicates([first, follow_up, other])
+    assert len(merged) == 2
+    [twice] = [a for a in merged if len(a.document_ids) == 2]
+    assert set(twice.document_ids) == {"a", "b"}
+    assert "Pak Jong Chon" in {p.name for p in twice.people}
+
+
+def activity(day, sector, kind="inspection", people=(), country=None) -> Activity:
+    return Activity(f"id{day}{sector}{kind}", "Kim Jong Un", day, day, "t", kind, sector, None, country, ("d",),
+                    tuple(people))
+
+
+def test_activities_tallies_by_sector_type_month_and_companion():
+    jo = Person("jo-yong-won", "Jo Yong Won", "accompanied")
+    register = [activity(date(2024, 1, 5), "military", people=[jo]), activity(date(2024, 1, 9), "economic"),
+                activity(date(2024, 3, 1), "military", "drill", [jo]), activity(date(2023, 12, 30), "military")]
+    assert tallies(register, 2024, "sector") == [("military", 2), ("economic", 1)]
+    assert tallies(register, 2024, "month") == [("2024-01", 2), ("2024-03", 1)]
+    assert dict(tallies(register, 2024, "type")) == {"inspection": 2, "drill": 1}
+    assert tallies(register, 2024, "companion") == [("Jo Yong Won", 2)]
+    with pytest.raises(ValueError):
+        tallies(register, 2024, "weekday")
+
+
+def test_activities_reconcile_puts_reported_tallies_beside_the_register():
+    register = [activity(date(2024, 2, d), "military") for d in range(1, 6)] + [activity(date(2024, 4, 1), "foreign", country="Russia")]
+    facts = [
+        {"kind": "activity_count", "subject": "Kim Jong-un", "sector": None, "category": None, "counterpart": None,
+         "period_start": date(2024, 1, 1), "period_end": date(2024, 12, 31), "value": 130.0, "low": None,
+         "high": None, "qualifier": "exact", "sentence": "130 in 2024", "document_title": "Asan", "document_id": "x"},
+        {"kind": "activity_count", "subject": "Kim Jong Un", "sector": "military", "category": None, "counterpart": None,
+         "period_start": date(2024, 1, 1), "period_end": date(2024, 12, 31), "value": 53.0, "low": None,
+         "high": None, "qualifier": "exact", "sentence": "53 in 2024", "document_title": "Asan", "document_id": "x"},
+        {"kind": "activity_count", "subject": "Kim Jong Un", "sector": "foreign", "category": None, "counterpart": "Russia",
+         "period_start": date(2024, 1, 1), "period_end": date(2024, 12, 31), "value": None, "low": 4.0,
+         "high": None, "qualifier": "more_than", "sentence": "more than 4 with Russia", "document_title": "B", "document_id": "y"},
+        {"kind": "activity_count", "subject": "Kim Yo Jong", "sector": None, "category": None, "counterpart": None,
+         "period_start": date(2024, 1, 1), "period_end": date(2024, 12, 31), "value": 25.0, "low": None,
+         "high": None, "qualifier": "exact", "sentence": "25 statements", "document_title": "C", "document_id": "z"},
+    ]
+    rows = reconcile(register, facts, 2024)
+    assert [(r.key, r.reported_value, r.register_count, r.difference) for r in rows] == [
+        ("all", "130", 6, -124.0), ("military", "53", 5, -48.0), ("with Russia", ">4", 1, -3.0)]
+
+
+def test_activities_report_is_self_contained_and_escapes_text(tmp_path):
+    from pipeline.report import render_report
+
+    register = [activity(date(2024, m, 3), s) for m, s in [(1, "military"), (1, "economic"), (5, "social")]]
+    from pipeline.activities import Reconciliation
+
+    rows = [Reconciliation("all", "130", None, None, 3, -127.0, "<script>alert(1)</script>", "x < y")]
+    html = render_report(register, rows, 2024)
+    assert html.count("<rect") >= 3 and "<svg" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "http" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing loaded from elsewhere
+
+
+def test_activities_cli_register_after_ingesting_kcna_items(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    archive = tmp_path / "kcna.json"
+    archive.write_text(json.dumps([
+        {"topic": TOPIC, "headline": "Kim Jong Un Guides Rehabilitation Campaign", "link": "http://kcna.example/1",
+         "date": 1727654400000, "date_str": "2024-09-30", "story_text": GUIDANCE},
+        {"topic": TOPIC, "headline": "Kim Jong Un Sends Greetings", "link": "http://kcna.example/2",
+         "date": 1727654400000, "date_str": "2024-09-30",
+         "story_text": "Pyongyang, September 30 (KCNA) -- Kim Jong Un sent greetings to the president of Vietnam."},
+    ]))
+    runner = CliRunner()
+    db = ["--db", f"sqlite:///{tmp_path / 'r.db'}"]
+    assert runner.invoke(app, [*db, "ingest", str(archive)]).exit_code == 0
+    result = runner.invoke(app, [*db, "tallies", "--year", "2024", "--by", "companion"])
+    assert result.exit_code == 0 and "1 public activities in 2024" in result.output
+    assert "Jo Yong Won" in result.output
+    assert runner.invoke(app, [*db, "tallies", "--year", "2024", "--by", "weekday"]).exit_code == 2
+    assert "no reported tallies" in runner.invoke(app, [*db, "reconcile", "--year", "2024"]).output
+    out = tmp_path / "r.html"
+    assert runner.invoke(app, [*db, "report", "--year", "2024", "--out", str(out)]).exit_code == 0
+    assert "<svg" in out.read_text()
