@@ -191,17 +191,33 @@ def _activity_type(sentence: str, verb: str) -> str:
 
 
 def _event_date(report: Report, start: int, end: int) -> date | None:
-    """The first day named in the activity sentence (the dateline is the report date, not the event)."""
+    """The day the activity took place: named in its sentence, else in the sentences before it.
+
+    The dateline ("Pyongyang, August 17 (KCNA) --") is the report date, not the event's;
+    a day after "on" ("on August 16") beats a bare one (the "April 25 Hostel" is a name).
+    """
     if report.report_date is None:
         return None
-    text = report.text[start:end]
-    dateline = re.match(r"^[^,\n]{0,40},\s+[A-Z][a-z]+\.?\s+\d{1,2}\s+\(KCNA\)\s*-*", text)
-    offset = dateline.end() if dateline else 0
-    for mention in find_temporal(text[offset:], report.report_date):
-        if mention.period.granularity == "day" or mention.period.start.month == mention.period.end.month and \
-                mention.period.granularity == "range" and mention.period.start.day != 1:
-            return mention.period.start
+    before = [(s, e) for s, e in sentences(report.text) if e <= start]
+    for s_start, s_end in [(start, end), *reversed(before[-3:])]:
+        found = _day_in(report.text[s_start:s_end], report.report_date)
+        if found is not None:
+            return found
     return None
+
+
+_DATELINE = re.compile(r"^[^,\n]{0,40},\s+[A-Z][a-z]+\.?\s+\d{1,2}\s+\(KCNA\)\s*-*")
+
+
+def _day_in(text: str, report_date: date) -> date | None:
+    dateline = _DATELINE.match(text)
+    body = text[dateline.end():] if dateline else text
+    days = [m for m in find_temporal(body, report_date) if m.period.granularity == "day"
+            or (m.period.granularity == "range" and m.period.start.month == m.period.end.month and m.period.start.day != 1)]
+    days = [m for m in days if m.period.start <= report_date]
+    preferred = [m for m in days if re.match(r"(?i)(on|from|since)\b", m.text)]
+    chosen = (preferred or days)[:1]
+    return chosen[0].period.start if chosen else None
 
 
 def _place(report: Report, after: int, end: int) -> str | None:
@@ -264,9 +280,11 @@ def _countries() -> dict[str, str]:
 
 
 def _country_of(name: str) -> str | None:
+    """The country of a foreign counterpart, from the names the facts rules list per country."""
     lowered = name.lower()
+    words = set(re.findall(r"[\w.'-]+", lowered))
     return _countries().get(lowered) or next(
-        (c for w, c in _countries().items() if len(w) > 3 and " " in w and w in lowered), None)
+        (c for w, c in _countries().items() if len(w) > 3 and (w in words or (" " in w and w in lowered))), None)
 
 
 def _activity_id(document_id: str) -> str:

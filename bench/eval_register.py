@@ -1,0 +1,161 @@
+"""Evaluate the activity register against the hand-checked KCNA sample, and tally 2024.
+
+1. For every item of tests/gold/register_sample.jsonl, run the real steps
+   (archive cleaning with glue repair, spaCy with the gazetteer ruler, the sector
+   model) and the register's detection; report precision/recall of activity
+   detection, event-date accuracy, sector accuracy and companion
+   precision/recall (people compared by canonical person key).
+2. Ingest the whole bundled corpus into a temporary store, build the register,
+   and put its 2024 tallies beside the published 2024 totals.
+Writes bench/results/eval_register.json.
+
+    .venv/bin/python bench/eval_register.py [--no-corpus]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipeline.activities import Report, ReportEntity, detect, tallies  # noqa: E402
+from pipeline.clean import clean_kcna_archive  # noqa: E402
+from pipeline.config import Config  # noqa: E402
+from pipeline.entities import person_key  # noqa: E402
+from pipeline.ingest import document_id_for  # noqa: E402
+from pipeline.nlp import analyze_documents  # noqa: E402
+from pipeline.sectors import cached_model, default_model_dir, sector_rows_of_batch  # noqa: E402
+
+ARCHIVE = REPO / "corpus" / "kcna" / "headlines_2024-11-11.json"
+PUBLISHED_2024 = {
+    "source": "seed article 000 (Asan Institute report, Feb 2026): 130 in 2024, by sector 53/28/28/11/10; "
+              "the issue cites another institute's 127",
+    "total": 130, "total_other_institute": 127,
+    "sector": {"military": 53, "economic": 28, "political": 28, "foreign": 11, "social": 10},
+}
+
+
+def reports_for(links: list[str]) -> dict[str, Report]:
+    documents = {d.key: d for d in clean_kcna_archive(ARCHIVE.read_bytes()).documents}
+    chosen = [documents[link] for link in links if link in documents]
+    analyzed = analyze_documents([(document_id_for(d), 0, d, None) for d in chosen], Config().nlp, stages=())
+    model = cached_model(str(default_model_dir()))
+    sectors = [rows[0]["sector"] for rows in sector_rows_of_batch(model, analyzed)]
+    return {
+        a.document.key: Report(a.document_id, a.document.title, a.document.text, a.document.published,
+                               tuple(ReportEntity(e.label, e.text, e.start_char, e.end_char, e.canonical_id,
+                                                  e.canonical_name) for e in a.entities),
+                               sector, a.document.section)
+        for a, sector in zip(analyzed, sectors)
+    }
+
+
+def _key(name: str) -> str:
+    return person_key(name) or name.lower()
+
+
+def evaluate_sample(sample: list[dict]) -> dict:
+    reports = reports_for([item["link"] for item in sample])
+    tp = fp = fn = tn = 0
+    dates_ok = sectors_ok = matched = 0
+    people = Counter()
+    errors = []
+    for item in sample:
+        report = reports.get(item["link"])
+        found = detect(report) if report else None
+        gold = item["is_activity"]
+        tp += gold and found is not None
+        fp += (not gold) and found is not None
+        fn += gold and found is None
+        tn += (not gold) and found is None
+        if gold and found is not None:
+            matched += 1
+            first = item["activities"][0]
+            gold_date = date.fromisoformat(first["event_date"]) if first["event_date"] else None
+            dates_ok += gold_date == found.event_date
+            sectors_ok += first["sector"] == found.sector
+            gold_people = {_key(p["name"]) for a in item["activities"] for p in a["companions"]}
+            found_people = {_key(p.name) for p in found.people}
+            people.update(tp=len(gold_people & found_people), fp=len(found_people - gold_people),
+                          fn=len(gold_people - found_people))
+            if gold_date != found.event_date or gold_people != found_people:
+                errors.append({"link": item["link"], "headline": item["headline"], "gold_date": str(gold_date),
+                               "found_date": str(found.event_date), "missed_people": sorted(gold_people - found_people),
+                               "extra_people": sorted(found_people - gold_people)})
+        elif gold != (found is not None):
+            errors.append({"link": item["link"], "headline": item["headline"], "gold": gold,
+                           "found": found is not None, "note": item.get("note", "")[:200]})
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    cp = people["tp"] / (people["tp"] + people["fp"]) if people["tp"] + people["fp"] else 1.0
+    cr = people["tp"] / (people["tp"] + people["fn"]) if people["tp"] + people["fn"] else 1.0
+    return {
+        "items": len(sample), "reports_found_in_corpus": len(reports),
+        "detection": {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "precision": round(precision, 4), "recall": round(recall, 4)},
+        "event_date_accuracy": round(dates_ok / matched, 4) if matched else None,
+        "sector_accuracy": round(sectors_ok / matched, 4) if matched else None,
+        "companions": {**people, "precision": round(cp, 4), "recall": round(cr, 4),
+                       "f1": round(2 * cp * cr / (cp + cr), 4) if cp + cr else 0.0},
+        "errors": errors,
+    }
+
+
+def corpus_tallies() -> dict:
+    from pipeline.activities import rebuild_register
+    from pipeline.ingest import run_ingest
+    from pipeline.sources import SourceSpec, register_source
+    from pipeline.store import open_store
+
+    workdir = Path(tempfile.mkdtemp(prefix="nkpipe-register-"))
+    store = open_store(f"sqlite:///{workdir / 'r.db'}")
+    config = replace(Config(base_dir=REPO), store=replace(Config().store, url=f"sqlite:///{workdir / 'r.db'}"))
+    sources = [register_source(store, SourceSpec(str(ARCHIVE)))]
+    started = time.perf_counter()
+    run_ingest(store, config, sources)
+    rebuild_register(store)
+    register = store.load_register()
+    in_2024 = [a for a in register if (a.event_date or a.report_date) and (a.event_date or a.report_date).year == 2024]
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "register_total": len(register), "total_2024": len(in_2024),
+        "by_sector_2024": dict(tallies(register, 2024, "sector")),
+        "by_month_2024": dict(tallies(register, 2024, "month")),
+        "by_type_2024": dict(tallies(register, 2024, "type")),
+        "top_companions_2024": tallies(register, 2024, "companion")[:10],
+        "published_2024": PUBLISHED_2024,
+        "archive_reports_by_month": dict(sorted(Counter(
+            json.loads(ARCHIVE.read_text())[i]["date_str"][:7] for i in range(len(json.loads(ARCHIVE.read_text())))).items())),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sample", type=Path, default=REPO / "tests" / "gold" / "register_sample.jsonl")
+    parser.add_argument("--no-corpus", action="store_true", help="skip the whole-corpus tallies (2-3 minutes)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "eval_register.json")
+    args = parser.parse_args()
+    sample = [json.loads(line) for line in args.sample.read_text().splitlines() if line.strip()]
+    result = {"command": "python bench/eval_register.py", "sample": evaluate_sample(sample),
+              "targets": {"detection_precision_recall": ">= 0.95", "event_date": ">= 0.95", "companions_f1": ">= 0.9"}}
+    if not args.no_corpus:
+        result["corpus_2024"] = corpus_tallies()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    s = result["sample"]
+    print(f"detection P {s['detection']['precision']:.3f} R {s['detection']['recall']:.3f}; "
+          f"event date {s['event_date_accuracy']}; sector {s['sector_accuracy']}; companions {s['companions']}")
+    if "corpus_2024" in result:
+        print(f"2024: {result['corpus_2024']['total_2024']} activities; {result['corpus_2024']['by_sector_2024']}")
+
+
+if __name__ == "__main__":
+    main()
