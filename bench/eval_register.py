@@ -144,7 +144,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "eval_register.json")
     args = parser.parse_args()
     sample = [json.loads(line) for line in args.sample.read_text().splitlines() if line.strip()]
-    result = {"command": "python bench/eval_register.py", "sample": evaluate_sample(sample),
+    drawn = [item for item in sample if not item.get("note", "").startswith("DUPLICATE/FOLLOW-UP")]
+    follow_ups = [item for item in sample if item.get("note", "").startswith("DUPLICATE/FOLLOW-UP")]
+    result = {"command": "python bench/eval_register.py", "sample": evaluate_sample(drawn),
+              "follow_up_reports": {k: v for k, v in evaluate_sample(follow_ups).items() if k != "errors"},
               "targets": {"detection_precision_recall": ">= 0.95", "event_date": ">= 0.95", "companions_f1": ">= 0.9"}}
     if not args.no_corpus:
         result["corpus_2024"] = corpus_tallies()

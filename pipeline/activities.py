@@ -55,6 +55,10 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "object_before": re.compile(rf"\b(?:{_alternation(r['object_markers'])})\s+(?:(?:the\s+)?respected\s+)?"
                                     r"(?:comrade\s+|marshal\s+|he\s+)?$", re.IGNORECASE),
         "apposition": re.compile(r"^\s*(?:,[^.;]*)?$"),
+        "headline": re.compile(
+            r"^(?:respected\s+comrade\s+|comrade\s+)?kim\s+jong\s+un['’]?s?\s+"
+            rf"({_alternation(k for k in r['headline_verbs'] if k != 'note')})\b|^({_alternation(['speech at', 'speech to'])})\b",
+            re.IGNORECASE),
     }
 
 
@@ -133,10 +137,12 @@ def detect(report: Report) -> Activity | None:
     """The public activity a report describes, or None (not an activity, or a message)."""
     found = _activity_sentence(report)
     if found is None:
+        found = _from_headline(report)
+    if found is None:
         return None
     (start, end), verb, leader_end = found
     sentence = report.text[start:end]
-    activity_type = _activity_type(sentence, verb)
+    activity_type = _activity_type(sentence, verb) if verb in rules()["activity_verbs"] else verb
     event_date = _event_date(report, start, end)
     if not _is_current(report, event_date):
         return None
@@ -172,6 +178,18 @@ def _activity_sentence(report: Report) -> tuple[tuple[int, int], str, int] | Non
     return None
 
 
+def _from_headline(report: Report) -> tuple[tuple[int, int], str, int] | None:
+    """"Respected Comrade Kim Jong Un Inspects ...": the headline names the activity when the text buries it."""
+    if report.section != rules()["activities_topic"] or not report.title:
+        return None
+    match = _patterns()["headline"].match(report.title.strip())
+    if match is None or _patterns()["message_object"].match(report.title[match.end():]):
+        return None
+    verb = " ".join((match.group(1) or match.group(2)).lower().split())
+    first = (sentences(report.text) or [(0, len(report.text))])[0]
+    return first, rules()["headline_verbs"].get(verb, "speech"), first[0]
+
+
 def _is_current(report: Report, event_date: date | None) -> bool:
     """Features and anecdotes retell old visits: keep reports of new activities only."""
     if event_date is None:
@@ -198,8 +216,10 @@ def _event_date(report: Report, start: int, end: int) -> date | None:
     """
     if report.report_date is None:
         return None
-    before = [(s, e) for s, e in sentences(report.text) if e <= start]
-    for s_start, s_end in [(start, end), *reversed(before[-3:])]:
+    spans = sentences(report.text)
+    before = [(s, e) for s, e in spans if e <= start]
+    after = [(s, e) for s, e in spans if s >= end]
+    for s_start, s_end in [(start, end), *reversed(before[-6:]), *after[:2]]:
         found = _day_in(report.text[s_start:s_end], report.report_date)
         if found is not None:
             return found

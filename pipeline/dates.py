@@ -376,6 +376,21 @@ def _count(m: re.Match[str], group: str = "n") -> int:
     return int(token) if token.isdigit() else _vocabulary().numbers[token]
 
 
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _on_weekday(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+    """"on Wednesday" in a news report is the latest such day up to the report (KCNA reports the next day)."""
+    if ctx.published is None:
+        return None
+    published = _pub(ctx)
+    back = (published.weekday() - _WEEKDAYS.index(m.group("weekday").lower())) % 7
+    if m.group("prep").lower() == "last" and back == 0:
+        back = 7
+    day = published - timedelta(days=back)
+    return _whole(m, Period(day, day, day.isoformat(), "day"), True)
+
+
 def _on_rolling_year(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     """"over the past year" is the twelve months up to publication, not the previous calendar year."""
     if ctx.published is None:
@@ -698,6 +713,8 @@ def _relative_rules(v: _Vocabulary) -> list[_Rule]:
         _rule("past_span", r"(?:\b(?P<prep>in|over|during|for|within|throughout)\s+)?"
                            rf"\bthe\s+(?:past|last|previous|preceding)\s+{span}\b", _on_past_span),
         _rule("ago", rf"\b(?P<n>{number}|a|an)\s+(?P<unit>years?|months?|days?)\s+ago\b", _on_ago),
+        _rule("weekday", r"\b(?P<prep>on|last)\s+(?P<weekday>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b",
+              _on_weekday),
         _rule("month_word", rf"\b(?P<rel>this|last|next|the\s+(?:past|current|coming))\s+month\b{_POSSESSIVE}",
               _on_month_word),
         _rule("day_word", rf"\b(?P<word>{day_word}){_POSSESSIVE}(?![\w-])", _on_day_word),

@@ -352,3 +352,11 @@ def test_dates_last_year_is_previous_calendar_year(published):
 def test_dates_resolve_expression_never_raises(expression, published):
     period = resolve_expression(expression, published)
     assert period is None or period.start <= period.end
+
+
+def test_dates_weekdays_are_the_latest_such_day_up_to_the_report():
+    from pipeline.dates import find_temporal
+
+    found = {m.text: m.period.start.isoformat()
+             for m in find_temporal("Missiles were fired on Wednesday and on Thursday; last Thursday too.", date(2024, 9, 19))}
+    assert found == {"on Wednesday": "2024-09-18", "on Thursday": "2024-09-19", "last Thursday": "2024-09-12"}
