@@ -106,6 +106,7 @@ class Activity:
     document_ids: tuple[str, ...]
     people: tuple[Person, ...] = ()
     confidence: float = 0.8
+    from_digest: bool = False  # a newspaper digest line: a follow-up, never an activity of its own
 
     def row(self) -> dict[str, Any]:
         return {
@@ -154,6 +155,7 @@ def detect(report: Report) -> Activity | None:
         report_date=report.report_date, title=report.title, activity_type=activity_type, sector=report.sector,
         place=_place(report, leader_end, end), counterpart_country=_country_of(counterpart.name) if counterpart else None,
         document_ids=(report.document_id,), people=tuple(people), confidence=confidence,
+        from_digest=bool(_DIGEST.match(report.title or "")),
     )
 
 
@@ -329,10 +331,26 @@ def _same_activity(a: Activity, b: Activity) -> bool:
     return overlap >= 0.5 or (a.place is not None and a.place == b.place and a.event_date == b.event_date)
 
 
+_DIGEST = re.compile(r"^\s*(?:press review|review of rodong sinmun)\b", re.IGNORECASE)
+
+
+def _attach_digest(merged: list[Activity], digest: Activity) -> None:
+    """A digest line joins the activity of the same type reported in the days before; else it is dropped."""
+    day = digest.event_date or digest.report_date
+    candidates = [a for a in merged if a.activity_type == digest.activity_type and day is not None
+                  and (a.event_date or a.report_date) is not None
+                  and 0 <= (day - (a.event_date or a.report_date)).days <= 3]
+    if candidates:
+        target = max(candidates, key=lambda a: a.event_date or a.report_date)
+        merged[merged.index(target)] = replace(target, document_ids=target.document_ids + digest.document_ids)
+
+
 def merge_duplicates(activities: Sequence[Activity]) -> list[Activity]:
     """One activity per event: a report and its follow-up, or one story under two links."""
     merged: list[Activity] = []
-    for activity in sorted(activities, key=lambda a: (a.report_date or date.min, a.activity_id)):
+    digests = [a for a in activities if a.from_digest]
+    for activity in sorted((a for a in activities if not a.from_digest),
+                           key=lambda a: (a.report_date or date.min, a.activity_id)):
         twin = next((m for m in reversed(merged[-30:]) if _same_activity(m, activity)), None)
         if twin is None:
             merged.append(activity)
@@ -342,6 +360,8 @@ def merge_duplicates(activities: Sequence[Activity]) -> list[Activity]:
             twin, document_ids=twin.document_ids + activity.document_ids, people=tuple(people.values()),
             event_date=twin.event_date or activity.event_date, place=twin.place or activity.place,
             confidence=max(twin.confidence, activity.confidence))
+    for digest in digests:
+        _attach_digest(merged, digest)
     return merged
 
 

@@ -164,3 +164,18 @@ def test_activities_cli_register_after_ingesting_kcna_items(tmp_path):
     out = tmp_path / "r.html"
     assert runner.invoke(app, [*db, "report", "--year", "2024", "--out", str(out)]).exit_code == 0
     assert "<svg" in out.read_text()
+
+
+def test_activities_digest_lines_join_the_reported_activity_and_never_count_alone(nlp):
+    from pipeline.activities import merge_duplicates
+
+    original = detect(report(GUIDANCE, document_id="a", title="Kim Jong Un Guides Rehabilitation Campaign"))
+    digest_text = ("Pyongyang, October 1 (KCNA) -- Rodong Sinmun today reports that Kim Jong Un gave field guidance over "
+                   "the rehabilitation projects on September 29.")
+    digest = detect(report(digest_text, document_id="b", title="Press Review", section="Home News",
+                           report_date=date(2024, 10, 1)))
+    assert digest is not None and digest.from_digest
+    lonely = detect(report(digest_text.replace("September 29", "September 1"), document_id="c", title="Press Review",
+                           section="Home News", report_date=date(2024, 9, 2)))
+    merged = merge_duplicates([original, digest, lonely])
+    assert len(merged) == 1 and set(merged[0].document_ids) == {"a", "b"}
