@@ -26,6 +26,7 @@ from typing import Any
 
 from pipeline.dates import find_temporal
 from pipeline.entities import canonical_person, person_key
+from pipeline.facts import format_value
 
 REGISTER_VERSION = "register-1"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])|\n+")
@@ -455,7 +456,7 @@ def reconcile(activities: Sequence[Activity], facts: Sequence[dict[str, Any]], y
         key, count = _register_count(in_year, fact)
         low, high = _reported_bounds(fact)
         middle = (low + high) / 2 if low is not None and high is not None else (low if low is not None else high)
-        rows.append(Reconciliation(key, _shown(fact), low, high, count,
+        rows.append(Reconciliation(key, format_value(fact), low, high, count,
                                    None if middle is None else round(count - middle, 1),
                                    fact.get("document_title") or fact.get("document_url") or fact["document_id"],
                                    fact["sentence"]))
@@ -477,15 +478,3 @@ def _reported_bounds(fact: dict[str, Any]) -> tuple[float | None, float | None]:
     if fact["value"] is not None:
         return fact["value"], fact["value"]
     return fact["low"], fact["high"]
-
-
-def _shown(fact: dict[str, Any]) -> str:
-    q = fact["qualifier"]
-    number = lambda x: f"{x:,.0f}"  # noqa: E731
-    if q == "range":
-        return f"{number(fact['low'])}-{number(fact['high'])}"
-    if q == "more_than":
-        return f">{number(fact['low'])}"
-    if q == "less_than":
-        return f"<{number(fact['high'])}"
-    return ("~" if q == "approx" else "") + number(fact["value"])

@@ -286,25 +286,13 @@ def train(
 FACT_KINDS = ("activity_count", "companion_count", "exchange_rate", "price")
 
 
-def _fact_value(fact: dict) -> str:
-    def num(x):
-        return f"{x:,.0f}" if x is not None and float(x).is_integer() else f"{x:,}"
-
-    qualifier = fact["qualifier"]
-    if qualifier == "range":
-        return f"{num(fact['low'])}-{num(fact['high'])}"
-    if qualifier == "more_than":
-        return f">{num(fact['low'])}"
-    if qualifier == "less_than":
-        return f"<{num(fact['high'])}"
-    return ("~" if qualifier == "approx" else "") + num(fact["value"])
-
-
 def _fact_line(fact: dict) -> str:
+    from pipeline.facts import format_value
+
     what = " ".join(str(x) for x in (fact["sector"], fact["category"], fact["counterpart"] and f"with {fact['counterpart']}",
                                       fact["place"] and f"in {fact['place']}") if x)
     return (f"{fact['kind']:<15} {fact['subject'] or '-':<16.16} {what or '-':<24.24} "
-            f"{fact['period_label'] or '?':<10.10} {_fact_value(fact):>13} {fact['unit'] or '':<8} "
+            f"{fact['period_label'] or '?':<10.10} {format_value(fact):>13} {fact['unit'] or '':<8} "
             f"{fact['confidence']:.2f}  {(fact['document_title'] or fact['document_url'])[:40]}\n"
             f"{'':<16}\u201c{fact['sentence'].strip()[:160]}\u201d")
 

@@ -729,6 +729,21 @@ def _rate_period(sentence: str, attached: list[Period], temporals: list[Temporal
     return None, 0.4
 
 
+def format_value(fact: dict[str, Any]) -> str:
+    """A fact's number as people write it: "~70", "8,000-8,999", ">30,000", "<3,000"."""
+    def number(x: float) -> str:
+        return f"{x:,.0f}" if float(x).is_integer() else f"{x:,}"
+
+    qualifier = fact["qualifier"]
+    if qualifier == "range":
+        return f"{number(fact['low'])}-{number(fact['high'])}"
+    if qualifier == "more_than":
+        return f">{number(fact['low'])}"
+    if qualifier == "less_than":
+        return f"<{number(fact['high'])}"
+    return ("~" if qualifier == "approx" else "") + number(fact["value"])
+
+
 def fact_rows(analyzed: AnalyzedDocument) -> list[dict[str, Any]]:
     """The ``facts`` stage: rows for the store."""
     return [fact.row() for fact in extract_facts(analyzed)]
