@@ -29,7 +29,6 @@ from pipeline.sectors import (
     evaluate_predictions,
     library_versions,
     load_model,
-    read_card,
     save_model,
 )
 from pipeline.errors import ModelError
