@@ -15,11 +15,22 @@ from prefect.runtime import flow_run
 
 from pipeline.activities import rebuild_register
 from pipeline.config import load_config
+from pipeline.errors import TransientError
 from pipeline.ingest import Steps, analyze_batch, clean_fetched, fetch_source, run_ingest, write_batch
 from pipeline.sources import register_default_sources
 from pipeline.store import open_store
 
 FLOW_NAME = "nightly_ingest"
+
+
+def _transient_only(task, task_run, state) -> bool:
+    try:
+        state.result()
+    except TransientError:
+        return True
+    except Exception:
+        return False
+    return False
 
 
 def task_steps(retries: int, retry_delay_s: float) -> Steps:
@@ -28,7 +39,8 @@ def task_steps(retries: int, retry_delay_s: float) -> Steps:
     io = dict(retries=retries, retry_delay_seconds=delays, cache_policy=NO_CACHE)
     pure = dict(retries=0, cache_policy=NO_CACHE)
     return Steps(
-        fetch=task(fetch_source, name="fetch", **io),
+        # a 404 or an image will not change on retry; timeouts and 5xx may
+        fetch=task(fetch_source, name="fetch", retry_condition_fn=_transient_only, **io),
         clean=task(clean_fetched, name="clean", **pure),
         analyze=task(analyze_batch, name="nlp", **pure),
         write=task(write_batch, name="store", **io),

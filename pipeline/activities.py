@@ -25,8 +25,9 @@ from importlib import resources
 from typing import Any
 
 from pipeline.dates import find_temporal
-from pipeline.entities import canonical_person, person_key
-from pipeline.facts import format_value
+from pipeline.entities import canonical_person, korean_surnames, person_key
+from pipeline.facts import format_value, rules as fact_rules
+from pipeline.facts import _words_pattern
 
 REGISTER_VERSION = "register-1"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])|\n+")
@@ -39,7 +40,7 @@ def rules() -> dict[str, Any]:
 
 
 def _alternation(words: Iterable[str]) -> str:
-    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True))
+    return _words_pattern(list(words))[3:-1]  # without the (?: ) group
 
 
 @functools.cache
@@ -284,22 +285,14 @@ def _names_in(report: Report, start: int, end: int) -> list[Person]:
     return people
 
 
-@functools.cache
-def _korean_surnames() -> frozenset[str]:
-    data = json.loads(resources.files("pipeline").joinpath("resources/name_rules.json").read_text("utf-8"))
-    names = data.get("korean_surnames") or data.get("surnames") or []
-    flat = [n for group in names for n in (group if isinstance(group, list) else [group])]
-    return frozenset(n.lower() for n in flat)
-
-
 def _looks_korean(name: str) -> bool:
-    return name.split()[0].lower() in _korean_surnames()
+    return name.split()[0].lower() in korean_surnames()
 
 
 @functools.cache
 def _countries() -> dict[str, str]:
-    data = json.loads(resources.files("pipeline").joinpath("resources/facts_rules.json").read_text("utf-8"))
-    return {w.lower(): country for country, words in data["counterparts"].items() if country != "note" for w in words}
+    counterparts = fact_rules()["counterparts"]
+    return {w.lower(): country for country, words in counterparts.items() if country != "note" for w in words}
 
 
 def _country_of(name: str) -> str | None:

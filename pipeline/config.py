@@ -8,7 +8,6 @@ or keys are an error naming them, so a typo never silently falls back to a defau
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -207,7 +206,3 @@ def _from_cwd(url: str | None) -> str | None:
     from pipeline.store import resolve_db_url
 
     return resolve_db_url(url, Path.cwd()) if url else None
-
-
-def as_dict(config: Config) -> dict[str, Any]:
-    return {k: v for k, v in dataclasses.asdict(config).items() if k != "base_dir"}

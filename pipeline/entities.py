@@ -582,3 +582,8 @@ def _spelling_variants(form: str) -> set[str]:
         styles = {given[0]}
     western = {f"{g} {surname}" for g in styles if " " not in g}
     return {form} | {f"{surname} {g}" for g in styles} | western
+
+
+def korean_surnames() -> frozenset[str]:
+    """Romanised Korean surnames, lower case (from name_rules.json)."""
+    return _rules().surnames

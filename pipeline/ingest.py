@@ -135,12 +135,14 @@ class _Run:
             self.store.mark_source_outcome(source.id, "unchanged", None)
             self.counts += RunCounts(unchanged=count)
             return
-        fetched = self._with_body(source, fetched)
-        self.store.save_raw(fetched)
         try:
+            fetched = self._with_body(source, fetched)
+            self.store.save_raw(fetched)
             result = self.steps.clean(fetched, source, self.config.clean)
         except RejectedContent as exc:
             return self._source_skipped(source, exc.reason, fetched, started)
+        except Exception as exc:  # a cleaner bug or a failed re-fetch: this source only
+            return self._source_failed(source, _describe(exc), fetched, started)
         self._enqueue(source, fetched, result, started)
 
     def _unchanged(self, source: Source, fetched: Fetched) -> bool:
@@ -221,11 +223,14 @@ class _Run:
 
     def _batch_failed(self, batch: Sequence[BatchItem], reason: str) -> None:
         failed_sources = {item[1] for item in batch}
-        self.counts += RunCounts(failed=len(batch))
-        self.progress(f"batch of {len(batch)} documents failed: {reason}")
+        dropped = [item for item in self.queue if item[1] in failed_sources]
+        self.queue = [item for item in self.queue if item[1] not in failed_sources]
+        for item in (*batch, *dropped):
+            self.is_new.pop(item[0], None)
+        self.counts += RunCounts(failed=len(batch) + len(dropped))
+        self.progress(f"batch of {len(batch)} documents failed ({len(dropped)} more of its sources dropped): {reason}")
         for source_id in failed_sources:
             entry = self.pending.pop(source_id, None)
-            self.queue = [item for item in self.queue if item[1] != source_id]
             self.store.record_fetch(self.run_id, source_id, "failed", reason=reason,
                                     fetched=entry.fetched if entry else None)
             self.store.mark_source_outcome(source_id, "failed", reason)

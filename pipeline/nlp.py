@@ -87,12 +87,14 @@ def _canonical(label: str, text: str, ent_id: str) -> tuple[str | None, str | No
 
 def _entities(doc: Doc, offset: int) -> list[Entity]:
     found = []
+    has_sentences = doc.has_annotation("SENT_START")  # not when the parser is disabled
     for ent in doc.ents:
         canonical_id, canonical_name = _canonical(ent.label_, ent.text, ent.ent_id_)
+        sent_start, sent_end = (ent.sent.start_char, ent.sent.end_char) if has_sentences else (0, len(doc.text))
         found.append(Entity(
             label=ent.label_, text=ent.text,
             start_char=ent.start_char + offset, end_char=ent.end_char + offset,
-            sentence_start=ent.sent.start_char + offset, sentence_end=ent.sent.end_char + offset,
+            sentence_start=sent_start + offset, sentence_end=sent_end + offset,
             canonical_id=canonical_id, canonical_name=canonical_name,
         ))
     return found

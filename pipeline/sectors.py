@@ -427,10 +427,6 @@ def sector_rows_of_batch(model: SectorModel, batch: Sequence[AnalyzedDocument]) 
     ]
 
 
-def sector_rows(model: SectorModel, analyzed: AnalyzedDocument) -> list[dict[str, Any]]:
-    return sector_rows_of_batch(model, [analyzed])[0]
-
-
 def keyword_baseline(texts: Sequence[str]) -> list[str]:
     words = json.loads(resources.files("pipeline").joinpath("resources/sector_keywords.json").read_text("utf-8"))
     patterns = {s: re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words[s]) + r")\b", re.I) for s in SECTORS}

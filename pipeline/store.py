@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -731,12 +730,10 @@ class Store:
 def _record_person_aliases(conn: Connection, analyzed: Sequence[AnalyzedDocument], now: datetime) -> None:
     """Keep every surface form of a person; a reviewer's alias row is never overwritten."""
     seen: dict[str, tuple[str, str]] = {}
-    mentions: Counter[str] = Counter()
     for a in analyzed:
         for e in a.entities:
             if e.label == "PERSON" and e.canonical_id and e.canonical_name:
                 seen[e.text] = (e.canonical_id, e.canonical_name)
-                mentions[e.text] += 1
     if not seen:
         return
     people = {pid: name for pid, name in seen.values()}
@@ -747,13 +744,16 @@ def _record_person_aliases(conn: Connection, analyzed: Sequence[AnalyzedDocument
         conn.execute(persons.insert(), new_people)
     existing = {r.alias: r for r in conn.execute(
         sa.select(person_aliases).where(person_aliases.c.alias.in_(list(seen))))}
-    inserts = [dict(alias=alias, person_id=pid, source="observed", mentions=mentions[alias], updated_at=now)
+    inserts = [dict(alias=alias, person_id=pid, source="observed", mentions=0, updated_at=now)
                for alias, (pid, _) in seen.items() if alias not in existing]
     if inserts:
         conn.execute(person_aliases.insert(), inserts)
-    for alias, row in existing.items():
-        conn.execute(person_aliases.update().where(person_aliases.c.alias == alias).values(
-            mentions=row.mentions + mentions[alias], updated_at=now))
+    # Counted from the stored entities, so re-processing a document never counts its mentions twice.
+    counted = conn.execute(
+        sa.select(entities.c.text, sa.func.count()).where(entities.c.label == "PERSON", entities.c.text.in_(list(seen)))
+        .group_by(entities.c.text)).all()
+    for alias, count in counted:
+        conn.execute(person_aliases.update().where(person_aliases.c.alias == alias).values(mentions=count, updated_at=now))
 
 
 def _with_defaults(table: sa.Table, row: dict, now: datetime) -> dict:

@@ -70,3 +70,19 @@ def test_flow_io_tasks_retry_and_pure_tasks_do_not():
     assert steps.fetch.retries == 2 and steps.write.retries == 2
     assert steps.fetch.retry_delay_seconds == [5, 10]
     assert steps.clean.retries == 0 and steps.analyze.retries == 0
+
+
+def test_flow_fetch_retries_only_transient_failures():
+    from flows.nightly import _transient_only, task_steps
+    from pipeline.errors import RejectedContent, TransientError
+
+    class Failed:
+        def __init__(self, exc):
+            self.exc = exc
+
+        def result(self):
+            raise self.exc
+
+    assert _transient_only(None, None, Failed(TransientError("timeout"))) is True
+    assert _transient_only(None, None, Failed(RejectedContent("HTTP 404 Not Found"))) is False
+    assert task_steps(2, 1).fetch.retry_condition_fn is _transient_only

@@ -87,3 +87,16 @@ def test_store_schema_creation_is_idempotent(tmp_path):
     first = open_store(url)
     first.add_source("https://x.org/", "article", None, None)
     assert open_store(url).count_sources() == 1
+
+
+def test_store_person_alias_mentions_do_not_grow_on_reprocessing(store):
+    source = add_source(store)
+    person = Entity("PERSON", "Kim Jong-un", 0, 11, 0, 20, "kim-jong-un", "Kim Jong Un")
+    document = CleanDocument(key="a", url="https://x.org/a", title=None, author=None, published=None,
+                             text="Kim Jong-un and Kim Jong-un.", format="text")
+    analyzed_twice = AnalyzedDocument("a", source.id, document, (person, person), 1)
+    for run in (1, 2, 3):
+        store.write_documents(run, [analyzed_twice], "v1", "n1")
+    aliases = store.read_table("person_aliases")
+    assert aliases.set_index("alias").loc["Kim Jong-un", "mentions"] == 2
+    assert store.read_table("persons").person_id.tolist() == ["kim-jong-un"]
