@@ -26,8 +26,7 @@ from typing import Any
 
 from pipeline.dates import find_temporal
 from pipeline.entities import canonical_person, korean_surnames, person_key
-from pipeline.facts import format_value, rules as fact_rules
-from pipeline.facts import _words_pattern
+from pipeline.facts import format_value, rules as fact_rules, word_alternation
 
 REGISTER_VERSION = "register-1"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])|\n+")
@@ -39,8 +38,6 @@ def rules() -> dict[str, Any]:
     return json.loads(resources.files("pipeline").joinpath("resources/activity_rules.json").read_text("utf-8"))
 
 
-def _alternation(words: Iterable[str]) -> str:
-    return _words_pattern(list(words))[3:-1]  # without the (?: ) group
 
 
 @functools.cache
@@ -48,18 +45,18 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     r = rules()
     markers = r["companion_markers"]
     return {
-        "activity": re.compile(rf"\b({_alternation(r['activity_verbs'])})\b", re.IGNORECASE),
-        "non_activity": re.compile(rf"\b({_alternation(r['non_activity_verbs'])})\b", re.IGNORECASE),
-        "override": re.compile(rf"\b({_alternation(k for k in r['type_overrides'] if k != 'note')})\b", re.IGNORECASE),
-        "accompanied": re.compile(rf"\b(?:{_alternation(markers['accompanied'])})\b", re.IGNORECASE),
-        "present": re.compile(rf"\b(?:{_alternation(markers['present'])})\b", re.IGNORECASE),
-        "message_object": re.compile(rf"^[^.;]{{0,60}}?\b(?:{_alternation(r['message_objects'])})\b", re.IGNORECASE),
-        "object_before": re.compile(rf"\b(?:{_alternation(r['object_markers'])})\s+(?:(?:the\s+)?respected\s+)?"
+        "activity": re.compile(rf"\b({word_alternation(r['activity_verbs'])})\b", re.IGNORECASE),
+        "non_activity": re.compile(rf"\b({word_alternation(r['non_activity_verbs'])})\b", re.IGNORECASE),
+        "override": re.compile(rf"\b({word_alternation(k for k in r['type_overrides'] if k != 'note')})\b", re.IGNORECASE),
+        "accompanied": re.compile(rf"\b(?:{word_alternation(markers['accompanied'])})\b", re.IGNORECASE),
+        "present": re.compile(rf"\b(?:{word_alternation(markers['present'])})\b", re.IGNORECASE),
+        "message_object": re.compile(rf"^[^.;]{{0,60}}?\b(?:{word_alternation(r['message_objects'])})\b", re.IGNORECASE),
+        "object_before": re.compile(rf"\b(?:{word_alternation(r['object_markers'])})\s+(?:(?:the\s+)?respected\s+)?"
                                     r"(?:comrade\s+|marshal\s+|he\s+)?$", re.IGNORECASE),
         "apposition": re.compile(r"^\s*(?:,[^.;]*)?$"),
         "headline": re.compile(
             r"^(?:respected\s+comrade\s+|comrade\s+)?kim\s+jong\s+un['’]?s?\s+"
-            rf"({_alternation(k for k in r['headline_verbs'] if k != 'note')})\b|^({_alternation(['speech at', 'speech to'])})\b",
+            rf"({word_alternation(k for k in r['headline_verbs'] if k != 'note')})\b|^({word_alternation(['speech at', 'speech to'])})\b",
             re.IGNORECASE),
     }
 

@@ -18,7 +18,7 @@ import functools
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
@@ -35,9 +35,13 @@ def rules() -> dict[str, Any]:
     return json.loads(resources.files("pipeline").joinpath("resources/facts_rules.json").read_text("utf-8"))
 
 
+def word_alternation(words: Iterable[str]) -> str:
+    """Rule words as one regex alternation: escaped, longest first, any whitespace between words."""
+    return "|".join(sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True))
+
+
 def _words_pattern(words: Sequence[str]) -> str:
-    ordered = sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True)
-    return "(?:" + "|".join(ordered) + ")"
+    return f"(?:{word_alternation(words)})"
 
 
 @functools.cache

@@ -48,6 +48,11 @@ def paragraphs(text: str) -> list[str]:
     return [block for block in blocks if len(block) >= MIN_PARAGRAPH_CHARS]
 
 
+def text_key(text: str) -> str:
+    """Case and whitespace folded: copies of one story under two links share a key."""
+    return " ".join(text.split()).lower()
+
+
 def unit_text(title: str | None, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
@@ -92,7 +97,7 @@ def load_hand_labels(labels_dir: Path, corpus_dir: Path) -> list[LabelledUnit]:
             if DIGEST_HEADLINE.match(label.get("headline", "")) or label["unit_id"] not in texts:
                 continue
             unit = LabelledUnit(label["unit_id"], texts[label["unit_id"]], label["sector"], label["split"])
-            key = " ".join(unit.text.split()).lower()
+            key = text_key(unit.text)
             kept = by_text.get(key)
             if kept is None or (unit.split == "test" and kept.split != "test"):
                 by_text[key] = unit
@@ -236,10 +241,10 @@ def _slim(pipeline):
 
 def unlabelled_texts(corpus_dir: Path, labelled: Iterable[LabelledUnit]) -> list[str]:
     """KCNA items nobody labelled (and no copy of a labelled text): the self-training pool."""
-    known = {" ".join(u.text.split()).lower() for u in labelled}
+    known = {text_key(u.text) for u in labelled}
     documents = clean_kcna_archive((corpus_dir / "kcna" / "headlines_2024-11-11.json").read_bytes()).documents
     texts = (unit_text(d.title, d.text) for d in documents)
-    return [t for t in texts if " ".join(t.split()).lower() not in known]
+    return [t for t in texts if text_key(t) not in known]
 
 
 # --- metrics -------------------------------------------------------------------------

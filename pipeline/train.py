@@ -30,6 +30,7 @@ from pipeline.sectors import (
     library_versions,
     load_model,
     save_model,
+    text_key,
 )
 from pipeline.errors import ModelError
 
@@ -167,8 +168,7 @@ def reviewer_units(rows: Sequence[dict[str, Any]], test_texts: set[str]) -> list
     """Reviewer corrections as training units; never a text of the test split."""
     units = []
     for row in rows:
-        key = " ".join(row["text"].split()).lower()
-        if key not in test_texts:
+        if text_key(row["text"]) not in test_texts:
             units.append(LabelledUnit(f"reviewed:{row['document_id']}#{row['unit']}{row['unit_index']}",
                                       row["text"], row["sector"], "train", source="reviewer"))
     return units
@@ -185,7 +185,7 @@ def training_units(config: Any, store: Any) -> list[LabelledUnit]:
     from pipeline.sectors import load_hand_labels
 
     hand = load_hand_labels(config.resolve(config.sectors.labels_dir), config.resolve(config.paths.corpus_dir))
-    test_texts = {" ".join(u.text.split()).lower() for u in hand if u.split == "test"}
+    test_texts = {text_key(u.text) for u in hand if u.split == "test"}
     return hand + reviewer_units(store.reviewed_sector_units(), test_texts)
 
 
