@@ -32,6 +32,7 @@ from pipeline.sectors import (
     save_model,
     text_key,
 )
+from pipeline.sectors import _FEATURE_CACHE
 from pipeline.errors import ModelError
 
 Progress = Callable[[str], None]
@@ -140,6 +141,7 @@ def train_sector_model(
     result = TrainingResult(version, best, cv_scores, metrics, previous, promoted, reason,
                             len(train), len(test), time.perf_counter() - started)
     _append_history(model_dir, result)
+    _FEATURE_CACHE.clear()  # spaCy features of every training text: not needed once the model is fitted
     return result
 
 
