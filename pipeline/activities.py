@@ -150,7 +150,7 @@ def detect(report: Report) -> Activity | None:
     counterpart = next((p for p in people if p.role == "counterpart"), None)
     confidence = 0.9 if event_date else 0.7
     return Activity(
-        activity_id=_activity_id(report.document_id), actor=rules()["leader_name"], event_date=event_date,
+        activity_id=activity_id_for(report.document_id), actor=rules()["leader_name"], event_date=event_date,
         report_date=report.report_date, title=report.title, activity_type=activity_type, sector=report.sector,
         place=_place(report, leader_end, end), counterpart_country=_country_of(counterpart.name) if counterpart else None,
         document_ids=(report.document_id,), people=tuple(people), confidence=confidence,
@@ -300,7 +300,7 @@ def _country_of(name: str) -> str | None:
         (c for w, c in _countries().items() if len(w) > 3 and (w in words or (" " in w and w in lowered))), None)
 
 
-def _activity_id(document_id: str) -> str:
+def activity_id_for(document_id: str) -> str:
     return hashlib.sha256(f"activity:{document_id}".encode()).hexdigest()[:20]
 
 

@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 sources_app = typer.Typer(help="Register, list and disable the sources nkpipe fetches.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
+users_app = typer.Typer(help="Accounts of the review UI (`nkpipe serve`): add, list, disable.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 
 @dataclass(frozen=True)
@@ -401,6 +403,84 @@ def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many r
         typer.echo(f"run {r['run_id']:>4} {r['flow_name']:<15} {r['started_at']:%Y-%m-%d %H:%M} "
                    f"{r['status']:<24} new {r['new']}, changed {r['changed']}, unchanged {r['unchanged']}, "
                    f"skipped {r['skipped']}, failed {r['failed']}" + (f"  [{r['message']}]" if r['message'] else ""))
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users_app.command("add")
+@handles_errors
+def users_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Login name: lower-case letters, digits, '.', '_' or '-'.")],
+    role: Annotated[str, typer.Option("--role", help="analyst (sources), reviewer (also corrections) or admin (also users).")],
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from the first line of standard input (scripts).")] = False,
+) -> None:
+    """Create an account; the password is prompted twice (or read with --password-stdin)."""
+    from pipeline.accounts import add_user, check_role
+
+    context = _ctx(ctx)
+    check_role(role)  # before the prompt, so a typo is not discovered after typing a password twice
+    user = add_user(context.store(), name, role, _read_password(password_stdin), context.config.web)
+    typer.echo(f"added {user.role} {user.name}")
+
+
+@users_app.command("list")
+@handles_errors
+def users_list(ctx: typer.Context) -> None:
+    """List accounts with their role and whether they are disabled."""
+    from pipeline.accounts import list_users
+
+    accounts = list_users(_ctx(ctx).store())
+    if not accounts:
+        typer.echo("no accounts yet; add one with `nkpipe users add NAME --role admin`")
+    for user in accounts:
+        typer.echo(f"{user.name:<24} {user.role:<9} {'disabled' if user.disabled else 'active':<9} "
+                   f"since {user.created_at:%Y-%m-%d}")
+
+
+@users_app.command("disable")
+@handles_errors
+def users_disable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The account to disable.")]) -> None:
+    """Disable an account and end its open sessions (its corrections stay)."""
+    from pipeline.accounts import set_disabled
+
+    typer.echo(f"disabled {set_disabled(_ctx(ctx).store(), name, True).name}")
+
+
+@users_app.command("enable")
+@handles_errors
+def users_enable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The account to enable.")]) -> None:
+    """Enable a disabled account again."""
+    from pipeline.accounts import set_disabled
+
+    typer.echo(f"enabled {set_disabled(_ctx(ctx).store(), name, False).name}")
+
+
+@app.command()
+@handles_errors
+def serve(
+    ctx: typer.Context,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on (default: \\[web] host, 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default: \\[web] port, 8000).")] = None,
+) -> None:
+    """Serve the review UI: sign in, work through the review queue, manage sources and users.
+
+    Reads and writes the same store as the pipeline. Create the first account with
+    `nkpipe users add NAME --role admin`.
+    """
+    import uvicorn
+
+    from pipeline.web.app import create_app
+
+    context = _ctx(ctx)
+    web = context.config.web
+    typer.echo(f"review UI on http://{host or web.host}:{port or web.port}/ (store {context.store().url})", err=True)
+    uvicorn.run(create_app(context.config), host=host or web.host, port=port or web.port, log_level="info")
 
 
 if __name__ == "__main__":  # pragma: no cover

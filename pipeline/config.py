@@ -93,6 +93,18 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"  # `nkpipe serve` listens here; bind other addresses only behind TLS
+    port: int = 8000
+    session_hours: float = 12.0  # a sign-in lasts this long, then the login page comes back
+    secure_cookies: bool = False  # set true when served over HTTPS, so the cookie never travels in clear
+    # Argon2id cost: memory in KiB and passes (argon2-cffi's RFC 9106 low-memory profile)
+    hash_memory_kib: int = 65536
+    hash_time_cost: int = 3
+    prefect_probe_timeout_s: float = 0.5  # the dashboard links Prefect's UI only when it answers
+
+
+@dataclass(frozen=True)
 class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -102,6 +114,7 @@ class Config:
     sectors: SectorsConfig = field(default_factory=SectorsConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve here
 
     def resolve(self, relative: str) -> Path:

@@ -61,3 +61,11 @@ class StoreError(NkpipeError):
 
 class ModelError(NkpipeError):
     """A spaCy or scikit-learn model cannot be loaded."""
+
+
+class ReviewError(NkpipeError):
+    """A correction is invalid: unknown target, bad value, or an action the target does not take."""
+
+
+class AuthError(NkpipeError):
+    """An account cannot be created, changed or used (bad name, role, password, disabled)."""

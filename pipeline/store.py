@@ -190,6 +190,9 @@ activities = sa.Table(
     sa.Column("document_ids", sa.Text, nullable=False),  # JSON list
     sa.Column("confidence", sa.Float),
     sa.Column("register_version", sa.Text),
+    sa.Column("reviewed", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    # A reviewer said this is not a public activity: kept for the audit, left out of tallies.
+    sa.Column("rejected", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
 )
 
 activity_people = sa.Table(
@@ -235,9 +238,9 @@ schema_info = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
-SCHEMA_VERSION = "4"
-# Versions whose tables create_all() completes in place (later versions only added tables).
-UPGRADABLE_FROM = frozenset({"2", "3"})
+SCHEMA_VERSION = "5"
+# Versions that create_all() plus the explicit column additions below bring up to date.
+UPGRADABLE_FROM = frozenset({"2", "3", "4"})
 
 facts = sa.Table(
     "facts",
@@ -263,6 +266,9 @@ facts = sa.Table(
     sa.Column("end_char", sa.Integer),
     sa.Column("extractor_version", sa.Text, nullable=False),
     sa.Column("confidence", sa.Float),
+    sa.Column("reviewed", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    # A rejected fact stays visible for the audit but is left out of queries and reconciliation.
+    sa.Column("rejected", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
 )
 
 sector_labels = sa.Table(
@@ -278,6 +284,51 @@ sector_labels = sa.Table(
     sa.Column("model_version", sa.Text, nullable=False),
     sa.Column("source", sa.String(16), nullable=False, default="model"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reviewed", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+)
+
+# --- review: accounts, sessions and corrections (schema version 5) ---------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),  # analyst|reviewer|admin
+    sa.Column("password_hash", sa.Text, nullable=False),  # Argon2id, salt and parameters included
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+)
+
+# Server-side sessions: deleting a row signs the browser out at once.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),  # sha256 of the cookie; the cookie itself is never stored
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Every reviewer decision, keyed to a stable id so a re-run applies it again instead of losing it.
+corrections = sa.Table(
+    "corrections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reviewer", sa.String(64), nullable=False),
+    sa.Column("target_type", sa.String(16), nullable=False),  # sector|fact|activity|alias
+    sa.Column("target_key", sa.Text, nullable=False, index=True),
+    sa.Column("text_hash", sa.String(64), index=True),  # the document text the key points into, if any
+    sa.Column("document_id", sa.String(32)),  # where the reviewer saw it (informative only)
+    sa.Column("action", sa.String(16), nullable=False),  # set|reject|merge|split|not_activity
+    sa.Column("field", sa.Text),
+    sa.Column("old_value", sa.Text),  # JSON
+    sa.Column("new_value", sa.Text),  # JSON
+    sa.Column("comment", sa.Text),
+    sa.Column("active", sa.Boolean, nullable=False, default=True, server_default=sa.true()),
+    sa.Column("superseded_by", sa.Integer),
 )
 
 # Rows that an NLP stage derives from one document; replaced whole on re-processing.
@@ -285,6 +336,14 @@ DERIVED_TABLES: tuple[sa.Table, ...] = (entities, facts, sector_labels)
 EXPORT_TABLES: tuple[str, ...] = (
     "documents", "entities", "facts", "sector_labels", "persons", "person_aliases",
     "activities", "activity_people", "activity_tallies", "sources", "runs", "fetches", "skips", "training_runs",
+    "corrections",
+)  # users and web_sessions are never exported: they hold password hashes and session tokens
+
+# Columns version 5 added to tables that already existed; create_all() cannot add columns,
+# so upgrading a version 2-4 store adds them with ALTER TABLE (see _add_review_columns).
+REVIEW_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("facts", "reviewed"), ("facts", "rejected"), ("sector_labels", "reviewed"),
+    ("activities", "reviewed"), ("activities", "rejected"),
 )
 
 
@@ -352,6 +411,15 @@ def _upsert(conn: Connection, table: sa.Table, rows: list[dict], keys: Sequence[
     conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
 
 
+def _add_review_columns(conn: Connection) -> None:
+    """Upgrade step 4 -> 5: the review flags on existing tables (all false for existing rows)."""
+    inspector = sa.inspect(conn)
+    for table, column in REVIEW_COLUMNS:
+        present = {c["name"] for c in inspector.get_columns(table)}
+        if column not in present:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} BOOLEAN NOT NULL DEFAULT FALSE")
+
+
 def _source_from_row(row: sa.Row) -> Source:
     return Source(
         id=row.id,
@@ -385,6 +453,7 @@ class Store:
                 if found is None:
                     conn.execute(schema_info.insert().values(key="version", value=SCHEMA_VERSION))
                 elif found in UPGRADABLE_FROM:
+                    _add_review_columns(conn)
                     conn.execute(schema_info.update().where(schema_info.c.key == "version").values(value=SCHEMA_VERSION))
                     found = SCHEMA_VERSION
         except OperationalError as exc:
@@ -521,6 +590,13 @@ class Store:
             rows = conn.execute(sa.select(runs).order_by(runs.c.run_id.desc()).limit(limit))
             return [dict(r._mapping) for r in rows]
 
+    def recent_problems(self, limit: int = 10) -> list[dict]:
+        """The latest failed or skipped fetches with their source URL and reason, newest first."""
+        query = (sa.select(fetches, sources.c.url).join(sources, sources.c.id == fetches.c.source_id)
+                 .where(fetches.c.outcome.in_(("failed", "skipped"))).order_by(fetches.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
     def record_fetch(self, run_id: int | None, source_id: int, outcome: str, *,
                      reason: str | None = None, fetched: Fetched | None = None,
                      documents_count: int | None = None, duration_s: float | None = None) -> None:
@@ -622,6 +698,9 @@ class Store:
                 rows = [dict(r, document_id=a.document_id) for a in analyzed for r in a.derived_rows(table.name)]
                 if rows:
                     conn.execute(table.insert(), [_with_defaults(table, r, now) for r in rows])
+            from pipeline.review import apply_document_corrections
+
+            apply_document_corrections(conn, ids)  # reviewers' decisions outlive the re-run
 
     def query_facts(self, kind: str | None = None, year: int | None = None) -> list[dict]:
         """Facts with their document's title and URL, optionally of one kind or overlapping one year."""
@@ -631,6 +710,7 @@ class Store:
             .select_from(facts.join(documents, facts.c.document_id == documents.c.document_id))
             .order_by(facts.c.document_id, facts.c.start_char)
         )
+        query = query.where(facts.c.rejected.is_(False))  # a reviewer rejected these
         if kind:
             query = query.where(facts.c.kind == kind)
         if year is not None:
@@ -690,8 +770,12 @@ class Store:
                            sectors.get(r.document_id), r.section) for r in rows]
 
     def write_register(self, register) -> None:
-        """Replace the whole register in one transaction (it is rebuilt from the documents)."""
-        from pipeline.activities import tally_rows
+        """Replace the whole register in one transaction (it is rebuilt from the documents).
+
+        Activity corrections are applied again before the tallies are counted, so an
+        activity a reviewer rejected stays out of them after every rebuild.
+        """
+        from pipeline.review import apply_register_corrections, refresh_tallies
 
         with self.engine.begin() as conn:
             conn.execute(activity_people.delete())
@@ -703,21 +787,15 @@ class Store:
                       for a in register for p in a.people]
             if people:
                 conn.execute(activity_people.insert(), people)
-            tallies = tally_rows(register)
-            if tallies:
-                conn.execute(activity_tallies.insert(), tallies)
+            apply_register_corrections(conn)
+            refresh_tallies(conn)
 
-    def load_register(self):
-        from pipeline.activities import Activity, Person
+    def load_register(self, include_rejected: bool = False):
+        """The register's activities; those a reviewer marked as not activities are left out."""
+        from pipeline.review import register_from
 
         with self.engine.connect() as conn:
-            people: dict[str, list] = {}
-            for p in conn.execute(sa.select(activity_people)):
-                people.setdefault(p.activity_id, []).append(Person(p.person_id, p.name, p.role))
-            return [Activity(r.activity_id, r.actor, r.event_date, r.report_date, r.title, r.activity_type,
-                             r.sector, r.place, r.counterpart_country, tuple(json.loads(r.document_ids)),
-                             tuple(people.get(r.activity_id, ())), r.confidence)
-                    for r in conn.execute(sa.select(activities))]
+            return register_from(conn, include_rejected)
 
     def read_table(self, name: str):
         """A whole table as a pandas DataFrame (export and tests)."""

@@ -1,0 +1,559 @@
+"""Reviewer corrections: stable keys, recording, applying, and the review queue.
+
+A correction is stored apart from what the models produced (table ``corrections``)
+and applied on top of it, wherever the rows are (re)written: ``Store.write_documents``
+applies the corrections of the documents it writes, ``Store.write_register`` those of
+the activities, in the same transaction. So a re-run of the pipeline never erases a
+reviewer's decision. Keys never use database row ids, which change on every re-run:
+
+* sector label: ``sector:<text hash>:<unit>:<unit index>``
+* fact:         ``fact:<text hash>:<start char>:<end char>:<kind>``
+* activity:     ``activity:<activity id>`` (derived from its first report's document id)
+* person alias: ``alias:<surface form>``
+
+The text hash is the sha256 of the cleaned document text, so a correction follows the
+text it was made on, under any URL, and lapses when that text changes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pipeline.errors import ReviewError
+from pipeline.sectors import SECTORS, paragraphs
+from pipeline.store import (
+    Store,
+    activities,
+    activity_people,
+    activity_tallies,
+    corrections,
+    documents,
+    entities,
+    facts,
+    person_aliases,
+    persons,
+    sector_labels,
+    utcnow,
+)
+
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "sector": ("set",),
+    "fact": ("set", "reject"),
+    "activity": ("not_activity",),
+    "alias": ("merge", "split"),
+}
+FACT_FIELDS = ("value", "period_start", "period_end", "period_label", "subject", "sector")
+# Extra weight of a fact kind in the queue: activity counts are what reconciliation compares.
+FACT_WEIGHTS = {"activity_count": 3, "companion_count": 1}
+QUEUE_KINDS = ("sector", "fact", "activity")
+
+
+# --- stable keys --------------------------------------------------------------------
+
+
+def sector_key(text_hash: str, unit: str, unit_index: int) -> str:
+    return f"sector:{text_hash}:{unit}:{unit_index}"
+
+
+def fact_key(text_hash: str, start_char: int, end_char: int, kind: str) -> str:
+    return f"fact:{text_hash}:{start_char}:{end_char}:{kind}"
+
+
+def activity_key(activity_id: str) -> str:
+    return f"activity:{activity_id}"
+
+
+def alias_key(alias: str) -> str:
+    return f"alias:{alias}"
+
+
+def parse_key(key: str) -> tuple[str, list[str]]:
+    """(target type, parts) of a key; ReviewError when it is not one of the four shapes."""
+    target_type, _, rest = key.partition(":")
+    shapes = {"sector": 3, "fact": 4, "activity": 1, "alias": 1}
+    if target_type not in shapes or not rest:
+        raise ReviewError(f"{key!r} is not a correction key; keys start with sector:, fact:, activity: or alias:")
+    parts = [rest] if shapes[target_type] == 1 else rest.split(":")
+    if len(parts) != shapes[target_type] or (target_type in ("sector", "fact") and not _numeric_tail(target_type, parts)):
+        raise ReviewError(f"{key!r} is not a valid {target_type} key")
+    return target_type, parts
+
+
+def _numeric_tail(target_type: str, parts: list[str]) -> bool:
+    numbers = parts[2:3] if target_type == "sector" else parts[1:3]
+    return all(p.isdigit() for p in numbers)
+
+
+# --- recording a correction ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One reviewer decision about one target, before it is stored."""
+
+    target_key: str
+    action: str
+    reviewer: str
+    new_value: Any = None
+    old_value: Any = None
+    field: str | None = None
+    comment: str | None = None
+    document_id: str | None = None
+
+    @property
+    def target_type(self) -> str:
+        return parse_key(self.target_key)[0]
+
+    @property
+    def text_hash(self) -> str | None:
+        target_type, parts = parse_key(self.target_key)
+        return parts[0] if target_type in ("sector", "fact") else None
+
+
+def record_correction(store: Store, correction: Correction) -> int:
+    """Store the correction, retire the earlier ones of its target, and apply it to the current rows."""
+    _validate(correction)
+    with store.engine.begin() as conn:
+        correction_id = conn.execute(corrections.insert().values(
+            created_at=utcnow(), reviewer=correction.reviewer, target_type=correction.target_type,
+            target_key=correction.target_key, text_hash=correction.text_hash, document_id=correction.document_id,
+            action=correction.action, field=correction.field, old_value=_json(correction.old_value),
+            new_value=_json(correction.new_value), comment=correction.comment or None, active=True,
+        )).inserted_primary_key[0]
+        conn.execute(corrections.update().where(
+            corrections.c.target_key == correction.target_key, corrections.c.active.is_(True),
+            corrections.c.id != correction_id).values(active=False, superseded_by=correction_id))
+        row = conn.execute(sa.select(corrections).where(corrections.c.id == correction_id)).one()
+        if _apply(conn, row):
+            refresh_tallies(conn)
+    return correction_id
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str, sort_keys=True)
+
+
+def _validate(correction: Correction) -> None:
+    target_type = correction.target_type
+    if correction.action not in ACTIONS[target_type]:
+        raise ReviewError(f"a {target_type} correction cannot {correction.action!r}; "
+                          f"choose one of {', '.join(ACTIONS[target_type])}")
+    if target_type == "sector" and correction.new_value not in SECTORS:
+        raise ReviewError(f"unknown sector {correction.new_value!r}; choose one of {', '.join(SECTORS)}")
+    if target_type == "fact" and correction.action == "set":
+        unknown = set(correction.new_value or {}) - set(FACT_FIELDS)
+        if unknown or not correction.new_value:
+            raise ReviewError(f"a fact edit sets some of {', '.join(FACT_FIELDS)}; got {sorted(unknown) or 'nothing'}")
+    if target_type == "alias" and not (correction.new_value or {}).get("person_id"):
+        raise ReviewError("an alias correction needs the person it belongs to")
+
+
+def parse_fact_edit(form: dict[str, str]) -> dict[str, Any]:
+    """The edited fact fields of a form, typed; ReviewError naming the field that is wrong."""
+    edit: dict[str, Any] = {}
+    value = (form.get("value") or "").strip().replace(",", "")
+    try:
+        edit["value"] = float(value) if value else None
+    except ValueError as exc:
+        raise ReviewError(f"value {value!r} is not a number; write e.g. 51 or 8000.5") from exc
+    for name in ("period_start", "period_end"):
+        text = (form.get(name) or "").strip()
+        try:
+            edit[name] = date.fromisoformat(text).isoformat() if text else None
+        except ValueError as exc:
+            raise ReviewError(f"{name} {text!r} is not a date; write YYYY-MM-DD") from exc
+    if edit["period_start"] and edit["period_end"] and edit["period_start"] > edit["period_end"]:
+        raise ReviewError("period_start is after period_end; swap them")
+    sector = (form.get("sector") or "").strip() or None
+    if sector is not None and sector not in SECTORS:
+        raise ReviewError(f"unknown sector {sector!r}; choose one of {', '.join(SECTORS)} or leave it empty")
+    edit.update(sector=sector, subject=(form.get("subject") or "").strip() or None,
+                period_label=(form.get("period_label") or "").strip() or None)
+    return edit
+
+
+# --- applying corrections -----------------------------------------------------------
+
+
+def apply_document_corrections(conn: Connection, document_ids: Sequence[str]) -> None:
+    """Re-apply the active corrections of these (just rewritten) documents and of their people."""
+    hashes = list(conn.execute(sa.select(documents.c.text_hash).where(documents.c.document_id.in_(document_ids)))
+                  .scalars())
+    aliases = conn.execute(sa.select(entities.c.text).distinct().where(
+        entities.c.document_id.in_(document_ids), entities.c.label == "PERSON")).scalars()
+    wanted = sa.or_(corrections.c.text_hash.in_(hashes), corrections.c.target_key.in_([alias_key(a) for a in aliases]))
+    changed_sector = False
+    for row in conn.execute(sa.select(corrections).where(corrections.c.active.is_(True), wanted)
+                            .order_by(corrections.c.id)).all():
+        changed_sector |= _apply(conn, row)
+    if changed_sector:
+        refresh_tallies(conn)
+
+
+def apply_register_corrections(conn: Connection) -> None:
+    """Re-apply activity corrections after the register was rebuilt (before its tallies are counted)."""
+    for row in conn.execute(sa.select(corrections).where(
+            corrections.c.active.is_(True), corrections.c.target_type == "activity")).all():
+        _apply(conn, row)
+
+
+def _apply(conn: Connection, row: sa.Row) -> bool:
+    """Apply one stored correction to the current rows; True when the register's tallies may change."""
+    target_type, parts = parse_key(row.target_key)
+    new_value = json.loads(row.new_value) if row.new_value else None
+    if target_type == "sector":
+        return _apply_sector(conn, parts[0], parts[1], int(parts[2]), new_value)
+    if target_type == "fact":
+        _apply_fact(conn, parts, row.action, new_value)
+        return False
+    if target_type == "activity":
+        conn.execute(activities.update().where(activities.c.activity_id == parts[0])
+                     .values(rejected=True, reviewed=True))
+        return True
+    _apply_alias(conn, parts[0], new_value)
+    return False
+
+
+def _documents_with(text_hash: str):
+    return sa.select(documents.c.document_id).where(documents.c.text_hash == text_hash).scalar_subquery()
+
+
+def _apply_sector(conn: Connection, text_hash: str, unit: str, unit_index: int, sector: str) -> bool:
+    # source='reviewer' is what Store.reviewed_sector_units() reads to train the sector model.
+    conn.execute(sector_labels.update().where(
+        sector_labels.c.document_id.in_(_documents_with(text_hash)), sector_labels.c.unit == unit,
+        sector_labels.c.unit_index == unit_index).values(sector=sector, source="reviewer", reviewed=True))
+    if unit != "document":
+        return False
+    from pipeline.activities import activity_id_for
+
+    ids = [activity_id_for(d) for d in conn.execute(
+        sa.select(documents.c.document_id).where(documents.c.text_hash == text_hash)).scalars()]
+    changed = conn.execute(activities.update().where(activities.c.activity_id.in_(ids)).values(sector=sector))
+    return changed.rowcount > 0
+
+
+def _apply_fact(conn: Connection, parts: list[str], action: str, edit: dict | None) -> None:
+    text_hash, start, end, kind = parts
+    where = (facts.c.document_id.in_(_documents_with(text_hash)), facts.c.start_char == int(start),
+             facts.c.end_char == int(end), facts.c.kind == kind)
+    if action == "reject":
+        conn.execute(facts.update().where(*where).values(rejected=True, reviewed=True))
+        return
+    values = {k: (date.fromisoformat(v) if k.startswith("period_") and k != "period_label" and v else v)
+              for k, v in (edit or {}).items()}
+    conn.execute(facts.update().where(*where).values(**values, reviewed=True, rejected=False))
+
+
+def _apply_alias(conn: Connection, alias: str, target: dict) -> None:
+    person_id, name = target["person_id"], target.get("canonical_name")
+    known = conn.execute(sa.select(persons.c.canonical_name).where(persons.c.person_id == person_id)).scalar()
+    if known is None:
+        conn.execute(persons.insert().values(person_id=person_id, canonical_name=name or alias,
+                                             in_gazetteer=False, first_seen_at=utcnow()))
+    name = known or name or alias
+    mentions = conn.execute(sa.select(sa.func.count()).select_from(entities).where(
+        entities.c.label == "PERSON", entities.c.text == alias)).scalar_one()
+    if conn.execute(sa.select(person_aliases.c.alias).where(person_aliases.c.alias == alias)).first():
+        conn.execute(person_aliases.update().where(person_aliases.c.alias == alias).values(
+            person_id=person_id, source="reviewer", mentions=mentions, updated_at=utcnow()))
+    else:
+        conn.execute(person_aliases.insert().values(alias=alias, person_id=person_id, source="reviewer",
+                                                    mentions=mentions, updated_at=utcnow()))
+    conn.execute(entities.update().where(entities.c.label == "PERSON", entities.c.text == alias)
+                 .values(canonical_id=person_id, canonical_name=name))
+
+
+def refresh_tallies(conn: Connection) -> None:
+    """Count the register's tallies again from its activities, leaving out rejected ones."""
+    from pipeline.activities import tally_rows
+
+    conn.execute(activity_tallies.delete())
+    rows = tally_rows(register_from(conn))
+    if rows:
+        conn.execute(activity_tallies.insert(), rows)
+
+
+def register_from(conn: Connection, include_rejected: bool = False) -> list:
+    """The stored register as Activity objects (rejected activities left out unless asked for)."""
+    from pipeline.activities import Activity, Person
+
+    people: dict[str, list] = {}
+    for p in conn.execute(sa.select(activity_people).order_by(activity_people.c.id)):
+        people.setdefault(p.activity_id, []).append(Person(p.person_id, p.name, p.role))
+    query = sa.select(activities)
+    if not include_rejected:
+        query = query.where(activities.c.rejected.is_(False))
+    return [Activity(r.activity_id, r.actor, r.event_date, r.report_date, r.title, r.activity_type,
+                     r.sector, r.place, r.counterpart_country, tuple(json.loads(r.document_ids)),
+                     tuple(people.get(r.activity_id, ())), r.confidence)
+            for r in conn.execute(query)]
+
+
+# --- the review queue ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    kind: str | None = None  # sector | fact | activity
+    sector: str | None = None
+    source_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    include_reviewed: bool = False
+
+
+@dataclass(frozen=True)
+class Context:
+    """The text around an extracted span, split so a template can highlight the span."""
+
+    before: str
+    span: str
+    after: str
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    kind: str
+    key: str
+    label: str  # what was extracted: "document sector", "activity_count", "inspection" ...
+    document_id: str | None
+    title: str | None
+    published: date | None
+    source_id: int | None
+    sector: str | None
+    confidence: float
+    feeds: int  # how many register tallies or activities a correction would change
+    version: str | None
+    reviewed: bool
+    values: dict[str, Any] = field(default_factory=dict)
+    context: Context | None = None
+
+    @property
+    def priority(self) -> float:
+        return round((1.0 - self.confidence) * (1 + self.feeds), 4)
+
+
+def review_queue(store: Store, wanted: QueueFilter = QueueFilter(), limit: int = 50) -> list[QueueItem]:
+    """Items most worth a reviewer's time first: low confidence times how many tallies they feed."""
+    with store.engine.connect() as conn:
+        fed = activities_per_document(conn)
+        items: list[QueueItem] = []
+        if wanted.kind in (None, "sector"):
+            items += _sector_items(conn, wanted, fed)
+        if wanted.kind in (None, "fact"):
+            items += _fact_items(conn, wanted)
+        if wanted.kind in (None, "activity"):
+            items += _activity_items(conn, wanted)
+        items = [i for i in items if _matches(i, wanted)]
+        items.sort(key=lambda i: (-i.priority, i.key))
+        return [with_context(conn, i) for i in items[:limit]]
+
+
+def activities_per_document(conn: Connection) -> Counter[str]:
+    fed: Counter[str] = Counter()
+    for ids in conn.execute(sa.select(activities.c.document_ids).where(activities.c.rejected.is_(False))).scalars():
+        fed.update(json.loads(ids))
+    return fed
+
+
+def _matches(item: QueueItem, wanted: QueueFilter) -> bool:
+    if wanted.sector and item.sector != wanted.sector:
+        return False
+    if wanted.source_id is not None and item.source_id != wanted.source_id:
+        return False
+    if wanted.date_from and (item.published is None or item.published < wanted.date_from):
+        return False
+    return not (wanted.date_to and (item.published is None or item.published > wanted.date_to))
+
+
+_DOC = (documents.c.title, documents.c.published, documents.c.source_id, documents.c.text_hash)
+
+
+def _sector_items(conn: Connection, wanted: QueueFilter, fed: Counter[str]) -> list[QueueItem]:
+    query = sa.select(sector_labels, *_DOC).join(documents, sector_labels.c.document_id == documents.c.document_id)
+    if not wanted.include_reviewed:
+        query = query.where(sector_labels.c.reviewed.is_(False))
+    return [_sector_item(r, fed[r.document_id] if r.unit == "document" else 0) for r in conn.execute(query)]
+
+
+def _sector_item(r: sa.Row, feeds: int) -> QueueItem:
+    label = "document sector" if r.unit == "document" else f"paragraph {r.unit_index + 1} sector"
+    return QueueItem("sector", sector_key(r.text_hash, r.unit, r.unit_index), label, r.document_id, r.title,
+                     r.published, r.source_id, r.sector, r.probability, feeds, r.model_version, r.reviewed,
+                     {"sector": r.sector, "probability": r.probability, "source": r.source,
+                      "unit": r.unit, "unit_index": r.unit_index})
+
+
+def _fact_items(conn: Connection, wanted: QueueFilter) -> list[QueueItem]:
+    query = sa.select(facts, *_DOC).join(documents, facts.c.document_id == documents.c.document_id)
+    if not wanted.include_reviewed:
+        query = query.where(facts.c.reviewed.is_(False))
+    return [_fact_item(r) for r in conn.execute(query)]
+
+
+def _fact_item(r: sa.Row) -> QueueItem:
+    values = {name: getattr(r, name) for name in (
+        "kind", "subject", "sector", "category", "counterpart", "place", "period_start", "period_end",
+        "period_label", "value", "low", "high", "qualifier", "unit", "rejected")}
+    return QueueItem("fact", fact_key(r.text_hash, r.start_char or 0, r.end_char or 0, r.kind), r.kind,
+                     r.document_id, r.title, r.published, r.source_id, r.sector,
+                     r.confidence if r.confidence is not None else 0.5, FACT_WEIGHTS.get(r.kind, 0),
+                     r.extractor_version, r.reviewed, values,
+                     Context("", "", "") if r.start_char is None else None)
+
+
+def _activity_items(conn: Connection, wanted: QueueFilter) -> list[QueueItem]:
+    accompanied = Counter(conn.execute(sa.select(activity_people.c.activity_id)
+                                       .where(activity_people.c.role == "accompanied")).scalars())
+    query = sa.select(activities)
+    if not wanted.include_reviewed:
+        query = query.where(activities.c.reviewed.is_(False))
+    rows = conn.execute(query).all()
+    first_ids = [json.loads(r.document_ids)[0] for r in rows]
+    sources = dict(conn.execute(sa.select(documents.c.document_id, documents.c.source_id)
+                                .where(documents.c.document_id.in_(first_ids))).all())
+    return [_activity_item(r, first, sources.get(first), accompanied[r.activity_id])
+            for r, first in zip(rows, first_ids)]
+
+
+def _activity_item(r: sa.Row, first_document: str, source_id: int | None, companions: int) -> QueueItem:
+    # An activity feeds its year's total, sector, type and month tallies, and one per companion.
+    values = {"activity_type": r.activity_type, "event_date": r.event_date, "report_date": r.report_date,
+              "sector": r.sector, "place": r.place, "counterpart_country": r.counterpart_country,
+              "reports": len(json.loads(r.document_ids)), "rejected": r.rejected}
+    return QueueItem("activity", activity_key(r.activity_id), r.activity_type, first_document, r.title,
+                     r.report_date, source_id, r.sector, r.confidence or 0.0, 4 + companions,
+                     r.register_version, r.reviewed, values)
+
+
+def with_context(conn: Connection, item: QueueItem) -> QueueItem:
+    """The item with the text it was extracted from, the extracted span marked by offsets."""
+    if item.document_id is None or item.context is not None:
+        return item
+    text = conn.execute(sa.select(documents.c.text).where(documents.c.document_id == item.document_id)).scalar()
+    if text is None:
+        return item
+    return _replace_context(item, context_for(item, text))
+
+
+def _replace_context(item: QueueItem, context: Context) -> QueueItem:
+    from dataclasses import replace
+
+    return replace(item, context=context)
+
+
+def context_for(item: QueueItem, text: str) -> Context:
+    if item.kind == "fact":
+        _, parts = parse_key(item.key)
+        return sentence_context(text, int(parts[1]), int(parts[2]))
+    if item.kind == "sector" and item.values.get("unit") == "paragraph":
+        parts = paragraphs(text)
+        index = item.values["unit_index"]
+        return Context("", _clip(parts[index] if index < len(parts) else ""), "")
+    return Context("", "", _clip(text))
+
+
+def sentence_context(text: str, start: int, end: int, radius: int = 300) -> Context:
+    """The sentence around ``text[start:end]`` (at most ``radius`` characters either side)."""
+    low = max(0, start - radius)
+    breaks = [m.end() for m in _SENTENCE_BREAK.finditer(text, low, start)]
+    left = breaks[-1] if breaks else low
+    found = _SENTENCE_BREAK.search(text, end, min(len(text), end + radius))
+    right = found.start() + 1 if found else min(len(text), end + radius)
+    return Context(text[left:start], text[start:end], text[end:right])
+
+
+_SENTENCE_BREAK = re.compile(r"[.!?](?=\s)|\n")
+
+
+def _clip(text: str, limit: int = 700) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def find_item(store: Store, key: str) -> QueueItem | None:
+    """The queue item of one key, reviewed or not, with its context."""
+    target_type, parts = parse_key(key)
+    with store.engine.connect() as conn:
+        if target_type == "sector":
+            query = sa.select(sector_labels, *_DOC).join(documents, sector_labels.c.document_id == documents.c.document_id)
+            row = conn.execute(query.where(documents.c.text_hash == parts[0], sector_labels.c.unit == parts[1],
+                                           sector_labels.c.unit_index == int(parts[2]))).first()
+            item = row and _sector_item(row, activities_per_document(conn)[row.document_id] if parts[1] == "document" else 0)
+        elif target_type == "fact":
+            query = sa.select(facts, *_DOC).join(documents, facts.c.document_id == documents.c.document_id)
+            row = conn.execute(query.where(documents.c.text_hash == parts[0], facts.c.start_char == int(parts[1]),
+                                           facts.c.end_char == int(parts[2]), facts.c.kind == parts[3])).first()
+            item = row and _fact_item(row)
+        elif target_type == "activity":
+            item = next((i for i in _activity_items(conn, QueueFilter(include_reviewed=True)) if i.key == key), None)
+        else:
+            return None
+        return with_context(conn, item) if item else None
+
+
+def corrections_of(store: Store, key: str) -> list[dict]:
+    """Every correction of one target, newest first (the audit trail shown beside the form)."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(corrections).where(corrections.c.target_key == key)
+                            .order_by(corrections.c.id.desc()))
+        return [dict(r._mapping) for r in rows]
+
+
+def recent_corrections(store: Store, limit: int = 20) -> list[dict]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(corrections).order_by(corrections.c.id.desc()).limit(limit))
+        return [dict(r._mapping) for r in rows]
+
+
+# --- people -------------------------------------------------------------------------
+
+
+def person_aliases_overview(store: Store) -> list[dict]:
+    """Every alias with its person, most mentioned first, for the merge/split page."""
+    query = (sa.select(person_aliases, persons.c.canonical_name)
+             .join(persons, person_aliases.c.person_id == persons.c.person_id)
+             .order_by(person_aliases.c.mentions.desc(), person_aliases.c.alias))
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def alias_target(store: Store, alias: str, action: str, person: str) -> dict[str, str]:
+    """The person an alias is merged into (an existing id) or split off to (a new name)."""
+    with store.engine.connect() as conn:
+        current = conn.execute(sa.select(person_aliases.c.person_id).where(person_aliases.c.alias == alias)).scalar()
+        if current is None:
+            raise ReviewError(f"no alias {alias!r} is known; pick one from the people page")
+        if action == "merge":
+            if conn.execute(sa.select(persons.c.person_id).where(persons.c.person_id == person)).first() is None:
+                raise ReviewError(f"no person has id {person!r}; merge into an id listed on the people page")
+            return {"person_id": person, "previous": current}
+    name = person.strip()
+    if not name:
+        raise ReviewError("a split needs the name of the new person")
+    return {"person_id": _new_person_id(name, current), "canonical_name": name, "previous": current}
+
+
+def _new_person_id(name: str, current: str) -> str:
+    from pipeline.entities import canonical_person
+
+    found = canonical_person(name)
+    candidate = found.id if found else re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    if candidate == current:
+        candidate = f"{candidate}-split"
+    return candidate
+
+
+def reviewed_counts(store: Store) -> dict[str, int]:
+    with store.engine.connect() as conn:
+        return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.reviewed.is_(True))).scalar_one()
+                for t in (sector_labels, facts, activities)}

@@ -1,0 +1,367 @@
+"""The review UI: ``create_app(config)`` returns the FastAPI application ``nkpipe serve`` runs.
+
+Server-rendered pages only (Jinja2 with autoescaping; no scripts at all, which the
+Content-Security-Policy also enforces). Roles: analysts see the dashboard and manage
+sources, reviewers also correct, admins also manage accounts.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import httpx
+import jinja2
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from pipeline import accounts, review
+from pipeline.accounts import Session
+from pipeline.config import Config
+from pipeline.errors import NkpipeError
+from pipeline.records import SOURCE_KINDS
+from pipeline.sectors import SECTORS
+from pipeline.store import Store, open_store
+from pipeline.web.auth import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    LoginRequired,
+    check_csrf,
+    current_session,
+    form_for,
+    new_login_token,
+    page_for,
+)
+
+HERE = Path(__file__).resolve().parent
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; "
+                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+FACT_KINDS = ("activity_count", "companion_count", "exchange_rate", "price")
+
+
+def templates() -> Jinja2Templates:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                                     undefined=jinja2.StrictUndefined)
+    return Jinja2Templates(env=environment)
+
+
+def create_app(config: Config, store: Store | None = None) -> FastAPI:
+    app = FastAPI(title="nkpipe review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.config = config
+    app.state.store = store or open_store(config.store.url, config.base_dir)
+    app.state.templates = templates()
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    _install_handlers(app)
+    for register in (_auth_routes, _dashboard_routes, _review_routes, _people_routes, _source_routes, _user_routes):
+        register(app)
+    return app
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        if request.url.path != "/static/style.css":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, exc: LoginRequired):
+        return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def error_page(request: Request, exc: HTTPException):
+        return render(request, "error.html", None, status_code=exc.status_code,
+                      status=exc.status_code, message=exc.detail)
+
+
+def render(request: Request, name: str, session: Session | None, status_code: int = 200, **context) -> Response:
+    context.update(session=session, user=session.user if session else None,
+                   csrf_token=session.csrf_token if session else "")
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def _config(request: Request) -> Config:
+    return request.app.state.config
+
+
+def _see_other(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def _safe_next(path: str | None) -> str:
+    """Only a path on this site: never an absolute URL an attacker put in ?next=."""
+    if not path or not path.startswith("/") or path.startswith("//") or urlsplit(path).netloc:
+        return "/"
+    return path
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+def _auth_routes(app: FastAPI) -> None:
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str = "/"):
+        return _login_form(request, _safe_next(next), None, 200)
+
+    @app.post("/login")
+    def login(request: Request, name: str = Form(""), password: str = Form(""),
+              csrf_token: str = Form(""), next: str = Form("/")):
+        check_csrf(csrf_token, request.cookies.get(LOGIN_CSRF_COOKIE, ""))
+        user = accounts.authenticate(_store(request), name.strip(), password, _config(request).web)
+        if user is None:
+            return _login_form(request, _safe_next(next), "Wrong name or password, or the account is disabled.", 401)
+        response = _see_other(_safe_next(next))
+        _set_cookie(request, response, SESSION_COOKIE,
+                    accounts.start_session(_store(request), user, _config(request).web),
+                    int(_config(request).web.session_hours * 3600))
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request, session: Session = Depends(form_for("analyst"))):
+        accounts.end_session(_store(request), request.cookies.get(SESSION_COOKIE))
+        response = _see_other("/login")
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+
+def _login_form(request: Request, next_path: str, error: str | None, status_code: int) -> Response:
+    token = new_login_token()
+    response = render(request, "login.html", None, status_code, next=next_path, error=error, login_token=token)
+    _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, 1800, path="/login")
+    return response
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int, path: str = "/") -> None:
+    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, samesite="strict",
+                        secure=_config(request).web.secure_cookies)
+
+
+# --- dashboard -------------------------------------------------------------------------------
+
+
+def prefect_ui_url(config: Config) -> str | None:
+    """The local Prefect UI's address when its server answers on 127.0.0.1, else None."""
+    base = f"http://127.0.0.1:{config.schedule.server_port}"
+    try:
+        answer = httpx.get(f"{base}/api/health", timeout=config.web.prefect_probe_timeout_s)
+    except httpx.HTTPError:
+        return None
+    return base if answer.status_code == 200 else None
+
+
+def _dashboard_routes(app: FastAPI) -> None:
+    @app.get("/", response_class=HTMLResponse)
+    def dashboard(request: Request, session: Session = Depends(page_for("analyst"))):
+        store = _store(request)
+        return render(request, "dashboard.html", session, runs=store.recent_runs(10),
+                      problems=store.recent_problems(10), reviewed=review.reviewed_counts(store),
+                      corrections=review.recent_corrections(store, 10), prefect_url=prefect_ui_url(_config(request)))
+
+
+# --- review queue and corrections --------------------------------------------------------------
+
+
+def _queue_filter(kind: str, sector: str, source: str, date_from: str, date_to: str, reviewed: str) -> review.QueueFilter:
+    try:
+        return review.QueueFilter(
+            kind=kind if kind in review.QUEUE_KINDS else None, sector=sector if sector in SECTORS else None,
+            source_id=int(source) if source.strip() else None,
+            date_from=date.fromisoformat(date_from) if date_from else None,
+            date_to=date.fromisoformat(date_to) if date_to else None, include_reviewed=reviewed == "1")
+    except ValueError as exc:
+        raise HTTPException(400, f"a filter is not valid ({exc}); use a source id number and YYYY-MM-DD dates") from exc
+
+
+def _review_routes(app: FastAPI) -> None:
+    @app.get("/review", response_class=HTMLResponse)
+    def queue(request: Request, kind: str = "", sector: str = "", source: str = "", date_from: str = "",
+              date_to: str = "", reviewed: str = "", session: Session = Depends(page_for("reviewer"))):
+        wanted = _queue_filter(kind, sector, source, date_from, date_to, reviewed)
+        return render(request, "queue.html", session, items=review.review_queue(_store(request), wanted, 50),
+                      wanted=wanted, kinds=review.QUEUE_KINDS, sectors=SECTORS,
+                      sources=_store(request).list_sources(), item_url=_item_url)
+
+    @app.get("/review/item", response_class=HTMLResponse)
+    def item(request: Request, key: str, saved: str = "", session: Session = Depends(page_for("reviewer"))):
+        return _item_page(request, session, key, saved == "1", None, 200)
+
+    @app.post("/review/sector")
+    def correct_sector(request: Request, key: str = Form(...), sector: str = Form(...), comment: str = Form(""),
+                       session: Session = Depends(form_for("reviewer"))):
+        return _correct(request, session, key, "set", sector, "sector", comment)
+
+    @app.post("/review/fact")
+    async def correct_fact(request: Request, session: Session = Depends(form_for("reviewer"))):
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        key, action = form.get("key", ""), form.get("action", "set")
+        try:
+            edit = review.parse_fact_edit(form) if action == "set" else None
+        except NkpipeError as exc:
+            return _item_page(request, session, key, False, str(exc), 400)
+        return _correct(request, session, key, action, edit, None, form.get("comment", ""))
+
+    @app.post("/review/activity")
+    def not_an_activity(request: Request, key: str = Form(...), comment: str = Form(""),
+                        session: Session = Depends(form_for("reviewer"))):
+        return _correct(request, session, key, "not_activity", True, "is_activity", comment)
+
+
+def _item_url(key: str, saved: bool = False) -> str:
+    return f"/review/item?key={quote(key, safe='')}" + ("&saved=1" if saved else "")
+
+
+def _item_page(request: Request, session: Session, key: str, saved: bool, error: str | None,
+               status_code: int) -> Response:
+    try:
+        found = review.find_item(_store(request), key)
+    except NkpipeError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    if found is None:
+        raise HTTPException(404, f"nothing to review has the key {key}; it may have changed in a later run")
+    return render(request, "item.html", session, status_code, item=found, saved=saved, error=error,
+                  history=review.corrections_of(_store(request), key), sectors=SECTORS)
+
+
+def _correct(request: Request, session: Session, key: str, action: str, new_value, field: str | None,
+             comment: str) -> Response:
+    try:
+        found = review.find_item(_store(request), key)
+        if found is None:
+            raise HTTPException(404, f"nothing to review has the key {key}")
+        review.record_correction(_store(request), review.Correction(
+            key, action, session.user.name, new_value, _old_value(found, field), field,
+            comment.strip() or None, found.document_id))
+    except NkpipeError as exc:
+        return _item_page(request, session, key, False, str(exc), 400)
+    return _see_other(_item_url(key, saved=True))
+
+
+def _old_value(found: review.QueueItem, field: str | None):
+    if found.kind == "fact":
+        return {k: found.values.get(k) for k in review.FACT_FIELDS}
+    if found.kind == "activity":
+        return False if found.values.get("rejected") else True
+    return found.values.get(field) if field else None
+
+
+# --- people (alias merge and split) ------------------------------------------------------------
+
+
+def _people_routes(app: FastAPI) -> None:
+    @app.get("/review/people", response_class=HTMLResponse)
+    def people(request: Request, saved: str = "", session: Session = Depends(page_for("reviewer"))):
+        return _people_page(request, session, saved == "1", None, 200)
+
+    @app.post("/review/alias")
+    def correct_alias(request: Request, alias: str = Form(...), action: str = Form(...), person: str = Form(""),
+                      comment: str = Form(""), session: Session = Depends(form_for("reviewer"))):
+        try:
+            if action not in ("merge", "split"):
+                raise NkpipeError(f"unknown alias action {action!r}; merge or split")
+            target = review.alias_target(_store(request), alias, action, person)
+            review.record_correction(_store(request), review.Correction(
+                review.alias_key(alias), action, session.user.name, target, target.pop("previous"), "person_id",
+                comment.strip() or None))
+        except NkpipeError as exc:
+            return _people_page(request, session, False, str(exc), 400)
+        return _see_other("/review/people?saved=1")
+
+
+def _people_page(request: Request, session: Session, saved: bool, error: str | None, status_code: int) -> Response:
+    return render(request, "people.html", session, status_code, aliases=review.person_aliases_overview(_store(request)),
+                  saved=saved, error=error)
+
+
+# --- sources -----------------------------------------------------------------------------------
+
+
+def _source_routes(app: FastAPI) -> None:
+    @app.get("/sources", response_class=HTMLResponse)
+    def sources_page(request: Request, session: Session = Depends(page_for("analyst"))):
+        return _sources_page(request, session, None, 200)
+
+    @app.post("/sources")
+    def add_source(request: Request, url: str = Form(...), kind: str = Form(""), name: str = Form(""),
+                   published: str = Form(""), session: Session = Depends(form_for("analyst"))):
+        from pipeline.sources import SourceSpec, parse_published, register_source
+
+        try:
+            if not url.strip().lower().startswith(("http://", "https://")):
+                raise NkpipeError(f"{url!r}: the web page adds http(s) URLs only; "
+                                  f"register local files on the server with `nkpipe sources add`")
+            register_source(_store(request), SourceSpec(url.strip(), kind or None, name.strip() or None,
+                                                        parse_published(published.strip() or None)))
+        except NkpipeError as exc:
+            return _sources_page(request, session, str(exc), 400)
+        return _see_other("/sources")
+
+    @app.post("/sources/{source_id}/enabled")
+    def enable_source(request: Request, source_id: int, enabled: str = Form(...),
+                      session: Session = Depends(form_for("analyst"))):
+        try:
+            _store(request).set_source_enabled(source_id, enabled == "1")
+        except NkpipeError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return _see_other("/sources")
+
+
+def _sources_page(request: Request, session: Session, error: str | None, status_code: int) -> Response:
+    return render(request, "sources.html", session, status_code, sources=_store(request).source_overview(),
+                  kinds=SOURCE_KINDS, error=error)
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+
+def _user_routes(app: FastAPI) -> None:
+    @app.get("/admin/users", response_class=HTMLResponse)
+    def users_page(request: Request, session: Session = Depends(page_for("admin"))):
+        return _users_page(request, session, None, 200)
+
+    @app.post("/admin/users")
+    def add_user(request: Request, name: str = Form(...), role: str = Form(...), password: str = Form(...),
+                 session: Session = Depends(form_for("admin"))):
+        return _change_users(request, session, lambda store, web: accounts.add_user(store, name.strip(), role,
+                                                                                       password, web))
+
+    @app.post("/admin/users/{name}/role")
+    def change_role(request: Request, name: str, role: str = Form(...), session: Session = Depends(form_for("admin"))):
+        return _change_users(request, session, lambda store, web: accounts.set_role(store, name, role))
+
+    @app.post("/admin/users/{name}/disabled")
+    def disable_user(request: Request, name: str, disabled: str = Form(...),
+                     session: Session = Depends(form_for("admin"))):
+        if name == session.user.name and disabled == "1":
+            return _users_page(request, session, "you cannot disable your own account", 400)
+        return _change_users(request, session, lambda store, web: accounts.set_disabled(store, name, disabled == "1"))
+
+
+def _change_users(request: Request, session: Session, change) -> Response:
+    try:
+        change(_store(request), _config(request).web)
+    except NkpipeError as exc:
+        return _users_page(request, session, str(exc), 400)
+    return _see_other("/admin/users")
+
+
+def _users_page(request: Request, session: Session, error: str | None, status_code: int) -> Response:
+    return render(request, "users.html", session, status_code, accounts=accounts.list_users(_store(request)),
+                  roles=accounts.ROLES, error=error)
+
+
+__all__ = ["create_app", "current_session", "prefect_ui_url"]
