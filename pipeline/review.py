@@ -547,7 +547,7 @@ def _new_person_id(name: str, current: str) -> str:
     from pipeline.entities import canonical_person
 
     found = canonical_person(name)
-    candidate = found.id if found else re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    candidate = found.person_id if found else re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     if candidate == current:
         candidate = f"{candidate}-split"
     return candidate

@@ -59,3 +59,51 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+# --- review UI ---------------------------------------------------------------------------
+
+REVIEW_TEXT = ("Kim Jong Un made 51 public appearances in 2024, the report said. "
+               "<script>window.pwned = 1</script> Readers saw it as text.")
+
+
+def review_document(store, source_id: int, text: str = REVIEW_TEXT, doc_id: str = "doc-a",
+                    sector: str = "military", probability: float = 0.4):
+    """A stored document with one activity_count fact, a document sector label and a PERSON entity."""
+    from pipeline.records import AnalyzedDocument, CleanDocument, Entity
+
+    document = CleanDocument(key=doc_id, url=f"https://x.org/{doc_id}", title=f"Report {doc_id}", author=None,
+                             published=None, text=text, format="text")
+    fact = {"kind": "activity_count", "subject": "Kim Jong Un", "value": 51.0, "start_char": 17, "end_char": 19,
+            "sentence": text[:64], "extractor_version": "facts-test", "confidence": 0.6}
+    label = {"unit": "document", "unit_index": 0, "sector": sector, "probability": probability,
+             "model_version": "sector-test", "source": "model"}
+    person = Entity("PERSON", "Kim Jong Un", 0, 11, 0, 64, "kim-jong-un", "Kim Jong Un")
+    analyzed = AnalyzedDocument(doc_id, source_id, document, (person,), 2,
+                                derived=(("facts", (fact,)), ("sector_labels", (label,))))
+    store.write_documents(None, [analyzed], "v1", "n1")
+    return analyzed
+
+
+@pytest.fixture
+def web_config(config):
+    """Cheap Argon2 parameters: the tests check behaviour, not the hash's cost."""
+    from dataclasses import replace
+
+    from pipeline.config import WebConfig
+
+    return replace(config, web=WebConfig(hash_memory_kib=8192, hash_time_cost=1, prefect_probe_timeout_s=0.2))
+
+
+@pytest.fixture
+def review_store(web_config):
+    """A store with one reviewable document and one account of each role (password: role + '-password')."""
+    from pipeline.accounts import ROLES, add_user
+    from pipeline.store import open_store
+
+    store = open_store(web_config.store.url)
+    source = store.add_source("https://x.org/feed", "article", "Feed", None)
+    review_document(store, source.id)
+    for role in ROLES:
+        add_user(store, role, role, f"{role}-password", web_config.web)
+    return store

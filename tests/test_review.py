@@ -1,0 +1,218 @@
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from pipeline.activities import Activity, Person, activity_id_for
+from pipeline.errors import ReviewError
+from pipeline.review import (
+    Correction,
+    QueueFilter,
+    activity_key,
+    alias_key,
+    alias_target,
+    fact_key,
+    find_item,
+    parse_fact_edit,
+    parse_key,
+    record_correction,
+    review_queue,
+    sector_key,
+    sentence_context,
+)
+from pipeline.store import open_store
+from tests.conftest import REVIEW_TEXT, review_document
+
+
+@pytest.fixture
+def seeded(store):
+    source = store.add_source("https://x.org/feed", "article", None, None)
+    analyzed = review_document(store, source.id)
+    return store, source, analyzed.document.text_hash
+
+
+def sector_row(store) -> dict:
+    frame = store.read_table("sector_labels")
+    return frame.iloc[0].to_dict()
+
+
+def fact_row(store) -> dict:
+    return store.read_table("facts").iloc[0].to_dict()
+
+
+def activity(doc_id: str = "doc-a", day: date = date(2024, 3, 1), sector: str = "military",
+             confidence: float = 0.7) -> Activity:
+    return Activity(activity_id_for(doc_id), "Kim Jong Un", day, day, "Kim Jong Un inspected", "inspection",
+                    sector, None, None, (doc_id,), (Person("choe", "Choe Ryong Hae", "accompanied"),), confidence)
+
+
+def test_review_keys_round_trip_and_refuse_other_shapes():
+    assert parse_key(sector_key("h", "paragraph", 2)) == ("sector", ["h", "paragraph", "2"])
+    assert parse_key(fact_key("h", 17, 19, "activity_count")) == ("fact", ["h", "17", "19", "activity_count"])
+    assert parse_key(alias_key("Kim Jong-un")) == ("alias", ["Kim Jong-un"])
+    for bad in ("fact:h:x:19:kind", "sector:h:document", "row:12", "activity:"):
+        with pytest.raises(ReviewError):
+            parse_key(bad)
+
+
+def test_review_sector_correction_survives_reprocessing_and_feeds_training(seeded):
+    store, source, text_hash = seeded
+    record_correction(store, Correction(sector_key(text_hash, "document", 0), "set", "rev", "economic"))
+    review_document(store, source.id)  # the pipeline rewrites the document's rows with the model's label
+    row = sector_row(store)
+    assert (row["sector"], row["source"], bool(row["reviewed"])) == ("economic", "reviewer", True)
+    units = store.reviewed_sector_units()
+    assert [(u["document_id"], u["sector"]) for u in units] == [("doc-a", "economic")]
+    assert "51 public appearances" in units[0]["text"]
+
+
+def test_review_correction_lapses_when_the_document_text_changes(seeded):
+    store, source, text_hash = seeded
+    record_correction(store, Correction(sector_key(text_hash, "document", 0), "set", "rev", "economic"))
+    review_document(store, source.id, text=REVIEW_TEXT + " A new paragraph.")
+    assert (sector_row(store)["sector"], sector_row(store)["source"]) == ("military", "model")
+
+
+def test_review_later_correction_supersedes_the_earlier_one(seeded):
+    store, source, text_hash = seeded
+    key = sector_key(text_hash, "document", 0)
+    first = record_correction(store, Correction(key, "set", "rev", "economic"))
+    second = record_correction(store, Correction(key, "set", "rev", "social"))
+    review_document(store, source.id)
+    assert sector_row(store)["sector"] == "social"
+    frame = store.read_table("corrections").set_index("id")
+    assert not frame.loc[first, "active"] and frame.loc[first, "superseded_by"] == second
+    assert frame.loc[second, "active"]
+
+
+def test_review_fact_edit_and_reject_survive_reprocessing(seeded):
+    store, source, text_hash = seeded
+    key = fact_key(text_hash, 17, 19, "activity_count")
+    edit = parse_fact_edit({"value": "52", "period_start": "2024-01-01", "period_end": "2024-12-31",
+                            "period_label": "2024", "subject": "Kim Jong Un", "sector": ""})
+    record_correction(store, Correction(key, "set", "rev", edit))
+    review_document(store, source.id)
+    row = fact_row(store)
+    assert (row["value"], str(row["period_start"])[:10], row["period_label"], bool(row["reviewed"])) == (
+        52.0, "2024-01-01", "2024", True)
+    assert [f["value"] for f in store.query_facts("activity_count", 2024)] == [52.0]
+    record_correction(store, Correction(key, "reject", "rev"))
+    review_document(store, source.id)
+    assert bool(fact_row(store)["rejected"]) and store.query_facts("activity_count") == []
+
+
+def test_review_fact_edit_refuses_bad_values():
+    with pytest.raises(ReviewError, match="not a number"):
+        parse_fact_edit({"value": "fifty"})
+    with pytest.raises(ReviewError, match="not a date"):
+        parse_fact_edit({"value": "1", "period_start": "2024-13-01"})
+    with pytest.raises(ReviewError, match="after period_end"):
+        parse_fact_edit({"value": "1", "period_start": "2024-12-01", "period_end": "2024-01-01"})
+    with pytest.raises(ReviewError, match="unknown sector"):
+        parse_fact_edit({"value": "1", "sector": "sports"})
+
+
+def test_review_correction_refuses_wrong_actions_and_values(seeded):
+    store, _, text_hash = seeded
+    with pytest.raises(ReviewError, match="unknown sector"):
+        record_correction(store, Correction(sector_key(text_hash, "document", 0), "set", "rev", "sports"))
+    with pytest.raises(ReviewError, match="cannot 'reject'"):
+        record_correction(store, Correction(sector_key(text_hash, "document", 0), "reject", "rev"))
+    assert store.read_table("corrections").empty
+
+
+def test_review_not_an_activity_leaves_the_tallies_and_stays_after_a_rebuild(seeded):
+    store, _, _ = seeded
+    register = [activity("doc-a"), activity("doc-b", date(2024, 5, 2))]
+    store.write_register(register)
+    total = lambda: store.read_table("activity_tallies").query("by == 'total'")["count"].tolist()  # noqa: E731
+    assert total() == [2]
+    record_correction(store, Correction(activity_key(activity_id_for("doc-a")), "not_activity", "rev", True))
+    assert total() == [1]
+    store.write_register(register)  # the register is rebuilt from the documents on every run
+    assert total() == [1]
+    assert [a.activity_id for a in store.load_register()] == [activity_id_for("doc-b")]
+    frame = store.read_table("activities").set_index("activity_id")
+    assert frame.loc[activity_id_for("doc-a"), "rejected"] and frame.loc[activity_id_for("doc-a"), "reviewed"]
+
+
+def test_review_document_sector_correction_changes_the_activity_and_its_tallies(seeded):
+    store, _, text_hash = seeded
+    store.write_register([activity("doc-a")])
+    record_correction(store, Correction(sector_key(text_hash, "document", 0), "set", "rev", "economic"))
+    tallies = store.read_table("activity_tallies").query("by == 'sector'")
+    assert tallies[["key", "count"]].values.tolist() == [["economic", 1]]
+    assert store.load_register()[0].sector == "economic"
+
+
+def test_review_alias_merge_and_split_apply_to_entities_now_and_after_reprocessing(seeded):
+    store, source, _ = seeded
+    store.engine.dispose()
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO persons (person_id, canonical_name, in_gazetteer, first_seen_at) "
+                             "VALUES ('kim-jong-un-2', 'Kim Jong Un (other)', 0, '2024-01-01')")
+    target = alias_target(store, "Kim Jong Un", "merge", "kim-jong-un-2")
+    previous = target.pop("previous")
+    record_correction(store, Correction(alias_key("Kim Jong Un"), "merge", "rev", target, previous, "person_id"))
+    review_document(store, source.id)
+    entity = store.read_table("entities").iloc[0]
+    assert (entity["canonical_id"], entity["canonical_name"]) == ("kim-jong-un-2", "Kim Jong Un (other)")
+    alias = store.read_table("person_aliases").set_index("alias").loc["Kim Jong Un"]
+    assert (alias["person_id"], alias["source"]) == ("kim-jong-un-2", "reviewer")
+    split = alias_target(store, "Kim Jong Un", "split", "Kim Jong Un Junior")
+    split.pop("previous")
+    record_correction(store, Correction(alias_key("Kim Jong Un"), "split", "rev", split))
+    assert store.read_table("entities").iloc[0]["canonical_name"] == "Kim Jong Un Junior"
+    with pytest.raises(ReviewError, match="no person has id"):
+        alias_target(store, "Kim Jong Un", "merge", "nobody")
+
+
+def test_review_queue_puts_uncertain_items_that_feed_tallies_first(store):
+    source = store.add_source("https://x.org/feed", "article", None, None)
+    review_document(store, source.id, doc_id="doc-a", probability=0.9)
+    review_document(store, source.id, text="Another text about 12 things. " * 3, doc_id="doc-b", probability=0.5)
+    store.write_register([activity("doc-a", confidence=0.9)])
+    items = review_queue(store, QueueFilter(kind="sector"))
+    # doc-a is more certain (0.9) but feeds an activity: (1-0.9)*(1+1) = 0.2 < (1-0.5)*1 = 0.5
+    assert [(i.document_id, i.priority) for i in items] == [("doc-b", 0.5), ("doc-a", 0.2)]
+    everything = review_queue(store)
+    assert everything[0].kind == "fact" and everything[0].priority == pytest.approx(0.4 * 4)
+    assert {i.kind for i in everything} == {"fact", "sector", "activity"}
+
+
+def test_review_queue_filters_and_drops_reviewed_items(seeded):
+    store, _, text_hash = seeded
+    assert [i.kind for i in review_queue(store, QueueFilter(sector="military"))] == ["sector"]
+    assert review_queue(store, QueueFilter(source_id=999)) == []
+    assert review_queue(store, QueueFilter(date_from=date(2030, 1, 1))) == []
+    record_correction(store, Correction(sector_key(text_hash, "document", 0), "set", "rev", "economic"))
+    assert [i.kind for i in review_queue(store)] == ["fact"]
+    reviewed = review_queue(store, QueueFilter(kind="sector", include_reviewed=True))
+    assert reviewed[0].reviewed and reviewed[0].sector == "economic"
+
+
+def test_review_item_context_marks_the_extracted_span(seeded):
+    store, _, text_hash = seeded
+    item = find_item(store, fact_key(text_hash, 17, 19, "activity_count"))
+    assert (item.context.before, item.context.span) == ("Kim Jong Un made ", "51")
+    assert item.context.after == " public appearances in 2024, the report said."
+    assert sentence_context("One. Two 3 four. Five.", 9, 10).before == " Two "
+
+
+def test_review_schema_4_store_is_upgraded_in_place(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = open_store(url)
+    with store.engine.begin() as conn:
+        for table, column in (("facts", "reviewed"), ("facts", "rejected"), ("sector_labels", "reviewed"),
+                              ("activities", "reviewed"), ("activities", "rejected")):
+            conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+        for table in ("corrections", "web_sessions", "users"):
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+        conn.exec_driver_sql("UPDATE schema_info SET value = '4'")
+    store.engine.dispose()
+    upgraded = open_store(url)
+    columns = {c["name"] for c in sa.inspect(upgraded.engine).get_columns("facts")}
+    assert {"reviewed", "rejected"} <= columns
+    assert "corrections" in sa.inspect(upgraded.engine).get_table_names()
+    with upgraded.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT value FROM schema_info").scalar() == "5"
