@@ -19,6 +19,7 @@ def nkpipe(tmp_path, *args):
 @pytest.mark.parametrize("command", [
     [], ["sources"], ["sources", "add"], ["sources", "list"], ["sources", "disable"],
     ["sources", "enable"], ["run"], ["ingest"], ["schedule"], ["export"], ["runs"], ["facts"], ["train"],
+    ["serve"], ["users"], ["users", "add"], ["users", "list"], ["users", "disable"], ["users", "enable"],
 ])
 def test_cli_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
@@ -157,3 +158,29 @@ def test_cli_train_with_prefect_records_the_training_run(tmp_path):
     assert len(runs) == 1 and runs.design[0] == "tfidf_logreg"
     history = (model_dir / "history.jsonl").read_text().splitlines()
     assert json.loads(history[-1])["design"] == "tfidf_logreg"
+
+
+def test_cli_users_add_list_disable(tmp_path):
+    added = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'cli.db'}", "users", "add", "rita", "--role", "reviewer",
+                                "--password-stdin"], input="a long password\n")
+    assert added.exit_code == 0 and "added reviewer rita" in added.output
+    listed = nkpipe(tmp_path, "users", "list")
+    assert "rita" in listed.output and "reviewer" in listed.output and "active" in listed.output
+    assert nkpipe(tmp_path, "users", "disable", "rita").exit_code == 0
+    assert "disabled" in nkpipe(tmp_path, "users", "list").output
+
+
+def test_cli_users_add_prompts_twice_and_refuses_a_mismatch(tmp_path):
+    db = ["--db", f"sqlite:///{tmp_path / 'cli.db'}"]
+    mismatch = runner.invoke(app, [*db, "users", "add", "rita", "--role", "admin"],
+                             input="a long password\nanother password\na long password\na long password\n")
+    assert mismatch.exit_code == 0 and "do not match" in mismatch.output and "added admin rita" in mismatch.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["users", "add", "rita", "--role", "editor", "--password-stdin"], "unknown role"),
+    (["users", "disable", "nobody"], "no user is called"),
+])
+def test_cli_users_errors_are_one_clear_line(tmp_path, args, message):
+    result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'cli.db'}", *args], input="a long password\n")
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
