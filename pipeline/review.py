@@ -7,7 +7,8 @@ the activities, in the same transaction. So a re-run of the pipeline never erase
 reviewer's decision. Keys never use database row ids, which change on every re-run:
 
 * sector label: ``sector:<text hash>:<unit>:<unit index>``
-* fact:         ``fact:<text hash>:<start char>:<end char>:<kind>``
+* fact:         ``fact:<text hash>:<start char>:<end char>:<kind>:<n>`` (n: the n-th fact of that span
+                and kind, in extraction order: "about 100 in 2022 and 2023" is two facts on one span)
 * activity:     ``activity:<activity id>`` (derived from its first report's document id)
 * person alias: ``alias:<surface form>``
 
@@ -64,8 +65,8 @@ def sector_key(text_hash: str, unit: str, unit_index: int) -> str:
     return f"sector:{text_hash}:{unit}:{unit_index}"
 
 
-def fact_key(text_hash: str, start_char: int, end_char: int, kind: str) -> str:
-    return f"fact:{text_hash}:{start_char}:{end_char}:{kind}"
+def fact_key(text_hash: str, start_char: int, end_char: int, kind: str, ordinal: int = 0) -> str:
+    return f"fact:{text_hash}:{start_char}:{end_char}:{kind}:{ordinal}"
 
 
 def activity_key(activity_id: str) -> str:
@@ -79,7 +80,7 @@ def alias_key(alias: str) -> str:
 def parse_key(key: str) -> tuple[str, list[str]]:
     """(target type, parts) of a key; ReviewError when it is not one of the four shapes."""
     target_type, _, rest = key.partition(":")
-    shapes = {"sector": 3, "fact": 4, "activity": 1, "alias": 1}
+    shapes = {"sector": 3, "fact": 5, "activity": 1, "alias": 1}
     if target_type not in shapes or not rest:
         raise ReviewError(f"{key!r} is not a correction key; keys start with sector:, fact:, activity: or alias:")
     parts = [rest] if shapes[target_type] == 1 else rest.split(":")
@@ -89,7 +90,7 @@ def parse_key(key: str) -> tuple[str, list[str]]:
 
 
 def _numeric_tail(target_type: str, parts: list[str]) -> bool:
-    numbers = parts[2:3] if target_type == "sector" else parts[1:3]
+    numbers = parts[2:3] if target_type == "sector" else parts[1:3] + parts[4:5]
     return all(p.isdigit() for p in numbers)
 
 
@@ -242,10 +243,20 @@ def _apply_sector(conn: Connection, text_hash: str, unit: str, unit_index: int, 
     return changed.rowcount > 0
 
 
+def _fact_ids(conn: Connection, parts: list[str]) -> list[int]:
+    """Row ids of the fact a key names, in every document with that text (one per document)."""
+    text_hash, start, end, kind, ordinal = parts
+    query = sa.select(facts.c.document_id, facts.c.id).where(
+        facts.c.document_id.in_(_documents_with(text_hash)), facts.c.start_char == int(start),
+        facts.c.end_char == int(end), facts.c.kind == kind).order_by(facts.c.document_id, facts.c.id)
+    by_document: dict[str, list[int]] = {}
+    for document_id, fact_id in conn.execute(query):
+        by_document.setdefault(document_id, []).append(fact_id)
+    return [ids[int(ordinal)] for ids in by_document.values() if int(ordinal) < len(ids)]
+
+
 def _apply_fact(conn: Connection, parts: list[str], action: str, edit: dict | None) -> None:
-    text_hash, start, end, kind = parts
-    where = (facts.c.document_id.in_(_documents_with(text_hash)), facts.c.start_char == int(start),
-             facts.c.end_char == int(end), facts.c.kind == kind)
+    where = (facts.c.id.in_(_fact_ids(conn, parts)),)
     if action == "reject":
         conn.execute(facts.update().where(*where).values(rejected=True, reviewed=True))
         return
@@ -395,17 +406,23 @@ def _sector_item(r: sa.Row, feeds: int) -> QueueItem:
 
 
 def _fact_items(conn: Connection, wanted: QueueFilter) -> list[QueueItem]:
-    query = sa.select(facts, *_DOC).join(documents, facts.c.document_id == documents.c.document_id)
-    if not wanted.include_reviewed:
-        query = query.where(facts.c.reviewed.is_(False))
-    return [_fact_item(r) for r in conn.execute(query)]
+    query = (sa.select(facts, *_DOC).join(documents, facts.c.document_id == documents.c.document_id)
+             .order_by(facts.c.document_id, facts.c.id))
+    seen: Counter[tuple] = Counter()
+    items = []
+    for r in conn.execute(query):
+        span = (r.document_id, r.start_char, r.end_char, r.kind)
+        if wanted.include_reviewed or not r.reviewed:
+            items.append(_fact_item(r, seen[span]))
+        seen[span] += 1
+    return items
 
 
-def _fact_item(r: sa.Row) -> QueueItem:
+def _fact_item(r: sa.Row, ordinal: int) -> QueueItem:
     values = {name: getattr(r, name) for name in (
         "kind", "subject", "sector", "category", "counterpart", "place", "period_start", "period_end",
         "period_label", "value", "low", "high", "qualifier", "unit", "rejected")}
-    return QueueItem("fact", fact_key(r.text_hash, r.start_char or 0, r.end_char or 0, r.kind), r.kind,
+    return QueueItem("fact", fact_key(r.text_hash, r.start_char or 0, r.end_char or 0, r.kind, ordinal), r.kind,
                      r.document_id, r.title, r.published, r.source_id, r.sector,
                      r.confidence if r.confidence is not None else 0.5, FACT_WEIGHTS.get(r.kind, 0),
                      r.extractor_version, r.reviewed, values,
@@ -483,22 +500,33 @@ def _clip(text: str, limit: int = 700) -> str:
 def find_item(store: Store, key: str) -> QueueItem | None:
     """The queue item of one key, reviewed or not, with its context."""
     target_type, parts = parse_key(key)
+    finders = {"sector": _find_sector, "fact": _find_fact, "activity": _find_activity}
+    if target_type not in finders:
+        return None
     with store.engine.connect() as conn:
-        if target_type == "sector":
-            query = sa.select(sector_labels, *_DOC).join(documents, sector_labels.c.document_id == documents.c.document_id)
-            row = conn.execute(query.where(documents.c.text_hash == parts[0], sector_labels.c.unit == parts[1],
-                                           sector_labels.c.unit_index == int(parts[2]))).first()
-            item = row and _sector_item(row, activities_per_document(conn)[row.document_id] if parts[1] == "document" else 0)
-        elif target_type == "fact":
-            query = sa.select(facts, *_DOC).join(documents, facts.c.document_id == documents.c.document_id)
-            row = conn.execute(query.where(documents.c.text_hash == parts[0], facts.c.start_char == int(parts[1]),
-                                           facts.c.end_char == int(parts[2]), facts.c.kind == parts[3])).first()
-            item = row and _fact_item(row)
-        elif target_type == "activity":
-            item = next((i for i in _activity_items(conn, QueueFilter(include_reviewed=True)) if i.key == key), None)
-        else:
-            return None
+        item = finders[target_type](conn, key, parts)
         return with_context(conn, item) if item else None
+
+
+def _find_sector(conn: Connection, key: str, parts: list[str]) -> QueueItem | None:
+    query = sa.select(sector_labels, *_DOC).join(documents, sector_labels.c.document_id == documents.c.document_id)
+    row = conn.execute(query.where(documents.c.text_hash == parts[0], sector_labels.c.unit == parts[1],
+                                   sector_labels.c.unit_index == int(parts[2]))).first()
+    if row is None:
+        return None
+    return _sector_item(row, activities_per_document(conn)[row.document_id] if parts[1] == "document" else 0)
+
+
+def _find_fact(conn: Connection, key: str, parts: list[str]) -> QueueItem | None:
+    ids = _fact_ids(conn, parts)
+    if not ids:
+        return None
+    query = sa.select(facts, *_DOC).join(documents, facts.c.document_id == documents.c.document_id)
+    return _fact_item(conn.execute(query.where(facts.c.id == ids[0])).one(), int(parts[4]))
+
+
+def _find_activity(conn: Connection, key: str, parts: list[str]) -> QueueItem | None:
+    return next((i for i in _activity_items(conn, QueueFilter(include_reviewed=True)) if i.key == key), None)
 
 
 def corrections_of(store: Store, key: str) -> list[dict]:

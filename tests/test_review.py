@@ -48,9 +48,9 @@ def activity(doc_id: str = "doc-a", day: date = date(2024, 3, 1), sector: str = 
 
 def test_review_keys_round_trip_and_refuse_other_shapes():
     assert parse_key(sector_key("h", "paragraph", 2)) == ("sector", ["h", "paragraph", "2"])
-    assert parse_key(fact_key("h", 17, 19, "activity_count")) == ("fact", ["h", "17", "19", "activity_count"])
+    assert parse_key(fact_key("h", 17, 19, "activity_count")) == ("fact", ["h", "17", "19", "activity_count", "0"])
     assert parse_key(alias_key("Kim Jong-un")) == ("alias", ["Kim Jong-un"])
-    for bad in ("fact:h:x:19:kind", "sector:h:document", "row:12", "activity:"):
+    for bad in ("fact:h:x:19:kind:0", "fact:h:17:19:kind", "sector:h:document", "row:12", "activity:"):
         with pytest.raises(ReviewError):
             parse_key(bad)
 
@@ -216,3 +216,22 @@ def test_review_schema_4_store_is_upgraded_in_place(tmp_path):
     assert "corrections" in sa.inspect(upgraded.engine).get_table_names()
     with upgraded.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT value FROM schema_info").scalar() == "5"
+
+
+def test_review_two_facts_on_one_span_are_corrected_apart(store):
+    from pipeline.records import AnalyzedDocument, CleanDocument
+
+    source = store.add_source("https://x.org/feed", "article", None, None)
+    text = "He made about 100 appearances in 2022 and 2023."
+    document = CleanDocument(key="d", url="https://x.org/d", title="T", author=None, published=None,
+                             text=text, format="text")
+    rows = tuple({"kind": "activity_count", "value": 100.0, "start_char": 8, "end_char": 17, "period_label": year,
+                  "sentence": text, "extractor_version": "f", "confidence": 0.8} for year in ("2022", "2023"))
+    analyzed = AnalyzedDocument("d", source.id, document, (), 1, derived=(("facts", rows),))
+    store.write_documents(None, [analyzed], "v1", "n1")
+    keys = [i.key for i in review_queue(store, QueueFilter(kind="fact"))]
+    assert sorted(keys) == [fact_key(document.text_hash, 8, 17, "activity_count", n) for n in (0, 1)]
+    record_correction(store, Correction(keys[0].rsplit(":", 1)[0] + ":1", "reject", "rev"))
+    store.write_documents(None, [analyzed], "v1", "n1")
+    assert [(f["period_label"], f["rejected"]) for f in store.read_table("facts").to_dict("records")] == [
+        ("2022", False), ("2023", True)]
