@@ -76,7 +76,7 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired):
-        return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+        return RedirectResponse(f"/login?next={quote(exc.next_path, safe='')}", status_code=303)
 
     @app.exception_handler(HTTPException)
     async def error_page(request: Request, exc: HTTPException):

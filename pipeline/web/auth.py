@@ -29,7 +29,8 @@ class LoginRequired(Exception):
 def current_session(request: Request) -> Session:
     session = find_session(request.app.state.store, request.cookies.get(SESSION_COOKIE))
     if session is None:
-        raise LoginRequired(request.url.path)
+        query = f"?{request.url.query}" if request.url.query else ""
+        raise LoginRequired(request.url.path + query)
     return session
 
 
