@@ -30,7 +30,6 @@ from pipeline.web.auth import (
     SESSION_COOKIE,
     LoginRequired,
     check_csrf,
-    current_session,
     form_for,
     new_login_token,
     page_for,
@@ -363,5 +362,3 @@ def _users_page(request: Request, session: Session, error: str | None, status_co
     return render(request, "users.html", session, status_code, accounts=accounts.list_users(_store(request)),
                   roles=accounts.ROLES, error=error)
 
-
-__all__ = ["create_app", "current_session", "prefect_ui_url"]
