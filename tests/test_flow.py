@@ -86,3 +86,33 @@ def test_flow_fetch_retries_only_transient_failures():
     assert _transient_only(None, None, Failed(TransientError("timeout"))) is True
     assert _transient_only(None, None, Failed(RejectedContent("HTTP 404 Not Found"))) is False
     assert task_steps(2, 1).fetch.retry_condition_fn is _transient_only
+
+
+def test_flow_rerun_keeps_reviewer_corrections_in_the_tables(tmp_path, monkeypatch):
+    from flows.nightly import nightly_ingest
+    from pipeline.review import Correction, activity_key, record_correction, sector_key
+    from pipeline.store import open_store
+
+    from tests.test_activities import GUIDANCE, TOPIC
+
+    config = small_project(tmp_path)
+    (tmp_path / "kcna.json").write_text(json.dumps([
+        {"topic": TOPIC, "headline": "Kim Jong Un Guides Rehabilitation Campaign", "link": "http://kcna.example/1",
+         "date": 1727654400000, "date_str": "2024-09-30", "story_text": GUIDANCE}]))
+    nightly_ingest(config_path=str(config), db_url=None)
+    store = open_store("sqlite:///data/nkpipe.db", tmp_path)
+    documents = store.read_table("documents").set_index("format")
+    kcna_id, kcna_hash = documents.loc["kcna", "document_id"], documents.loc["kcna", "text_hash"]
+    [activity] = store.load_register()
+    record_correction(store, Correction(sector_key(kcna_hash, "document", 0), "set", "rev", "social"))
+    record_correction(store, Correction(activity_key(activity.activity_id), "not_activity", "rev", True))
+
+    monkeypatch.setattr("pipeline.ingest.CLEAN_VERSION", "clean-rerun")  # a new version reprocesses everything
+    rerun = nightly_ingest(config_path=str(config), db_url=None)
+    assert rerun["changed"] == 2
+    labels = store.read_table("sector_labels")
+    label = labels[(labels.document_id == kcna_id) & (labels.unit == "document")].iloc[0]
+    assert (label["sector"], label["source"], bool(label["reviewed"])) == ("social", "reviewer", True)
+    assert store.load_register() == []  # rejected: out of the register's counts...
+    assert store.read_table("activity_tallies").empty
+    assert bool(store.read_table("activities").iloc[0]["rejected"])  # ...but kept for the audit
