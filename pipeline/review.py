@@ -9,7 +9,10 @@ reviewer's decision. Keys never use database row ids, which change on every re-r
 * sector label: ``sector:<text hash>:<unit>:<unit index>``
 * fact:         ``fact:<text hash>:<start char>:<end char>:<kind>:<n>`` (n: the n-th fact of that span
                 and kind, in extraction order: "about 100 in 2022 and 2023" is two facts on one span)
-* activity:     ``activity:<activity id>`` (derived from its first report's document id)
+* activity:     ``activity:<activity id>`` (derived from its first report's document id). That id
+                changes when another link to the story sorts first or a URL changes, so the
+                correction also keeps the activity's document ids and text hashes and applies to
+                every activity that shares one of them.
 * person alias: ``alias:<surface form>``
 
 The text hash is the sha256 of the cleaned document text, so a correction follows the
@@ -124,11 +127,12 @@ def record_correction(store: Store, correction: Correction) -> int:
     """Store the correction, retire the earlier ones of its target, and apply it to the current rows."""
     _validate(correction)
     with store.engine.begin() as conn:
+        new_value = _value_to_store(conn, correction)
         correction_id = conn.execute(corrections.insert().values(
             created_at=utcnow(), reviewer=correction.reviewer, target_type=correction.target_type,
             target_key=correction.target_key, text_hash=correction.text_hash, document_id=correction.document_id,
             action=correction.action, field=correction.field, old_value=_json(correction.old_value),
-            new_value=_json(correction.new_value), comment=correction.comment or None, active=True,
+            new_value=_json(new_value), comment=correction.comment or None, active=True,
         )).inserted_primary_key[0]
         conn.execute(corrections.update().where(
             corrections.c.target_key == correction.target_key, corrections.c.active.is_(True),
@@ -137,6 +141,19 @@ def record_correction(store: Store, correction: Correction) -> int:
         if _apply(conn, row):
             refresh_tallies(conn)
     return correction_id
+
+
+def _value_to_store(conn: Connection, correction: Correction) -> Any:
+    """The correction's value; an activity decision also keeps the reports it was made on."""
+    if correction.target_type != "activity":
+        return correction.new_value
+    activity_id = parse_key(correction.target_key)[1][0]
+    stored = conn.execute(sa.select(activities.c.document_ids).where(activities.c.activity_id == activity_id)).scalar()
+    document_ids = json.loads(stored) if stored else []
+    text_hashes = conn.execute(sa.select(documents.c.text_hash).distinct().where(
+        documents.c.document_id.in_(document_ids))).scalars()
+    return {"rejected": correction.action == "not_activity", "document_ids": document_ids,
+            "text_hashes": sorted(text_hashes)}
 
 
 def _json(value: Any) -> str | None:
@@ -202,8 +219,9 @@ def apply_document_corrections(conn: Connection, document_ids: Sequence[str]) ->
 
 def apply_register_corrections(conn: Connection) -> None:
     """Re-apply activity corrections after the register was rebuilt (before its tallies are counted)."""
+    # In the order they were made: a later decision about the same story wins.
     for row in conn.execute(sa.select(corrections).where(
-            corrections.c.active.is_(True), corrections.c.target_type == "activity")).all():
+            corrections.c.active.is_(True), corrections.c.target_type == "activity").order_by(corrections.c.id)).all():
         _apply(conn, row)
 
 
@@ -217,11 +235,30 @@ def _apply(conn: Connection, row: sa.Row) -> bool:
         _apply_fact(conn, parts, row.action, new_value)
         return False
     if target_type == "activity":
-        conn.execute(activities.update().where(activities.c.activity_id == parts[0])
-                     .values(rejected=True, reviewed=True))
+        _apply_activity(conn, parts[0], new_value)
         return True
     _apply_alias(conn, parts[0], new_value)
     return False
+
+
+def _apply_activity(conn: Connection, activity_id: str, decision: Any) -> None:
+    # Corrections stored before decisions kept their reports hold just `true` (not an activity).
+    decision = decision if isinstance(decision, dict) else {"rejected": True}
+    same_story = {activity_id} | _activities_sharing_reports(conn, decision)
+    conn.execute(activities.update().where(activities.c.activity_id.in_(same_story))
+                 .values(rejected=decision["rejected"], reviewed=True))
+
+
+def _activities_sharing_reports(conn: Connection, decision: dict) -> set[str]:
+    """Ids of the activities with one of the decision's documents, or a document with one of its texts."""
+    reports = set(decision.get("document_ids", ()))
+    if decision.get("text_hashes"):
+        reports.update(conn.execute(sa.select(documents.c.document_id).where(
+            documents.c.text_hash.in_(decision["text_hashes"]))).scalars())
+    if not reports:
+        return set()
+    return {activity_id for activity_id, document_ids in conn.execute(
+        sa.select(activities.c.activity_id, activities.c.document_ids)) if reports & set(json.loads(document_ids))}
 
 
 def _documents_with(text_hash: str):

@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from pipeline.activities import Activity, Person, activity_id_for
+from pipeline.activities import Activity, Person, activity_id_for, merge_duplicates
 from pipeline.errors import ReviewError
 from pipeline.review import (
     Correction,
@@ -134,6 +134,38 @@ def test_review_not_an_activity_leaves_the_tallies_and_stays_after_a_rebuild(see
     assert [a.activity_id for a in store.load_register()] == [activity_id_for("doc-b")]
     frame = store.read_table("activities").set_index("activity_id")
     assert frame.loc[activity_id_for("doc-a"), "rejected"] and frame.loc[activity_id_for("doc-a"), "reviewed"]
+
+
+def _total_tally(store) -> list[int]:
+    return store.read_table("activity_tallies").query("by == 'total'")["count"].tolist()
+
+
+def _rejected(store) -> dict[str, bool]:
+    return {r["activity_id"]: bool(r["rejected"]) for r in store.read_table("activities").to_dict("records")}
+
+
+def test_review_rejection_follows_the_story_when_another_report_of_it_sorts_first(seeded):
+    store, _, _ = seeded
+    store.write_register([activity("doc-a"), activity("doc-b", date(2024, 5, 2))])
+    record_correction(store, Correction(activity_key(activity_id_for("doc-a")), "not_activity", "rev", True))
+    # A second link to the same story whose id sorts first gives the merged activity another id.
+    first = next(d for d in (f"doc-new-{n}" for n in range(100)) if activity_id_for(d) < activity_id_for("doc-a"))
+    merged = merge_duplicates([activity("doc-a"), activity(first)])
+    assert [a.activity_id for a in merged] == [activity_id_for(first)]
+    store.write_register([*merged, activity("doc-b", date(2024, 5, 2))])
+    assert _rejected(store) == {activity_id_for(first): True, activity_id_for("doc-b"): False}
+    assert _total_tally(store) == [1]
+    assert [a.activity_id for a in store.load_register()] == [activity_id_for("doc-b")]
+
+
+def test_review_rejection_follows_the_story_when_its_url_changes(seeded):
+    store, source, _ = seeded
+    store.write_register([activity("doc-a"), activity("doc-b", date(2024, 5, 2))])
+    record_correction(store, Correction(activity_key(activity_id_for("doc-a")), "not_activity", "rev", True))
+    review_document(store, source.id, doc_id="doc-moved")  # the same text under a new URL
+    store.write_register([activity("doc-moved"), activity("doc-b", date(2024, 5, 2))])
+    assert _rejected(store) == {activity_id_for("doc-moved"): True, activity_id_for("doc-b"): False}
+    assert _total_tally(store) == [1]
 
 
 def test_review_document_sector_correction_changes_the_activity_and_its_tallies(seeded):
