@@ -52,7 +52,7 @@ from pipeline.store import (
 ACTIONS: dict[str, tuple[str, ...]] = {
     "sector": ("set",),
     "fact": ("set", "reject"),
-    "activity": ("not_activity",),
+    "activity": ("not_activity", "is_activity"),  # is_activity undoes a not_activity
     "alias": ("merge", "split"),
 }
 FACT_FIELDS = ("value", "period_start", "period_end", "period_label", "subject", "sector")

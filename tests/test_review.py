@@ -168,6 +168,21 @@ def test_review_rejection_follows_the_story_when_its_url_changes(seeded):
     assert _total_tally(store) == [1]
 
 
+def test_review_is_activity_undoes_not_activity_now_and_after_a_rebuild(seeded):
+    store, _, _ = seeded
+    register = [activity("doc-a"), activity("doc-b", date(2024, 5, 2))]
+    store.write_register(register)
+    key = activity_key(activity_id_for("doc-a"))
+    first = record_correction(store, Correction(key, "not_activity", "rev", True))
+    assert _total_tally(store) == [1]
+    second = record_correction(store, Correction(key, "is_activity", "rev", False))
+    assert _total_tally(store) == [2] and _rejected(store)[activity_id_for("doc-a")] is False
+    store.write_register(register)
+    assert _total_tally(store) == [2] and _rejected(store)[activity_id_for("doc-a")] is False
+    history = store.read_table("corrections").set_index("id")
+    assert (bool(history.loc[first, "active"]), history.loc[first, "superseded_by"]) == (False, second)
+
+
 def test_review_document_sector_correction_changes_the_activity_and_its_tallies(seeded):
     store, _, text_hash = seeded
     store.write_register([activity("doc-a")])

@@ -159,6 +159,15 @@ def test_web_reviewer_marks_an_activity_as_not_an_activity(client, review_store)
     assert "Not an activity" in client.get("/review/item", params={"key": key}).text
     answer = client.post("/review/activity", data={"key": key, "csrf_token": token}, follow_redirects=False)
     assert answer.status_code == 303 and review_store.load_register() == []
+    page = client.get("/review/item", params={"key": key}).text
+    assert "It is an activity" in page and "Not an activity" not in page
+    answer = client.post("/review/activity", data={"key": key, "action": "is_activity", "csrf_token": token},
+                         follow_redirects=False)
+    assert answer.status_code == 303
+    assert [a.activity_id for a in review_store.load_register()] == [activity_id_for("doc-a")]
+    assert "Not an activity" in client.get("/review/item", params={"key": key}).text
+    refused = client.post("/review/activity", data={"key": key, "action": "maybe", "csrf_token": token})
+    assert refused.status_code == 400 and "cannot" in refused.text
 
 
 def test_web_unknown_item_key_is_404_and_bad_key_400(client):

@@ -215,9 +215,9 @@ def _review_routes(app: FastAPI) -> None:
         return _correct(request, session, key, action, edit, None, form.get("comment", ""))
 
     @app.post("/review/activity")
-    def not_an_activity(request: Request, key: str = Form(...), comment: str = Form(""),
-                        session: Session = Depends(form_for("reviewer"))):
-        return _correct(request, session, key, "not_activity", True, "is_activity", comment)
+    def decide_activity(request: Request, key: str = Form(...), action: str = Form("not_activity"),
+                        comment: str = Form(""), session: Session = Depends(form_for("reviewer"))):
+        return _correct(request, session, key, action, action == "is_activity", "is_activity", comment)
 
 
 def _item_url(key: str, saved: bool = False) -> str:
