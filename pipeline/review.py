@@ -8,7 +8,11 @@ reviewer's decision. Keys never use database row ids, which change on every re-r
 
 * sector label: ``sector:<text hash>:<unit>:<unit index>``
 * fact:         ``fact:<text hash>:<start char>:<end char>:<kind>:<n>`` (n: the n-th fact of that span
-                and kind, in extraction order: "about 100 in 2022 and 2023" is two facts on one span)
+                and kind, in extraction order: "about 100 in 2022 and 2023" is two facts on one span).
+                Extraction order may change, so the correction also keeps the fact's fingerprint
+                (kind, period label, subject, value as extracted) and is applied again only to the
+                fact of that span with that fingerprint; when none has it, the correction lapses
+                (shown as "lapsed" in the item's history).
 * activity:     ``activity:<activity id>`` (derived from its first report's document id). That id
                 changes when another link to the story sorts first or a URL changes, so the
                 correction also keeps the activity's document ids and text hashes and applies to
@@ -56,6 +60,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "alias": ("merge", "split"),
 }
 FACT_FIELDS = ("value", "period_start", "period_end", "period_label", "subject", "sector")
+# What identifies a fact among the facts of one span, whatever order they were extracted in.
+FINGERPRINT_FIELDS = ("kind", "period_label", "subject", "value")
 # Extra weight of a fact kind in the queue: activity counts are what reconciliation compares.
 FACT_WEIGHTS = {"activity_count": 3, "companion_count": 1}
 QUEUE_KINDS = ("sector", "fact", "activity")
@@ -127,26 +133,72 @@ def record_correction(store: Store, correction: Correction) -> int:
     """Store the correction, retire the earlier ones of its target, and apply it to the current rows."""
     _validate(correction)
     with store.engine.begin() as conn:
-        new_value = _value_to_store(conn, correction)
+        old_value, new_value = _values_to_store(conn, correction)
         correction_id = conn.execute(corrections.insert().values(
             created_at=utcnow(), reviewer=correction.reviewer, target_type=correction.target_type,
             target_key=correction.target_key, text_hash=correction.text_hash, document_id=correction.document_id,
-            action=correction.action, field=correction.field, old_value=_json(correction.old_value),
+            action=correction.action, field=correction.field, old_value=_json(old_value),
             new_value=_json(new_value), comment=correction.comment or None, active=True,
         )).inserted_primary_key[0]
-        conn.execute(corrections.update().where(
-            corrections.c.target_key == correction.target_key, corrections.c.active.is_(True),
-            corrections.c.id != correction_id).values(active=False, superseded_by=correction_id))
         row = conn.execute(sa.select(corrections).where(corrections.c.id == correction_id)).one()
-        if _apply(conn, row):
+        conn.execute(corrections.update().where(corrections.c.id.in_(_superseded(conn, row)))
+                     .values(active=False, superseded_by=correction_id))
+        if _apply(conn, row, as_seen=True):
             refresh_tallies(conn)
     return correction_id
 
 
-def _value_to_store(conn: Connection, correction: Correction) -> Any:
-    """The correction's value; an activity decision also keeps the reports it was made on."""
-    if correction.target_type != "activity":
-        return correction.new_value
+def _values_to_store(conn: Connection, correction: Correction) -> tuple[Any, Any]:
+    """(old, new) value to store: what lets the correction find its target again after a re-run."""
+    if correction.target_type == "fact":
+        return _with_fingerprint(conn, correction), correction.new_value
+    if correction.target_type == "activity":
+        return correction.old_value, _activity_decision(conn, correction)
+    return correction.old_value, correction.new_value
+
+
+def _superseded(conn: Connection, row: sa.Row) -> list[int]:
+    """Ids of the active corrections the new one replaces: those of the same target.
+
+    A fact's target is its span and fingerprint: the same key may name another fact after a re-run.
+    """
+    fingerprint = _stored_fingerprint(row) if row.target_type == "fact" else None
+    if fingerprint is None:
+        return list(conn.execute(sa.select(corrections.c.id).where(
+            corrections.c.target_key == row.target_key, corrections.c.active.is_(True),
+            corrections.c.id != row.id)).scalars())
+    return [c.id for c in _active_span_corrections(conn, row.target_key)
+            if c.id != row.id and _stored_fingerprint(c) == fingerprint]
+
+
+def _active_span_corrections(conn: Connection, key: str) -> list[sa.Row]:
+    """The active fact corrections of the key's span and kind, whatever their rank."""
+    span = key.rsplit(":", 1)[0]
+    return conn.execute(sa.select(corrections).where(
+        corrections.c.target_key.startswith(f"{span}:", autoescape=True), corrections.c.active.is_(True))
+        .order_by(corrections.c.id)).all()
+
+
+def _with_fingerprint(conn: Connection, correction: Correction) -> Any:
+    """The old value with the fingerprint, as extracted, of the fact the key names now."""
+    ids = _fact_ids(conn, parse_key(correction.target_key)[1])
+    if not ids:
+        return correction.old_value
+    fact = conn.execute(sa.select(facts).where(facts.c.id == ids[0])).one()
+    fingerprint = _fingerprint(fact)
+    if fact.reviewed:  # an earlier correction edited it: keep the fingerprint that one found it by
+        fingerprint = next((_stored_fingerprint(c) for c in _active_span_corrections(conn, correction.target_key)
+                            if _expected_fingerprint(c) == fingerprint), fingerprint)
+    old = correction.old_value if isinstance(correction.old_value, dict) else {"value": correction.old_value}
+    return {**old, "fingerprint": fingerprint}
+
+
+def _fingerprint(fact: sa.Row) -> dict[str, Any]:
+    return {name: getattr(fact, name) for name in FINGERPRINT_FIELDS}
+
+
+def _activity_decision(conn: Connection, correction: Correction) -> dict[str, Any]:
+    """The decision with the activity's reports, so it follows the story when the activity's id changes."""
     activity_id = parse_key(correction.target_key)[1][0]
     stored = conn.execute(sa.select(activities.c.document_ids).where(activities.c.activity_id == activity_id)).scalar()
     document_ids = json.loads(stored) if stored else []
@@ -225,14 +277,19 @@ def apply_register_corrections(conn: Connection) -> None:
         _apply(conn, row)
 
 
-def _apply(conn: Connection, row: sa.Row) -> bool:
-    """Apply one stored correction to the current rows; True when the register's tallies may change."""
+def _apply(conn: Connection, row: sa.Row, as_seen: bool = False) -> bool:
+    """Apply one stored correction to the current rows; True when the register's tallies may change.
+
+    ``as_seen``: the correction was just made on the rows as the reviewer saw them, so a fact key's
+    rank names the fact; on re-applying after a re-run the fact is found by its fingerprint instead.
+    """
     target_type, parts = parse_key(row.target_key)
     new_value = json.loads(row.new_value) if row.new_value else None
     if target_type == "sector":
         return _apply_sector(conn, parts[0], parts[1], int(parts[2]), new_value)
     if target_type == "fact":
-        _apply_fact(conn, parts, row.action, new_value)
+        fingerprint = None if as_seen else _stored_fingerprint(row)
+        _apply_fact(conn, _fact_ids(conn, parts, fingerprint), row.action, new_value)
         return False
     if target_type == "activity":
         _apply_activity(conn, parts[0], new_value)
@@ -280,20 +337,49 @@ def _apply_sector(conn: Connection, text_hash: str, unit: str, unit_index: int, 
     return changed.rowcount > 0
 
 
-def _fact_ids(conn: Connection, parts: list[str]) -> list[int]:
-    """Row ids of the fact a key names, in every document with that text (one per document)."""
-    text_hash, start, end, kind, ordinal = parts
-    query = sa.select(facts.c.document_id, facts.c.id).where(
+def _stored_fingerprint(row: sa.Row) -> dict[str, Any] | None:
+    old = json.loads(row.old_value) if row.old_value else None
+    return old.get("fingerprint") if isinstance(old, dict) else None
+
+
+def _expected_fingerprint(row: sa.Row) -> dict[str, Any] | None:
+    """The fingerprint the corrected fact has once the correction is applied."""
+    fingerprint = _stored_fingerprint(row)
+    if fingerprint is None:
+        return None
+    edit = json.loads(row.new_value) if row.action == "set" and row.new_value else {}
+    return {**fingerprint, **{k: v for k, v in edit.items() if k in FINGERPRINT_FIELDS}}
+
+
+def _span_facts(conn: Connection, parts: list[str]) -> dict[str, list[sa.Row]]:
+    """The facts of a key's span and kind, per document with the key's text, in extraction order."""
+    text_hash, start, end, kind, _ = parts
+    query = sa.select(facts).where(
         facts.c.document_id.in_(_documents_with(text_hash)), facts.c.start_char == int(start),
         facts.c.end_char == int(end), facts.c.kind == kind).order_by(facts.c.document_id, facts.c.id)
-    by_document: dict[str, list[int]] = {}
-    for document_id, fact_id in conn.execute(query):
-        by_document.setdefault(document_id, []).append(fact_id)
-    return [ids[int(ordinal)] for ids in by_document.values() if int(ordinal) < len(ids)]
+    by_document: dict[str, list[sa.Row]] = {}
+    for fact in conn.execute(query):
+        by_document.setdefault(fact.document_id, []).append(fact)
+    return by_document
 
 
-def _apply_fact(conn: Connection, parts: list[str], action: str, edit: dict | None) -> None:
-    where = (facts.c.id.in_(_fact_ids(conn, parts)),)
+def _fact_ids(conn: Connection, parts: list[str], fingerprint: dict | None = None) -> list[int]:
+    """Row ids of the fact a key names, in every document with that text (one per document).
+
+    With a fingerprint, the fact of the span that has it, whatever its rank; else the key's rank.
+    """
+    ordinal = int(parts[4])
+    chosen = []
+    for span in _span_facts(conn, parts).values():
+        if fingerprint is not None:
+            chosen += [next((f.id for f in span if _fingerprint(f) == fingerprint), None)]
+        elif ordinal < len(span):
+            chosen.append(span[ordinal].id)
+    return [fact_id for fact_id in chosen if fact_id is not None]
+
+
+def _apply_fact(conn: Connection, fact_ids: list[int], action: str, edit: dict | None) -> None:
+    where = (facts.c.id.in_(fact_ids),)
     if action == "reject":
         conn.execute(facts.update().where(*where).values(rejected=True, reviewed=True))
         return
@@ -567,11 +653,26 @@ def _find_activity(conn: Connection, key: str, parts: list[str]) -> QueueItem | 
 
 
 def corrections_of(store: Store, key: str) -> list[dict]:
-    """Every correction of one target, newest first (the audit trail shown beside the form)."""
+    """Every correction of one target, newest first (the audit trail shown beside the form).
+
+    Each has a ``state``: applied, superseded (by a later one), or lapsed (a fact correction
+    whose fact, by its fingerprint, is no longer extracted from that span).
+    """
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(corrections).where(corrections.c.target_key == key)
-                            .order_by(corrections.c.id.desc()))
-        return [dict(r._mapping) for r in rows]
+                            .order_by(corrections.c.id.desc())).all()
+        return [dict(r._mapping, state=_state(conn, r)) for r in rows]
+
+
+def _state(conn: Connection, row: sa.Row) -> str:
+    if not row.active:
+        return "superseded"
+    expected = _expected_fingerprint(row) if row.target_type == "fact" else None
+    if expected is None:
+        return "applied"
+    holds = any(f.reviewed and _fingerprint(f) == expected and (row.action != "reject" or f.rejected)
+                for span in _span_facts(conn, parse_key(row.target_key)[1]).values() for f in span)
+    return "applied" if holds else "lapsed"
 
 
 def recent_corrections(store: Store, limit: int = 20) -> list[dict]:

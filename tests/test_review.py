@@ -11,6 +11,7 @@ from pipeline.review import (
     activity_key,
     alias_key,
     alias_target,
+    corrections_of,
     fact_key,
     find_item,
     parse_fact_edit,
@@ -282,3 +283,47 @@ def test_review_two_facts_on_one_span_are_corrected_apart(store):
     store.write_documents(None, [analyzed], "v1", "n1")
     assert [(f["period_label"], f["rejected"]) for f in store.read_table("facts").to_dict("records")] == [
         ("2022", False), ("2023", True)]
+
+
+def _two_facts_on_one_span(store, source_id: int, labels: tuple[str, ...], value: float = 100.0):
+    from pipeline.records import AnalyzedDocument, CleanDocument
+
+    text = "He made about 100 appearances in 2022 and 2023."
+    document = CleanDocument(key="d", url="https://x.org/d", title="T", author=None, published=None,
+                             text=text, format="text")
+    rows = tuple({"kind": "activity_count", "value": value, "start_char": 8, "end_char": 17, "period_label": label,
+                  "sentence": text, "extractor_version": "f", "confidence": 0.8} for label in labels)
+    store.write_documents(None, [AnalyzedDocument("d", source_id, document, (), 1, derived=(("facts", rows),))],
+                          "v1", "n1")
+    return fact_key(document.text_hash, 8, 17, "activity_count", 1)
+
+
+def _facts_by_label(store) -> dict[str, tuple]:
+    return {f["period_label"]: (f["value"], f["rejected"], f["reviewed"])
+            for f in store.read_table("facts").to_dict("records")}
+
+
+def test_review_fact_correction_stays_on_its_fact_when_extraction_order_changes(store):
+    source = store.add_source("https://x.org/feed", "article", None, None)
+    second = _two_facts_on_one_span(store, source.id, ("2022", "2023"))
+    record_correction(store, Correction(second, "set", "rev", {"value": 120.0}))
+    assert _facts_by_label(store) == {"2022": (100.0, False, False), "2023": (120.0, False, True)}
+    _two_facts_on_one_span(store, source.id, ("2023", "2022"))  # the re-run extracts them the other way round
+    assert _facts_by_label(store) == {"2022": (100.0, False, False), "2023": (120.0, False, True)}
+    record_correction(store, Correction(second, "reject", "rev"))  # rank 1 is now the 2022 fact
+    _two_facts_on_one_span(store, source.id, ("2022", "2023"))
+    assert _facts_by_label(store) == {"2022": (100.0, True, True), "2023": (120.0, False, True)}
+    assert [c["state"] for c in corrections_of(store, second)] == ["applied", "applied"]
+    record_correction(store, Correction(second, "set", "rev", {"value": 130.0}))  # the 2023 fact, edited before
+    _two_facts_on_one_span(store, source.id, ("2023", "2022"))
+    assert _facts_by_label(store) == {"2022": (100.0, True, True), "2023": (130.0, False, True)}
+    assert [c["state"] for c in corrections_of(store, second)] == ["applied", "applied", "superseded"]
+
+
+def test_review_fact_correction_lapses_visibly_when_its_fact_is_no_longer_extracted(store):
+    source = store.add_source("https://x.org/feed", "article", None, None)
+    second = _two_facts_on_one_span(store, source.id, ("2022", "2023"))
+    record_correction(store, Correction(second, "reject", "rev"))
+    _two_facts_on_one_span(store, source.id, ("2022", "2024"))
+    assert _facts_by_label(store) == {"2022": (100.0, False, False), "2024": (100.0, False, False)}
+    assert [c["state"] for c in corrections_of(store, second)] == ["lapsed"]
