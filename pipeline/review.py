@@ -295,7 +295,7 @@ def _apply(conn: Connection, row: sa.Row, as_seen: bool = False) -> bool:
         _apply_activity(conn, parts[0], new_value)
         return True
     _apply_alias(conn, parts[0], new_value)
-    return False
+    return True
 
 
 def _apply_activity(conn: Connection, activity_id: str, decision: Any) -> None:
@@ -403,8 +403,30 @@ def _apply_alias(conn: Connection, alias: str, target: dict) -> None:
     else:
         conn.execute(person_aliases.insert().values(alias=alias, person_id=person_id, source="reviewer",
                                                     mentions=mentions, updated_at=utcnow()))
+    mentions_before = conn.execute(sa.select(entities.c.document_id, entities.c.canonical_id).where(
+        entities.c.label == "PERSON", entities.c.text == alias)).all()
     conn.execute(entities.update().where(entities.c.label == "PERSON", entities.c.text == alias)
                  .values(canonical_id=person_id, canonical_name=name))
+    _rename_activity_people(conn, mentions_before, person_id, name)
+
+
+def _rename_activity_people(conn: Connection, mentions: Sequence[sa.Row], person_id: str, name: str) -> None:
+    """Give the activities reporting the alias its new person now: the register is rebuilt only on the next run."""
+    documents_with_alias = {m.document_id for m in mentions}
+    previous_ids = {m.canonical_id for m in mentions if m.canonical_id and m.canonical_id != person_id}
+    if not previous_ids:
+        return
+    for activity_id, document_ids in conn.execute(sa.select(activities.c.activity_id, activities.c.document_ids)):
+        if not documents_with_alias & set(json.loads(document_ids)):
+            continue
+        of_activity = activity_people.c.activity_id == activity_id
+        moved = sa.and_(of_activity, activity_people.c.person_id.in_(previous_ids))
+        already_there = conn.execute(sa.select(activity_people.c.id).where(
+            of_activity, activity_people.c.person_id == person_id)).first()
+        if already_there:  # one row per person and activity, as the register builds them
+            conn.execute(activity_people.delete().where(moved))
+        else:
+            conn.execute(activity_people.update().where(moved).values(person_id=person_id, name=name))
 
 
 def refresh_tallies(conn: Connection) -> None:

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -213,6 +214,29 @@ def test_review_alias_merge_and_split_apply_to_entities_now_and_after_reprocessi
     assert store.read_table("entities").iloc[0]["canonical_name"] == "Kim Jong Un Junior"
     with pytest.raises(ReviewError, match="no person has id"):
         alias_target(store, "Kim Jong Un", "merge", "nobody")
+
+
+def test_review_alias_merge_and_split_rename_the_register_people_and_companion_tallies_now(seeded):
+    store, _, _ = seeded
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO persons (person_id, canonical_name, in_gazetteer, first_seen_at) "
+                             "VALUES ('kim-jong-un-2', 'Kim Jong Un (other)', 0, '2024-01-01')")
+    kim = Person("kim-jong-un", "Kim Jong Un", "accompanied")
+    store.write_register([replace(activity("doc-a"), people=(kim,)),
+                          replace(activity("doc-b", date(2024, 5, 2)), people=(kim,))])
+    companions = lambda: dict(store.read_table("activity_tallies").query("by == 'companion'")[  # noqa: E731
+        ["key", "count"]].values.tolist())
+    assert companions() == {"Kim Jong Un": 2}
+    target = alias_target(store, "Kim Jong Un", "merge", "kim-jong-un-2")
+    record_correction(store, Correction(alias_key("Kim Jong Un"), "merge", "rev", target, target.pop("previous")))
+    people = store.read_table("activity_people").set_index("activity_id")
+    assert people.loc[activity_id_for("doc-a"), ["person_id", "name"]].tolist() == [
+        "kim-jong-un-2", "Kim Jong Un (other)"]
+    assert people.loc[activity_id_for("doc-b"), "person_id"] == "kim-jong-un"  # doc-b does not use the alias
+    assert companions() == {"Kim Jong Un": 1, "Kim Jong Un (other)": 1}
+    split = alias_target(store, "Kim Jong Un", "split", "Kim Jong Un Junior")
+    record_correction(store, Correction(alias_key("Kim Jong Un"), "split", "rev", split, split.pop("previous")))
+    assert companions() == {"Kim Jong Un": 1, "Kim Jong Un Junior": 1}
 
 
 def test_review_queue_puts_uncertain_items_that_feed_tallies_first(store):
