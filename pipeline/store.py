@@ -719,18 +719,26 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def reviewed_sector_units(self) -> list[dict]:
-        """Reviewer-made sector labels with the text of their unit, for training."""
-        from pipeline.sectors import paragraphs, unit_text
+        """Reviewer-made sector labels with the text of their unit, for training.
+
+        One unit per correction and per text: copies of a story under several links (same text
+        hash, or same text up to case and spacing) would otherwise weigh several times in training.
+        """
+        from pipeline.sectors import paragraphs, text_key, unit_text
 
         query = (
             sa.select(sector_labels.c.document_id, sector_labels.c.unit, sector_labels.c.unit_index,
-                      sector_labels.c.sector, documents.c.title, documents.c.text)
+                      sector_labels.c.sector, documents.c.title, documents.c.text, documents.c.text_hash)
             .select_from(sector_labels.join(documents, sector_labels.c.document_id == documents.c.document_id))
-            .where(sector_labels.c.source == "reviewer")
+            .where(sector_labels.c.source == "reviewer").order_by(sector_labels.c.document_id)
         )
         units = []
+        seen: set = set()
         with self.engine.connect() as conn:
             for row in conn.execute(query):
+                correction = (row.text_hash, row.unit, row.unit_index)
+                if correction in seen:
+                    continue
                 parts = paragraphs(row.text)
                 if row.unit == "document":
                     text = unit_text(row.title, row.text)
@@ -738,6 +746,9 @@ class Store:
                     text = parts[row.unit_index]
                 else:
                     continue
+                if text_key(text) in seen:
+                    continue
+                seen.update((correction, text_key(text)))
                 units.append({"document_id": row.document_id, "unit": row.unit, "unit_index": row.unit_index,
                               "sector": row.sector, "text": text})
         return units

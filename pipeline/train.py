@@ -188,7 +188,15 @@ def training_units(config: Any, store: Any) -> list[LabelledUnit]:
 
     hand = load_hand_labels(config.resolve(config.sectors.labels_dir), config.resolve(config.paths.corpus_dir))
     test_texts = {text_key(u.text) for u in hand if u.split == "test"}
-    return hand + reviewer_units(store.reviewed_sector_units(), test_texts)
+    return with_reviewer_labels(hand, reviewer_units(store.reviewed_sector_units(), test_texts))
+
+
+def with_reviewer_labels(hand: Sequence[LabelledUnit], reviewed: Sequence[LabelledUnit]) -> list[LabelledUnit]:
+    """Hand labels plus reviewer labels, one unit per text: a reviewer's label of a hand-labelled
+    training text replaces the hand label (the test split is never touched: ``reviewed`` holds none of it)."""
+    reviewed_texts = {text_key(u.text) for u in reviewed}
+    kept = [u for u in hand if u.split == "test" or text_key(u.text) not in reviewed_texts]
+    return kept + list(reviewed)
 
 
 def run_training(config: Any, store: Any, progress: Progress = lambda message: None) -> TrainingResult:

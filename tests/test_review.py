@@ -68,6 +68,19 @@ def test_review_sector_correction_survives_reprocessing_and_feeds_training(seede
     assert "51 public appearances" in units[0]["text"]
 
 
+def test_review_sector_correction_of_a_story_under_several_links_gives_one_training_unit(seeded):
+    store, source, text_hash = seeded
+    review_document(store, source.id, doc_id="doc-b")  # the same text under another link (and title)
+    review_document(store, source.id, text=REVIEW_TEXT.upper().replace(" ", "  "), doc_id="doc-c")
+    with store.engine.begin() as conn:  # a copy that differs in case and spacing only, title included
+        conn.exec_driver_sql("UPDATE documents SET title = 'REPORT  DOC-A' WHERE document_id = 'doc-c'")
+    record_correction(store, Correction(sector_key(text_hash, "document", 0), "set", "rev", "economic"))
+    other_hash = store.read_table("documents").set_index("document_id").loc["doc-c", "text_hash"]
+    record_correction(store, Correction(sector_key(other_hash, "document", 0), "set", "rev", "economic"))
+    assert sorted(store.read_table("sector_labels")["source"]) == ["reviewer"] * 3
+    assert [u["document_id"] for u in store.reviewed_sector_units()] == ["doc-a"]
+
+
 def test_review_correction_lapses_when_the_document_text_changes(seeded):
     store, source, text_hash = seeded
     record_correction(store, Correction(sector_key(text_hash, "document", 0), "set", "rev", "economic"))

@@ -156,3 +156,16 @@ def test_sectors_reviewer_corrections_join_training_but_never_the_test_split():
     added = reviewer_units(rows, test_texts={"test text"})
     assert [u.unit_id for u in added] == ["reviewed:d1#document0"]
     assert added[0] == LabelledUnit("reviewed:d1#document0", "A new text.", "social", "train", source="reviewer")
+
+
+def test_sectors_reviewer_label_replaces_the_hand_label_of_the_same_training_text_only():
+    from pipeline.train import reviewer_units, with_reviewer_labels
+
+    hand = [LabelledUnit("h1", "Same  Text", "military", "train"), LabelledUnit("h2", "Other text", "social", "train"),
+            LabelledUnit("h3", "Test text", "military", "test")]
+    rows = [{"document_id": "d1", "unit": "document", "unit_index": 0, "sector": "economic", "text": "same text"},
+            {"document_id": "d2", "unit": "document", "unit_index": 0, "sector": "economic", "text": "test TEXT"}]
+    reviewed = reviewer_units(rows, test_texts={"test text"})
+    units = with_reviewer_labels(hand, reviewed)
+    assert sorted((u.unit_id, u.sector, u.split) for u in units) == [
+        ("h2", "social", "train"), ("h3", "military", "test"), ("reviewed:d1#document0", "economic", "train")]
