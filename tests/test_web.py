@@ -77,6 +77,49 @@ def test_web_login_refuses_wrong_password_missing_token_and_foreign_next(client)
     assert away.headers["location"] == "/"
 
 
+@pytest.mark.parametrize("next_path", ["/\\evil.example", "/\\/evil.example", "https://evil.example",
+                                       "/\\t/evil", "/\t/evil.example", "/\n/evil.example", "//evil.example"])
+def test_web_login_never_redirects_off_site(client, next_path):
+    page = client.get("/login", params={"next": next_path})
+    assert 'name="next" value="/"' in page.text
+    answer = client.post("/login", data={"name": "analyst", "password": "analyst-password",
+                                         "csrf_token": token_in(page.text), "next": next_path},
+                         follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
+
+
+# The least role each POST needs; a new POST route must be added here, so its checks are tested.
+POST_ROLES = {"/logout": "analyst", "/review/sector": "reviewer", "/review/fact": "reviewer",
+              "/review/activity": "reviewer", "/review/alias": "reviewer", "/sources": "analyst",
+              "/sources/{source_id}/enabled": "analyst", "/admin/users": "admin",
+              "/admin/users/{name}/role": "admin", "/admin/users/{name}/disabled": "admin"}
+LOWER_ROLE = {"reviewer": "analyst", "admin": "reviewer"}
+
+
+def _post_routes(app) -> list[str]:
+    return sorted(r.path for r in app.routes if "POST" in getattr(r, "methods", ()) and r.path != "/login")
+
+
+def test_web_every_post_needs_a_session_a_csrf_token_and_its_role(review_store, web_config):
+    app = create_app(web_config, review_store)
+    assert _post_routes(app) == sorted(POST_ROLES)
+    for route in _post_routes(app):
+        path = route.replace("{source_id}", "1").replace("{name}", "analyst")
+        anonymous = TestClient(app, base_url="http://127.0.0.1").post(path, data={"csrf_token": "x"},
+                                                                       follow_redirects=False)
+        assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login"), route
+        signed_in = TestClient(app, base_url="http://127.0.0.1")
+        token = login(signed_in, "admin")
+        assert signed_in.post(path, data={}).status_code == 403, route
+        assert signed_in.post(path, data={"csrf_token": token[::-1]}).status_code == 403, route
+        if POST_ROLES[route] in LOWER_ROLE:
+            too_low = TestClient(app, base_url="http://127.0.0.1")
+            token = login(too_low, LOWER_ROLE[POST_ROLES[route]])
+            assert too_low.post(path, data={"csrf_token": token}).status_code == 403, route
+    assert review_store.read_table("corrections").empty
+    assert [s.enabled for s in review_store.list_sources()] == [True]
+
+
 def test_web_pages_send_a_no_script_content_security_policy(client):
     login(client, "analyst")
     policy = client.get("/").headers["content-security-policy"]

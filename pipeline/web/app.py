@@ -102,8 +102,13 @@ def _see_other(path: str) -> RedirectResponse:
 
 
 def _safe_next(path: str | None) -> str:
-    """Only a path on this site: never an absolute URL an attacker put in ?next=."""
-    if not path or not path.startswith("/") or path.startswith("//") or urlsplit(path).netloc:
+    """Only a path on this site: never an absolute URL an attacker put in ?next=.
+
+    Browsers read a backslash as a slash and drop tabs and newlines, so ``/\\evil.example``
+    or ``/<tab>/evil.example`` would lead off-site: both are refused.
+    """
+    if (not path or not path.startswith("/") or path.startswith("//") or "\\" in path
+            or any(ord(c) < 32 or ord(c) == 127 for c in path) or urlsplit(path).netloc):
         return "/"
     return path
 
