@@ -120,6 +120,22 @@ def test_web_every_post_needs_a_session_a_csrf_token_and_its_role(review_store, 
     assert [s.enabled for s in review_store.list_sources()] == [True]
 
 
+def test_web_unknown_path_wrong_method_and_bad_form_answer_with_the_error_page(client):
+    login(client, "reviewer")
+    token = token_in(client.get("/").text)
+    for answer, status in ((client.get("/no-such-page"), 404), (client.get("/review/sector"), 405),
+                           (client.post("/review/sector", data={"csrf_token": token}), 422)):
+        assert answer.status_code == status
+        assert answer.headers["content-type"].startswith("text/html") and "Back to the dashboard" in answer.text
+    assert "POST" in client.get("/review/sector").headers["allow"]
+    assert "key" in client.post("/review/sector", data={"csrf_token": token}).text
+
+
+def test_web_anonymous_post_goes_to_login_without_the_post_path_as_next(client):
+    answer = client.post("/review/sector", data={"key": SECTOR_KEY, "sector": "economic"}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/login"
+
+
 def test_web_pages_send_a_no_script_content_security_policy(client):
     login(client, "analyst")
     policy = client.get("/").headers["content-security-policy"]

@@ -14,9 +14,11 @@ from urllib.parse import quote, urlsplit
 import httpx
 import jinja2
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline import accounts, review
 from pipeline.accounts import Session
@@ -75,12 +77,23 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired):
+        if exc.next_path is None:
+            return RedirectResponse("/login", status_code=303)
         return RedirectResponse(f"/login?next={quote(exc.next_path, safe='')}", status_code=303)
 
-    @app.exception_handler(HTTPException)
-    async def error_page(request: Request, exc: HTTPException):
-        return render(request, "error.html", None, status_code=exc.status_code,
+    # Starlette's own exception (unknown path 404, wrong method 405) as well as ours: an HTML page, not JSON.
+    @app.exception_handler(StarletteHTTPException)
+    async def error_page(request: Request, exc: StarletteHTTPException):
+        page = render(request, "error.html", None, status_code=exc.status_code,
                       status=exc.status_code, message=exc.detail)
+        page.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return page
+
+    @app.exception_handler(RequestValidationError)
+    async def form_error_page(request: Request, exc: RequestValidationError):
+        fields = ", ".join(sorted({str(e["loc"][-1]) for e in exc.errors()}))
+        return render(request, "error.html", None, status_code=422, status=422,
+                      message=f"the form's fields {fields} are missing or not valid; reload the page and try again")
 
 
 def render(request: Request, name: str, session: Session | None, status_code: int = 200, **context) -> Response:

@@ -21,7 +21,7 @@ LOGIN_CSRF_COOKIE = "nkpipe_login_csrf"
 class LoginRequired(Exception):
     """No live session: the app answers with a redirect to the login page."""
 
-    def __init__(self, next_path: str) -> None:
+    def __init__(self, next_path: str | None) -> None:
         super().__init__(next_path)
         self.next_path = next_path
 
@@ -29,8 +29,9 @@ class LoginRequired(Exception):
 def current_session(request: Request) -> Session:
     session = find_session(request.app.state.store, request.cookies.get(SESSION_COOKIE))
     if session is None:
+        # Back to the page asked for after signing in; never to a POST path, which has no page.
         query = f"?{request.url.query}" if request.url.query else ""
-        raise LoginRequired(request.url.path + query)
+        raise LoginRequired(request.url.path + query if request.method == "GET" else None)
     return session
 
 
