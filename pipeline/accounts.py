@@ -102,6 +102,16 @@ def set_role(store: Store, name: str, role: str) -> User:
     return get_user(store, name)
 
 
+def set_password(store: Store, name: str, password: str, config: WebConfig) -> User:
+    """Give an account a new password; its open sessions end, so an old sign-in cannot go on."""
+    user = get_user(store, name)
+    hashed = password_hasher(config).hash(check_password(password))
+    with store.engine.begin() as conn:
+        conn.execute(users.update().where(users.c.id == user.id).values(password_hash=hashed))
+        conn.execute(web_sessions.delete().where(web_sessions.c.user_id == user.id))
+    return get_user(store, name)
+
+
 def set_disabled(store: Store, name: str, disabled: bool) -> User:
     """Disable (or enable) an account; disabling also ends its open sessions."""
     user = get_user(store, name)

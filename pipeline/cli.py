@@ -22,7 +22,8 @@ app = typer.Typer(
 )
 sources_app = typer.Typer(help="Register, list and disable the sources nkpipe fetches.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
-users_app = typer.Typer(help="Accounts of the review UI (`nkpipe serve`): add, list, disable.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts of the review UI (`nkpipe serve`): add, list, set password or role, disable.",
+                        no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
 
@@ -441,6 +442,37 @@ def users_list(ctx: typer.Context) -> None:
     for user in accounts:
         typer.echo(f"{user.name:<24} {user.role:<9} {'disabled' if user.disabled else 'active':<9} "
                    f"since {user.created_at:%Y-%m-%d}")
+
+
+@users_app.command("set-password")
+@handles_errors
+def users_set_password(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The account whose password changes.")],
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from the first line of standard input (scripts).")] = False,
+) -> None:
+    """Set a new password (prompted twice, or read with --password-stdin); the account's sessions end."""
+    from pipeline.accounts import get_user, set_password
+
+    context = _ctx(ctx)
+    get_user(context.store(), name)  # before the prompt, so a typo is not discovered after typing a password twice
+    user = set_password(context.store(), name, _read_password(password_stdin), context.config.web)
+    typer.echo(f"set the password of {user.name}")
+
+
+@users_app.command("set-role")
+@handles_errors
+def users_set_role(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The account whose role changes.")],
+    role: Annotated[str, typer.Argument(help="analyst (sources), reviewer (also corrections) or admin (also users).")],
+) -> None:
+    """Change an account's role."""
+    from pipeline.accounts import set_role
+
+    user = set_role(_ctx(ctx).store(), name, role)
+    typer.echo(f"{user.name} is now {user.role}")
 
 
 @users_app.command("disable")

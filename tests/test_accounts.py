@@ -9,6 +9,7 @@ from pipeline.accounts import (
     find_session,
     list_users,
     set_disabled,
+    set_password,
     set_role,
     start_session,
 )
@@ -80,3 +81,14 @@ def test_accounts_session_token_is_not_stored(store, web_config):
     token = start_session(store, user, web_config.web)
     stored = store.engine.connect().exec_driver_sql("SELECT token_hash FROM web_sessions").scalar()
     assert stored != token and len(stored) == 64
+
+
+def test_accounts_set_password_replaces_the_hash_and_ends_sessions(store, web_config):
+    user = add_user(store, "ana", "reviewer", "correct horse", web_config.web)
+    token = start_session(store, user, web_config.web)
+    set_password(store, "ana", "battery staple", web_config.web)
+    assert authenticate(store, "ana", "correct horse", web_config.web) is None
+    assert authenticate(store, "ana", "battery staple", web_config.web).name == "ana"
+    assert find_session(store, token) is None
+    with pytest.raises(AuthError, match="at least"):
+        set_password(store, "ana", "short", web_config.web)

@@ -16,10 +16,15 @@ def nkpipe(tmp_path, *args):
     return runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'cli.db'}", *args])
 
 
+def nkpipe_with_input(tmp_path, text: str, *args):
+    return runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'cli.db'}", *args], input=text)
+
+
 @pytest.mark.parametrize("command", [
     [], ["sources"], ["sources", "add"], ["sources", "list"], ["sources", "disable"],
     ["sources", "enable"], ["run"], ["ingest"], ["schedule"], ["export"], ["runs"], ["facts"], ["train"],
     ["serve"], ["users"], ["users", "add"], ["users", "list"], ["users", "disable"], ["users", "enable"],
+    ["users", "set-password"], ["users", "set-role"],
 ])
 def test_cli_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
@@ -170,6 +175,25 @@ def test_cli_users_add_list_disable(tmp_path):
     assert "disabled" in nkpipe(tmp_path, "users", "list").output
 
 
+def test_cli_users_set_password_and_role(tmp_path):
+    from pipeline.accounts import authenticate
+    from pipeline.config import WebConfig
+    from pipeline.store import open_store
+
+    add = nkpipe_with_input(tmp_path, "a long password\n", "users", "add", "rita", "--role", "analyst",
+                            "--password-stdin")
+    assert add.exit_code == 0
+    changed = nkpipe_with_input(tmp_path, "a new long password\n", "users", "set-password", "rita", "--password-stdin")
+    assert changed.exit_code == 0 and "set the password of rita" in changed.output
+    prompted = nkpipe_with_input(tmp_path, "the third password\nthe third password\n", "users", "set-password", "rita")
+    assert prompted.exit_code == 0
+    role = nkpipe(tmp_path, "users", "set-role", "rita", "reviewer")
+    assert role.exit_code == 0 and "rita is now reviewer" in role.output
+    store = open_store(f"sqlite:///{tmp_path / 'cli.db'}")
+    assert authenticate(store, "rita", "a new long password", WebConfig()) is None
+    assert authenticate(store, "rita", "the third password", WebConfig()).role == "reviewer"
+
+
 def test_cli_users_add_prompts_twice_and_refuses_a_mismatch(tmp_path):
     db = ["--db", f"sqlite:///{tmp_path / 'cli.db'}"]
     mismatch = runner.invoke(app, [*db, "users", "add", "rita", "--role", "admin"],
@@ -180,6 +204,8 @@ def test_cli_users_add_prompts_twice_and_refuses_a_mismatch(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["users", "add", "rita", "--role", "editor", "--password-stdin"], "unknown role"),
     (["users", "disable", "nobody"], "no user is called"),
+    (["users", "set-password", "nobody", "--password-stdin"], "no user is called"),
+    (["users", "set-role", "nobody", "admin"], "no user is called"),
 ])
 def test_cli_users_errors_are_one_clear_line(tmp_path, args, message):
     result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'cli.db'}", *args], input="a long password\n")

@@ -288,6 +288,10 @@ def test_web_admin_adds_users_changes_roles_and_disables(client, review_store):
     assert other.get("/", follow_redirects=False).status_code == 303  # her open session ended
     own = client.post("/admin/users/admin/disabled", data={"disabled": "1", "csrf_token": token})
     assert own.status_code == 400 and not get_user(review_store, "admin").disabled
+    assert "cannot disable your own account" in own.text
+    demoted = client.post("/admin/users/admin/role", data={"role": "reviewer", "csrf_token": token})
+    assert demoted.status_code == 400 and "cannot change the role of your own account" in demoted.text
+    assert get_user(review_store, "admin").role == "admin"
 
 
 def test_web_logout_ends_the_session(client):

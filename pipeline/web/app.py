@@ -356,15 +356,20 @@ def _user_routes(app: FastAPI) -> None:
         return _change_users(request, session, lambda store, web: accounts.add_user(store, name.strip(), role,
                                                                                        password, web))
 
+    # An admin cannot lock themself out (and perhaps leave no admin at all): another admin must do it.
     @app.post("/admin/users/{name}/role")
     def change_role(request: Request, name: str, role: str = Form(...), session: Session = Depends(form_for("admin"))):
+        if name == session.user.name and role != session.user.role:
+            return _users_page(request, session, "you cannot change the role of your own account; "
+                                                 "ask another admin (or use `nkpipe users set-role`)", 400)
         return _change_users(request, session, lambda store, web: accounts.set_role(store, name, role))
 
     @app.post("/admin/users/{name}/disabled")
     def disable_user(request: Request, name: str, disabled: str = Form(...),
                      session: Session = Depends(form_for("admin"))):
         if name == session.user.name and disabled == "1":
-            return _users_page(request, session, "you cannot disable your own account", 400)
+            return _users_page(request, session, "you cannot disable your own account; ask another admin "
+                                                 "(or use `nkpipe users disable`)", 400)
         return _change_users(request, session, lambda store, web: accounts.set_disabled(store, name, disabled == "1"))
 
 
