@@ -102,6 +102,9 @@ class WebConfig:
     hash_memory_kib: int = 65536
     hash_time_cost: int = 3
     prefect_probe_timeout_s: float = 0.5  # the dashboard links Prefect's UI only when it answers
+    # Sources added on the web page may point to loopback/private/link-local addresses (the server
+    # would fetch inside its own network); `nkpipe sources add` is never limited.
+    allow_private_sources: bool = False
 
 
 @dataclass(frozen=True)

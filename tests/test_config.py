@@ -66,6 +66,7 @@ def test_config_bundled_file_is_valid():
 def test_config_web_section_overlays_defaults_and_refuses_unknown_keys(tmp_path):
     config = load_config(write(tmp_path, "[web]\nport = 8100\nsession_hours = 2\nsecure_cookies = true\n"))
     assert (config.web.port, config.web.session_hours, config.web.secure_cookies) == (8100, 2.0, True)
-    assert config.web.host == "127.0.0.1"
+    assert config.web.host == "127.0.0.1" and config.web.allow_private_sources is False
+    assert load_config(write(tmp_path, "[web]\nallow_private_sources = true\n")).web.allow_private_sources
     with pytest.raises(ConfigError, match="secret"):
         load_config(write(tmp_path, "[web]\nsecret = 'x'\n"))

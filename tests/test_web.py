@@ -270,6 +270,45 @@ def test_web_analyst_adds_disables_and_enables_sources(client, review_store):
     assert client.post("/sources/99/enabled", data={"enabled": "0", "csrf_token": token}).status_code == 404
 
 
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8080/feed", "http://10.1.2.3/feed", "http://192.168.0.1/", "http://172.16.5.4/",
+    "http://169.254.169.254/latest/meta-data/", "http://[::1]/x", "http://0.0.0.0/", "http://2130706433/",
+    "http://[::ffff:127.0.0.1]/", "http://[fe80::1]/", "https://100.64.0.1/",
+])
+def test_web_sources_page_refuses_addresses_inside_the_server_network(client, review_store, url):
+    token = login(client, "analyst")
+    refused = client.post("/sources", data={"url": url, "csrf_token": token})
+    assert refused.status_code == 400 and "inside the server&#39;s own network" in refused.text
+    assert "allow_private_sources" in refused.text
+    assert len(review_store.list_sources()) == 1
+
+
+def test_web_sources_page_refuses_names_resolving_inside_and_accepts_public_or_unresolved(client, review_store,
+                                                                                          monkeypatch):
+    from pipeline.web import addresses
+
+    answers = {"intranet.example": ["10.0.0.5"], "public.example": ["93.184.215.14"], "gone.example": []}
+    monkeypatch.setattr(addresses, "_resolve", lambda host: answers[host])
+    token = login(client, "analyst")
+    refused = client.post("/sources", data={"url": "https://intranet.example/feed", "csrf_token": token})
+    assert refused.status_code == 400 and "10.0.0.5" in refused.text
+    for url in ("https://public.example/feed", "https://gone.example/feed", "http://93.184.215.14/feed"):
+        added = client.post("/sources", data={"url": url, "csrf_token": token}, follow_redirects=False)
+        assert added.status_code == 303, url
+    assert len(review_store.list_sources()) == 4
+
+
+def test_web_sources_page_adds_private_addresses_when_the_config_allows_them(review_store, web_config):
+    from pipeline.config import WebConfig
+
+    allowing = replace(web_config, web=WebConfig(**{**web_config.web.__dict__, "allow_private_sources": True}))
+    client = TestClient(create_app(allowing, review_store), base_url="http://127.0.0.1")
+    token = login(client, "analyst")
+    added = client.post("/sources", data={"url": "http://127.0.0.1:8080/feed", "csrf_token": token},
+                        follow_redirects=False)
+    assert added.status_code == 303 and review_store.find_source("http://127.0.0.1:8080/feed") is not None
+
+
 def test_web_admin_adds_users_changes_roles_and_disables(client, review_store):
     token = login(client, "admin")
     added = client.post("/admin/users", data={"name": "dora", "role": "analyst", "password": "dora-password",

@@ -27,6 +27,7 @@ from pipeline.errors import NkpipeError
 from pipeline.records import SOURCE_KINDS
 from pipeline.sectors import SECTORS
 from pipeline.store import Store, open_store
+from pipeline.web.addresses import refuse_private_source
 from pipeline.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -321,6 +322,8 @@ def _source_routes(app: FastAPI) -> None:
             if not url.strip().lower().startswith(("http://", "https://")):
                 raise NkpipeError(f"{url!r}: the web page adds http(s) URLs only; "
                                   f"register local files on the server with `nkpipe sources add`")
+            if not _config(request).web.allow_private_sources:
+                refuse_private_source(url.strip())
             register_source(_store(request), SourceSpec(url.strip(), kind or None, name.strip() or None,
                                                         parse_published(published.strip() or None)))
         except NkpipeError as exc:
