@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 sources_app = typer.Typer(help="Register, list and disable the sources nkpipe fetches.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
+db_app = typer.Typer(help="Schema migrations of the store (Alembic): upgrade, current, history.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,53 @@ def sources_enable(ctx: typer.Context, source_id: Annotated[int, typer.Argument(
     """Fetch a disabled source again."""
     source = _ctx(ctx).store().set_source_enabled(source_id, True)
     typer.echo(f"enabled source {source.id}: {source.url}")
+
+
+def _store_url(context: Context) -> str:
+    from pipeline.store import resolve_db_url
+
+    return resolve_db_url(context.config.store.url, context.config.base_dir)
+
+
+@db_app.command("upgrade")
+@handles_errors
+def db_upgrade(ctx: typer.Context) -> None:
+    """Migrate the store to the newest schema (every command does this on opening a store)."""
+    store = _ctx(ctx).store()
+    from pipeline.migrate import current_revision
+
+    typer.echo(f"{store.url}: at revision {current_revision(store.engine)} (head)")
+
+
+@db_app.command("current")
+@handles_errors
+def db_current(ctx: typer.Context) -> None:
+    """Show the store's schema revision without changing anything."""
+    from pipeline.migrate import current_revision, head_revision
+    from pipeline.store import create_engine_for
+
+    engine = create_engine_for(_store_url(_ctx(ctx)))
+    try:
+        revision = current_revision(engine)
+    except Exception as exc:  # noqa: BLE001 - any driver error means the same to the user
+        from pipeline.errors import StoreError
+
+        raise StoreError(f"cannot read the database {engine.url.render_as_string(hide_password=True)}: {exc}") from exc
+    finally:
+        engine.dispose()
+    head = head_revision()
+    state = "head" if revision == head else f"behind head {head}; run `nkpipe db upgrade`"
+    typer.echo(f"{revision or 'none (empty or made before migrations)'} ({state})")
+
+
+@db_app.command("history")
+@handles_errors
+def db_history(ctx: typer.Context) -> None:
+    """List the schema migrations, oldest first."""
+    from pipeline.migrate import history
+
+    for revision, down, message in history():
+        typer.echo(f"{down or '<base>'} -> {revision}: {message}")
 
 
 def _print_tables(store) -> None:

@@ -235,9 +235,9 @@ schema_info = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+# The schema version of stores made before Alembic migrations (pipeline/migrations/);
+# the migrations now carry the schema, and this row stays for older readers.
 SCHEMA_VERSION = "4"
-# Versions whose tables create_all() completes in place (later versions only added tables).
-UPGRADABLE_FROM = frozenset({"2", "3"})
 
 facts = sa.Table(
     "facts",
@@ -376,24 +376,10 @@ class Store:
         return self.engine.url.render_as_string(hide_password=True)
 
     def create_schema(self) -> None:
-        try:
-            metadata.create_all(self.engine)
-            with self.engine.begin() as conn:
-                found = conn.execute(sa.select(schema_info.c.value).where(schema_info.c.key == "version")).scalar()
-                if found is None and conn.execute(sa.select(sa.func.count()).select_from(sources)).scalar():
-                    found = "1"  # made before the schema was versioned
-                if found is None:
-                    conn.execute(schema_info.insert().values(key="version", value=SCHEMA_VERSION))
-                elif found in UPGRADABLE_FROM:
-                    conn.execute(schema_info.update().where(schema_info.c.key == "version").values(value=SCHEMA_VERSION))
-                    found = SCHEMA_VERSION
-        except OperationalError as exc:
-            raise StoreError(f"cannot open the database {self.url}: {exc.orig}") from exc
-        if found not in (None, SCHEMA_VERSION):
-            raise StoreError(
-                f"the database {self.url} has schema version {found}, this nkpipe needs {SCHEMA_VERSION}; "
-                f"export what you need and start a new store (--db), or re-run on a new file"
-            )
+        """Bring the schema to the newest migration (Alembic; see ``pipeline.migrate``)."""
+        from pipeline.migrate import bring_to_head
+
+        bring_to_head(self.engine)
 
     # --- sources -----------------------------------------------------------
     def add_source(self, url: str, kind: str, name: str | None, published: date | None) -> Source:

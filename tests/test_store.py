@@ -1,3 +1,4 @@
+import pytest
 import sqlalchemy as sa
 
 from pipeline.records import AnalyzedDocument, CleanDocument, Entity, Fetched, RunCounts
@@ -12,11 +13,18 @@ def analyzed(doc_id: str, text: str, n_entities: int, source_id: int, fact_rows=
     return AnalyzedDocument(doc_id, source_id, document, ents, 1, raw_hash="hash", derived=derived)
 
 
+@pytest.fixture
+def store(any_store):
+    """Every test here runs against SQLite and PostgreSQL."""
+    return any_store
+
+
 def add_source(store):
     return store.add_source("https://x.org/feed", "article", None, None)
 
 
-def test_store_sqlite_uses_wal(store):
+def test_store_sqlite_uses_wal(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'wal.db'}")
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
@@ -82,8 +90,8 @@ def test_store_runs_record_counts(store):
         2, 5, 1, 1, "completed")
 
 
-def test_store_schema_creation_is_idempotent(tmp_path):
-    url = f"sqlite:///{tmp_path / 's.db'}"
+def test_store_schema_creation_is_idempotent(any_db_url):
+    url = any_db_url
     first = open_store(url)
     first.add_source("https://x.org/", "article", None, None)
     assert open_store(url).count_sources() == 1
