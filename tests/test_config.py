@@ -61,3 +61,21 @@ def test_config_bundled_file_is_valid():
     repo = Path(__file__).resolve().parents[1]
     config = load_config(repo / "config.toml")
     assert config.resolve(config.paths.default_sources).is_file()
+
+
+def test_config_dask_runner_and_cluster(tmp_path):
+    config = load_config(write(tmp_path, '[flow]\ntask_runner = "dask"\n[dask]\naddress = "tcp://127.0.0.1:8786"\n'
+                                         'n_workers = 3\n'))
+    assert config.flow.task_runner == "dask"
+    assert (config.dask.address, config.dask.n_workers, config.dask.threads_per_worker) == ("tcp://127.0.0.1:8786", 3, 1)
+    assert Config().flow.task_runner == "default" and Config().dask.address == ""
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[flow]\ntask_runner = "ray"\n', "task_runner must be one of 'default', 'dask'"),
+    ("[dask]\nn_workers = 0\n", "n_workers must be at least 1"),
+    ("[dask]\nworkers = 2\n", "unknown key 'workers'"),
+])
+def test_config_dask_bad_values_are_errors(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
