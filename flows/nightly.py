@@ -24,7 +24,7 @@ from prefect.runtime import flow_run
 
 from pipeline.activities import rebuild_register
 from pipeline.config import Config, load_config
-from pipeline.errors import TransientError
+from pipeline.errors import ConfigError, TransientError
 from pipeline.ingest import Steps, analyze_batch, clean_fetched, fetch_source, run_ingest, write_batch
 from pipeline.sources import register_default_sources
 from pipeline.store import open_store
@@ -83,8 +83,12 @@ def nightly_ingest(config_path: str | None = None, db_url: str | None = None) ->
 
 def dask_task_runner(config: Config):
     """prefect-dask's runner: a scheduler at ``[dask] address``, else a LocalCluster of processes on 127.0.0.1."""
-    from prefect_dask import DaskTaskRunner
-
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError as exc:
+        raise ConfigError(
+            "[flow] task_runner = \"dask\" needs prefect-dask; pip install -e '.[dask]', or set task_runner = \"default\""
+        ) from exc
     if config.dask.address:
         return DaskTaskRunner(address=config.dask.address)
     return DaskTaskRunner(cluster_kwargs=dict(

@@ -358,6 +358,7 @@ def _finish(store: Store, run_id: int, counts: RunCounts, status: str, message: 
         store.finish_run(run_id, counts, status, message)
     except Exception as exc:
         raise StoreError(
-            f"the database {store.url} went away during run {run_id} ({_describe(exc)}); documents stored "
+            f"the database {store.url} went away during run {run_id} ({getattr(exc, 'orig', None) or _describe(exc)}); "
+            f"documents stored "
             f"before that are kept and nothing is doubled: run again once the database is back"
         ) from (cause if isinstance(cause, Exception) else exc)

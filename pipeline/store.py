@@ -71,7 +71,7 @@ runs = sa.Table(
     sa.Column("flow_run_id", sa.Text),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),  # running|completed|completed_with_failures|failed
     sa.Column("pipeline_version", sa.Text),
     sa.Column("sources_total", sa.Integer, nullable=False, default=0),
     sa.Column("new", sa.Integer, nullable=False, default=0),

@@ -74,8 +74,12 @@ class PgServer:
 
 
 @contextlib.contextmanager
-def throwaway_server(bin_dir: Path | None = None) -> Iterator[PgServer]:
-    """Start a PostgreSQL server in a temp folder; yield it (``.url``: its ``postgres`` database)."""
+def throwaway_server(bin_dir: Path | None = None, durable: bool = False) -> Iterator[PgServer]:
+    """Start a PostgreSQL server in a temp folder; yield it (``.url``: its ``postgres`` database).
+
+    Not ``durable``, commits return before their WAL is written (fast, and a stopped server
+    may lose the last ones); ``durable`` for tests that stop the server mid-run.
+    """
     bin_dir = bin_dir or find_bin_dir()
     if bin_dir is None:
         raise RuntimeError("no PostgreSQL server binaries (initdb, pg_ctl) found")
@@ -89,8 +93,9 @@ def throwaway_server(bin_dir: Path | None = None) -> Iterator[PgServer]:
     port = _free_port()
     subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", user, "--auth=trust",
                     "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
-    options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off "
-               f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     server = PgServer(f"postgresql+psycopg://{user}@127.0.0.1:{port}/postgres",
                       [*prefix, str(bin_dir / "pg_ctl")], data, root / "server.log", options)
     server.start()

@@ -27,6 +27,7 @@ def test_migrate_schema_matches_metadata(any_db_url):
 def test_migrate_baseline_holds_every_table_of_schema_4():
     assert set(BASELINE_TABLES) <= set(metadata.tables)
     assert history()[0][:2] == ("0001", None)
+    assert [down for _, down, _ in history()[1:]] == [rev for rev, _, _ in history()[:-1]]  # one line
 
 
 def test_migrate_unversioned_store_is_stamped_and_keeps_its_rows(any_db_url):
