@@ -284,6 +284,39 @@ def schedule(ctx: typer.Context) -> None:
                       cfg.deployment_name)
 
 
+@app.command()
+@handles_errors
+def deploy(
+    ctx: typer.Context,
+    pool: Annotated[str, typer.Option("--pool", help="Prefect work pool (type process), made if missing.")] = "nkpipe",
+) -> None:
+    """Deploy the nightly flow to a Prefect work pool, on the cron of \\[schedule].
+
+    Needs a running Prefect server (PREFECT_API_URL); `deploy/run-server.sh` starts one,
+    deploys and starts a worker. The deployment and its schedule are kept by the server,
+    so restarting the worker keeps them.
+    """
+    import os
+
+    from flows.env import configure_prefect
+
+    context = _ctx(ctx)
+    configure_prefect(context.config)
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("set PREFECT_API_URL to a running Prefect server (deploy/run-server.sh starts one)")
+    from flows.deploy import deploy_nightly, ensure_process_pool
+
+    if ensure_process_pool(pool):
+        typer.echo(f"created work pool {pool!r} (process)")
+    from pipeline.config import find_config_file
+
+    config_path = context.config_path or find_config_file()
+    name = deploy_nightly(context.config, str(config_path) if config_path else None, pool)
+    cfg = context.config.schedule
+    typer.echo(f"deployed {name} to pool {pool!r} on cron {cfg.cron!r} ({cfg.timezone}); "
+               f"start a worker: prefect worker start --pool {pool}")
+
+
 def _export(store, out: Path, fmt: str) -> None:
     from pipeline.export import export_tables
 
