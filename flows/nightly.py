@@ -3,19 +3,28 @@
 The flow is thin: it opens the store, registers the bundled source list on a
 new store, and hands Prefect tasks to ``pipeline.ingest.run_ingest``. Only the
 IO steps (fetch, write) retry; cleaning and NLP are pure and fail fast.
+
+With ``[flow] task_runner = "dask"`` the NLP task (spaCy, facts, sectors) is
+submitted to a Dask cluster through prefect-dask's ``DaskTaskRunner``, several
+batches at a time; fetching, cleaning and writing stay in the flow's process,
+so the store's engine never travels. Each worker process loads the models once
+(the caches of ``pipeline.nlp.load_nlp`` and ``pipeline.sectors.cached_model``)
+and keeps them for every batch it gets.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import contextlib
+from collections.abc import Iterator
+from dataclasses import asdict, replace
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from pipeline.activities import rebuild_register
-from pipeline.config import load_config
-from pipeline.errors import TransientError
+from pipeline.config import Config, load_config
+from pipeline.errors import ConfigError, TransientError
 from pipeline.ingest import Steps, analyze_batch, clean_fetched, fetch_source, run_ingest, write_batch
 from pipeline.sources import register_default_sources
 from pipeline.store import open_store
@@ -58,17 +67,63 @@ def nightly_ingest(config_path: str | None = None, db_url: str | None = None) ->
         logger.info("new store: registered %d bundled sources", len(registered))
     sources = store.list_sources(enabled_only=True)
     logger.info("store %s: %d enabled sources", store.url, len(sources))
-    summary = run_ingest(
-        store, config, sources,
-        steps=task_steps(config.flow.task_retries, config.flow.task_retry_delay_s),
-        progress=logger.info, flow_name=FLOW_NAME, flow_run_id=str(flow_run.get_id() or ""),
-    )
+    steps = task_steps(config.flow.task_retries, config.flow.task_retry_delay_s)
+    with analysis_on_runner(config, steps, logger.info) as (config, steps):
+        summary = run_ingest(
+            store, config, sources, steps=steps,
+            progress=logger.info, flow_name=FLOW_NAME, flow_run_id=str(flow_run.get_id() or ""),
+        )
     logger.info("run %d %s in %.1f s: %s", summary.run_id, summary.status, summary.seconds,
                 asdict(summary.counts))
     register = task(rebuild_register, name="register", retries=config.flow.task_retries, cache_policy=NO_CACHE)
     logger.info("activity register: %d activities", register(store))
     return {"run_id": summary.run_id, "status": summary.status, "seconds": summary.seconds,
             "sources": summary.sources, **asdict(summary.counts)}
+
+
+def dask_task_runner(config: Config):
+    """prefect-dask's runner: a scheduler at ``[dask] address``, else a LocalCluster of processes on 127.0.0.1."""
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError as exc:
+        raise ConfigError(
+            "[flow] task_runner = \"dask\" needs prefect-dask; pip install -e '.[dask]', or set task_runner = \"default\""
+        ) from exc
+    if config.dask.address:
+        return DaskTaskRunner(address=config.dask.address)
+    return DaskTaskRunner(cluster_kwargs=dict(
+        n_workers=config.dask.n_workers, threads_per_worker=config.dask.threads_per_worker,
+        processes=True, host="127.0.0.1", dashboard_address=None,
+    ))
+
+
+@contextlib.contextmanager
+def analysis_on_runner(config: Config, steps: Steps, log=lambda message: None) -> Iterator[tuple[Config, Steps]]:
+    """The config and steps of the run: unchanged for the default runner; with Dask, the
+    analysis submitted to the cluster, batches of ``[dask] documents_per_task``."""
+    if config.flow.task_runner != "dask":
+        yield config, steps
+        return
+    from prefect.futures import as_completed
+
+    with dask_task_runner(config) as runner:
+        info = runner.client.scheduler_info(n_workers=-1)
+        workers = len(info.get("workers", {})) or config.dask.n_workers
+        in_flight = config.dask.batches_in_flight or 2 * workers
+        log(f"Dask cluster at {info.get('address')}: {workers} workers, "
+            f"{in_flight} batches of {config.dask.documents_per_task} documents at a time")
+
+        def analyze_many(batches, config_):
+            futures = {runner.submit(steps.analyze, parameters={"batch": batch, "config": config_}): index
+                       for index, batch in enumerate(batches)}
+            for future in as_completed(list(futures)):
+                try:
+                    yield futures[future], future.result()
+                except Exception as exc:  # recorded by the run as a failed batch
+                    yield futures[future], exc
+
+        yield (replace(config, flow=replace(config.flow, documents_per_task=config.dask.documents_per_task)),
+               replace(steps, analyze_many=analyze_many, batches_in_flight=in_flight))
 
 
 def serve_nightly(config_path: str | None, db_url: str, cron: str, timezone: str, name: str) -> None:

@@ -73,7 +73,7 @@ def add_user(store: Store, name: str, role: str, password: str, config: WebConfi
         raise AuthError(f"user name {name!r} is not valid; use 2-64 lower-case letters, digits, '.', '_' or '-'")
     check_role(role)
     hashed = password_hasher(config).hash(check_password(password))
-    with store.engine.begin() as conn:
+    with store.writing() as conn:
         if conn.execute(sa.select(users.c.id).where(users.c.name == name)).first():
             raise AuthError(f"user {name!r} already exists; `nkpipe users list` shows the accounts")
         conn.execute(users.insert().values(name=name, role=role, password_hash=hashed,
@@ -97,7 +97,7 @@ def list_users(store: Store) -> list[User]:
 def set_role(store: Store, name: str, role: str) -> User:
     check_role(role)
     get_user(store, name)
-    with store.engine.begin() as conn:
+    with store.writing() as conn:
         conn.execute(users.update().where(users.c.name == name).values(role=role))
     return get_user(store, name)
 
@@ -106,7 +106,7 @@ def set_password(store: Store, name: str, password: str, config: WebConfig) -> U
     """Give an account a new password; its open sessions end, so an old sign-in cannot go on."""
     user = get_user(store, name)
     hashed = password_hasher(config).hash(check_password(password))
-    with store.engine.begin() as conn:
+    with store.writing() as conn:
         conn.execute(users.update().where(users.c.id == user.id).values(password_hash=hashed))
         conn.execute(web_sessions.delete().where(web_sessions.c.user_id == user.id))
     return get_user(store, name)
@@ -115,7 +115,7 @@ def set_password(store: Store, name: str, password: str, config: WebConfig) -> U
 def set_disabled(store: Store, name: str, disabled: bool) -> User:
     """Disable (or enable) an account; disabling also ends its open sessions."""
     user = get_user(store, name)
-    with store.engine.begin() as conn:
+    with store.writing() as conn:
         conn.execute(users.update().where(users.c.id == user.id).values(disabled=disabled))
         if disabled:
             conn.execute(web_sessions.delete().where(web_sessions.c.user_id == user.id))
@@ -137,7 +137,7 @@ def authenticate(store: Store, name: str, password: str, config: WebConfig) -> U
     if row.disabled:
         return None
     if hasher.check_needs_rehash(row.password_hash):
-        with store.engine.begin() as conn:
+        with store.writing() as conn:
             conn.execute(users.update().where(users.c.id == row.id).values(password_hash=hasher.hash(password)))
     return _user(row)
 
@@ -163,7 +163,7 @@ def start_session(store: Store, user: User, config: WebConfig) -> str:
     """A new session for ``user``; returns the token for the cookie (stored only as a hash)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    with store.engine.begin() as conn:
+    with store.writing() as conn:
         conn.execute(web_sessions.delete().where(web_sessions.c.expires_at < now))
         conn.execute(web_sessions.insert().values(
             token_hash=_token_hash(token), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
@@ -194,5 +194,5 @@ def _aware(moment: datetime) -> datetime:
 
 def end_session(store: Store, token: str | None) -> None:
     if token:
-        with store.engine.begin() as conn:
+        with store.writing() as conn:
             conn.execute(web_sessions.delete().where(web_sessions.c.token_hash == _token_hash(token)))

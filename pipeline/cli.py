@@ -25,6 +25,8 @@ app.add_typer(sources_app, name="sources")
 users_app = typer.Typer(help="Accounts of the review UI (`nkpipe serve`): add, list, set password or role, disable.",
                         no_args_is_help=True)
 app.add_typer(users_app, name="users")
+db_app = typer.Typer(help="Schema migrations of the store (Alembic): upgrade, current, history.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,53 @@ def sources_enable(ctx: typer.Context, source_id: Annotated[int, typer.Argument(
     typer.echo(f"enabled source {source.id}: {source.url}")
 
 
+def _store_url(context: Context) -> str:
+    from pipeline.store import resolve_db_url
+
+    return resolve_db_url(context.config.store.url, context.config.base_dir)
+
+
+@db_app.command("upgrade")
+@handles_errors
+def db_upgrade(ctx: typer.Context) -> None:
+    """Migrate the store to the newest schema (every command does this on opening a store)."""
+    store = _ctx(ctx).store()
+    from pipeline.migrate import current_revision
+
+    typer.echo(f"{store.url}: at revision {current_revision(store.engine)} (head)")
+
+
+@db_app.command("current")
+@handles_errors
+def db_current(ctx: typer.Context) -> None:
+    """Show the store's schema revision without changing anything."""
+    from pipeline.migrate import current_revision, head_revision
+    from pipeline.store import create_engine_for
+
+    engine = create_engine_for(_store_url(_ctx(ctx)))
+    try:
+        revision = current_revision(engine)
+    except Exception as exc:  # noqa: BLE001 - any driver error means the same to the user
+        from pipeline.errors import StoreError
+
+        raise StoreError(f"cannot read the database {engine.url.render_as_string(hide_password=True)}: {exc}") from exc
+    finally:
+        engine.dispose()
+    head = head_revision()
+    state = "head" if revision == head else f"behind head {head}; run `nkpipe db upgrade`"
+    typer.echo(f"{revision or 'none (empty or made before migrations)'} ({state})")
+
+
+@db_app.command("history")
+@handles_errors
+def db_history(ctx: typer.Context) -> None:
+    """List the schema migrations, oldest first."""
+    from pipeline.migrate import history
+
+    for revision, down, message in history():
+        typer.echo(f"{down or '<base>'} -> {revision}: {message}")
+
+
 def _print_tables(store) -> None:
     from pipeline.store import EXPORT_TABLES
 
@@ -236,6 +285,39 @@ def schedule(ctx: typer.Context) -> None:
                    f"on cron {cfg.cron!r} ({cfg.timezone})", err=True)
         serve_nightly(context.config_path, context.config.store.url, cfg.cron, cfg.timezone,
                       cfg.deployment_name)
+
+
+@app.command()
+@handles_errors
+def deploy(
+    ctx: typer.Context,
+    pool: Annotated[str, typer.Option("--pool", help="Prefect work pool (type process), made if missing.")] = "nkpipe",
+) -> None:
+    """Deploy the nightly flow to a Prefect work pool, on the cron of \\[schedule].
+
+    Needs a running Prefect server (PREFECT_API_URL); `deploy/run-server.sh` starts one,
+    deploys and starts a worker. The deployment and its schedule are kept by the server,
+    so restarting the worker keeps them.
+    """
+    import os
+
+    from flows.env import configure_prefect
+
+    context = _ctx(ctx)
+    configure_prefect(context.config)
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("set PREFECT_API_URL to a running Prefect server (deploy/run-server.sh starts one)")
+    from flows.deploy import deploy_nightly, ensure_process_pool
+
+    if ensure_process_pool(pool):
+        typer.echo(f"created work pool {pool!r} (process)")
+    from pipeline.config import find_config_file
+
+    config_path = context.config_path or find_config_file()
+    name = deploy_nightly(context.config, str(config_path) if config_path else None, pool)
+    cfg = context.config.schedule
+    typer.echo(f"deployed {name} to pool {pool!r} on cron {cfg.cron!r} ({cfg.timezone}); "
+               f"start a worker: prefect worker start --pool {pool}")
 
 
 def _export(store, out: Path, fmt: str) -> None:

@@ -82,6 +82,16 @@ class FlowConfig:
     documents_per_task: int = 200
     task_retries: int = 2
     task_retry_delay_s: float = 10.0
+    task_runner: str = "default"  # "default": NLP in the flow's process; "dask": on a Dask cluster ([dask])
+
+
+@dataclass(frozen=True)
+class DaskConfig:
+    address: str = ""  # a running scheduler (tcp://host:8786); empty: a LocalCluster on 127.0.0.1
+    n_workers: int = 2  # LocalCluster worker processes (spaCy holds the GIL: processes, not threads)
+    threads_per_worker: int = 1
+    documents_per_task: int = 50  # smaller than [flow]'s, so every worker gets several batches
+    batches_in_flight: int = 0  # batches submitted at once; 0: two per worker
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,7 @@ class Config:
     flow: FlowConfig = field(default_factory=FlowConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    dask: DaskConfig = field(default_factory=DaskConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve here
 
     def resolve(self, relative: str) -> Path:
@@ -162,6 +173,21 @@ def _coerce(section: str, key: str, value: Any, annotation: Any) -> Any:
     raise ConfigError(f"{where} must be of type {annotation.__name__}, got {value!r}")
 
 
+# Keys whose value is one of a few words, and keys that must be at least some number.
+_CHOICES = {("flow", "task_runner"): ("default", "dask")}
+_MINIMUM = {("flow", "documents_per_task"): 1, ("dask", "n_workers"): 1, ("dask", "threads_per_worker"): 1,
+            ("dask", "documents_per_task"): 1, ("dask", "batches_in_flight"): 0}
+
+
+def _check_value(section: str, key: str, value: Any) -> None:
+    choices = _CHOICES.get((section, key))
+    if choices is not None and value not in choices:
+        raise ConfigError(f"[{section}] {key} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    minimum = _MINIMUM.get((section, key))
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"[{section}] {key} must be at least {minimum}, got {value!r}")
+
+
 def _build_section(name: str, cls: type, values: Any) -> Any:
     if not isinstance(values, dict):
         raise ConfigError(f"[{name}] must be a table of keys, got {values!r}")
@@ -173,7 +199,10 @@ def _build_section(name: str, cls: type, values: Any) -> Any:
                 f"unknown key {key!r} in section [{name}] of the config; "
                 f"known keys: {', '.join(sorted(known))}"
             )
-    return cls(**{k: _coerce(name, k, v, hints[k]) for k, v in values.items()})
+    built = {k: _coerce(name, k, v, hints[k]) for k, v in values.items()}
+    for key, value in built.items():
+        _check_value(name, key, value)
+    return cls(**built)
 
 
 def config_from_mapping(data: dict[str, Any], base_dir: Path | None = None) -> Config:

@@ -11,13 +11,13 @@ its documents is stored, so a run killed midway is simply resumed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from pipeline.clean import CLEAN_VERSION, clean_source
 from pipeline.config import CleanConfig, Config, FetchConfig
 from pipeline.dates import infer_publication_date
-from pipeline.errors import RejectedContent, TransientError
+from pipeline.errors import RejectedContent, StoreError, TransientError
 from pipeline.fetch import fetch
 from pipeline.nlp import analyze_documents, load_nlp, nlp_version
 from pipeline.records import (
@@ -35,6 +35,10 @@ from pipeline.store import Store
 
 Progress = Callable[[str], None]
 BatchItem = tuple[str, int, CleanDocument, str | None]  # document_id, source_id, document, raw hash
+Analyze = Callable[[Sequence[BatchItem], Config], list[AnalyzedDocument]]
+# Analyses several batches, maybe at once elsewhere (a Dask cluster); yields (batch index, its
+# documents or the exception it raised) as each finishes.
+AnalyzeMany = Callable[[Sequence[Sequence[BatchItem]], Config], Iterator[tuple[int, "list[AnalyzedDocument] | Exception"]]]
 
 
 def document_id_for(document: CleanDocument) -> str:
@@ -70,14 +74,37 @@ def write_batch(store: Store, run_id: int | None, analyzed: Sequence[AnalyzedDoc
     store.write_documents(run_id, analyzed, pipeline_version, nlp_version_)
 
 
+def analyze_in_turn(analyze: Analyze) -> AnalyzeMany:
+    """Batches analysed one after the other, in this process."""
+
+    def many(batches: Sequence[Sequence[BatchItem]], config: Config):
+        for index, batch in enumerate(batches):
+            try:
+                yield index, analyze(batch, config)
+            except Exception as exc:  # reported to the run, which records the batch as failed
+                yield index, exc
+
+    return many
+
+
 @dataclass(frozen=True)
 class Steps:
-    """The four stage functions; the flow swaps in Prefect tasks with the same signatures."""
+    """The four stage functions; the flow swaps in Prefect tasks with the same signatures.
+
+    ``analyze_many`` (default: ``analyze`` over each batch in turn) may analyse up to
+    ``batches_in_flight`` batches at once elsewhere; fetching, cleaning and writing stay in
+    this process, and each batch is written as soon as its analysis arrives.
+    """
 
     fetch: Callable[[Source, FetchConfig], Fetched] = fetch_source
     clean: Callable[[Fetched, Source, CleanConfig], CleanResult] = clean_fetched
-    analyze: Callable[[Sequence[BatchItem], Config], list[AnalyzedDocument]] = analyze_batch
+    analyze: Analyze = analyze_batch
     write: Callable[[Store, int | None, Sequence[AnalyzedDocument], str, str], None] = write_batch
+    analyze_many: AnalyzeMany | None = None
+    batches_in_flight: int = 1
+
+    def many(self) -> AnalyzeMany:
+        return self.analyze_many or analyze_in_turn(self.analyze)
 
 
 PLAIN_STEPS = Steps()
@@ -117,6 +144,8 @@ class _Run:
     pending: dict[int, _PendingSource] = field(default_factory=dict)
     seen: dict[str, int] = field(default_factory=dict)
     is_new: dict[str, bool] = field(default_factory=dict)
+    failed_sources: set[int] = field(default_factory=set)
+    store_error: Exception | None = None
     stored: int = 0
 
     # --- per source ----------------------------------------------------------
@@ -186,24 +215,41 @@ class _Run:
                       f"{len(todo)} to process, {unchanged} unchanged, {len(skips)} skipped")
         self.queue.extend(todo)
         self._complete_finished_sources()
-        while len(self.queue) >= self.config.flow.documents_per_task:
-            self._process_batch()
+        self._process_ready(final=False)
 
     # --- batches ---------------------------------------------------------------
     def flush(self) -> None:
-        while self.queue:
-            self._process_batch()
+        self._process_ready(final=True)
 
-    def _process_batch(self) -> None:
+    def _process_ready(self, final: bool) -> None:
+        """Analyse full batches (``batches_in_flight`` at a time); on ``final``, the rest too."""
         size = self.config.flow.documents_per_task
-        batch, self.queue = self.queue[:size], self.queue[size:]
+        window = max(self.steps.batches_in_flight, 1)
+        while len(self.queue) >= size * window or (final and self.queue):
+            count = min(window, -(-len(self.queue) // size))
+            batches = [self.queue[i * size:(i + 1) * size] for i in range(count)]
+            self.queue = self.queue[count * size:]
+            for index, result in self.steps.many()(batches, self.config):
+                self._batch_done(batches[index], result)
+
+    def _batch_done(self, batch: Sequence[BatchItem], result: list[AnalyzedDocument] | Exception) -> None:
+        if isinstance(result, Exception):
+            return self._batch_failed(batch, _describe(result))
+        # a source whose other batch failed while this one was analysed stays unprocessed
+        late = [item for item in batch if item[1] in self.failed_sources]
+        if late:
+            self.counts += RunCounts(failed=len(late))
+            for item in late:
+                self.is_new.pop(item[0], None)
+            kept = [(item, a) for item, a in zip(batch, result) if item[1] not in self.failed_sources]
+            batch, result = [k[0] for k in kept], [k[1] for k in kept]
+            if not batch:
+                return
         words = sum(item[2].word_count for item in batch)
         try:
-            analyzed = self.steps.analyze(batch, self.config)
-            self.steps.write(self.store, self.run_id, analyzed, self.pipeline_version, self.nlp_version)
+            self.steps.write(self.store, self.run_id, result, self.pipeline_version, self.nlp_version)
         except Exception as exc:  # keep the rest of the run going; the sources stay unprocessed
-            self._batch_failed(batch, _describe(exc))
-            return
+            return self._batch_failed(batch, _describe(exc))
         self.stored += len(batch)
         new = sum(self.is_new.pop(item[0]) for item in batch)
         self.counts += RunCounts(new=new, changed=len(batch) - new, words=words)
@@ -222,7 +268,8 @@ class _Run:
                 del self.pending[source_id]
 
     def _batch_failed(self, batch: Sequence[BatchItem], reason: str) -> None:
-        failed_sources = {item[1] for item in batch}
+        failed_sources = {item[1] for item in batch} - self.failed_sources
+        self.failed_sources |= failed_sources
         dropped = [item for item in self.queue if item[1] in failed_sources]
         self.queue = [item for item in self.queue if item[1] not in failed_sources]
         for item in (*batch, *dropped):
@@ -231,9 +278,13 @@ class _Run:
         self.progress(f"batch of {len(batch)} documents failed ({len(dropped)} more of its sources dropped): {reason}")
         for source_id in failed_sources:
             entry = self.pending.pop(source_id, None)
-            self.store.record_fetch(self.run_id, source_id, "failed", reason=reason,
-                                    fetched=entry.fetched if entry else None)
-            self.store.mark_source_outcome(source_id, "failed", reason)
+            try:
+                self.store.record_fetch(self.run_id, source_id, "failed", reason=reason,
+                                        fetched=entry.fetched if entry else None)
+                self.store.mark_source_outcome(source_id, "failed", reason)
+            except Exception as exc:  # the database is away: the source stays unprocessed, the run goes on
+                self.store_error = exc
+                self.progress(f"could not record the failure of source {source_id}: {_describe(exc)}")
 
     # --- outcomes --------------------------------------------------------------
     def _source_skipped(self, source: Source, reason: str, fetched: Fetched | None, started: float) -> None:
@@ -291,8 +342,23 @@ def run_ingest(
             run.ingest_source(source)
         run.flush()
     except BaseException as exc:
-        store.finish_run(run_id, run.counts, "failed", _describe(exc) if isinstance(exc, Exception) else "interrupted")
+        _finish(store, run_id, run.counts, "failed", _describe(exc) if isinstance(exc, Exception) else "interrupted",
+                cause=exc)
         raise
     status = "completed" if run.counts.failed == 0 else "completed_with_failures"
-    store.finish_run(run_id, run.counts, status)
+    message = f"the database was unreachable for a while: {_describe(run.store_error)}" if run.store_error else None
+    _finish(store, run_id, run.counts, status, message)
     return RunSummary(run_id, status, run.counts, len(sources), time.perf_counter() - started)
+
+
+def _finish(store: Store, run_id: int, counts: RunCounts, status: str, message: str | None,
+            cause: BaseException | None = None) -> None:
+    """Record the end of the run; a database that is away turns into one clear StoreError."""
+    try:
+        store.finish_run(run_id, counts, status, message)
+    except Exception as exc:
+        raise StoreError(
+            f"the database {store.url} went away during run {run_id} ({getattr(exc, 'orig', None) or _describe(exc)}); "
+            f"documents stored "
+            f"before that are kept and nothing is doubled: run again once the database is back"
+        ) from (cause if isinstance(cause, Exception) else exc)

@@ -132,7 +132,7 @@ class Correction:
 def record_correction(store: Store, correction: Correction) -> int:
     """Store the correction, retire the earlier ones of its target, and apply it to the current rows."""
     _validate(correction)
-    with store.engine.begin() as conn:
+    with store.writing() as conn:
         old_value, new_value = _values_to_store(conn, correction)
         correction_id = conn.execute(corrections.insert().values(
             created_at=utcnow(), reviewer=correction.reviewer, target_type=correction.target_type,

@@ -7,16 +7,17 @@ run killed at any point and started again ends with no duplicates.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from pipeline.errors import DuplicateSourceError, StoreError, UnknownSourceError
 from pipeline.records import (
@@ -70,7 +71,7 @@ runs = sa.Table(
     sa.Column("flow_run_id", sa.Text),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),  # running|completed|completed_with_failures|failed
     sa.Column("pipeline_version", sa.Text),
     sa.Column("sources_total", sa.Integer, nullable=False, default=0),
     sa.Column("new", sa.Integer, nullable=False, default=0),
@@ -238,9 +239,9 @@ schema_info = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
-SCHEMA_VERSION = "5"
-# Versions that create_all() plus the explicit column additions below bring up to date.
-UPGRADABLE_FROM = frozenset({"2", "3", "4"})
+# The schema version of stores made before Alembic migrations (pipeline/migrations/);
+# the migrations now carry the schema, and this row stays for older readers.
+SCHEMA_VERSION = "4"
 
 facts = sa.Table(
     "facts",
@@ -339,12 +340,8 @@ EXPORT_TABLES: tuple[str, ...] = (
     "corrections",
 )  # users and web_sessions are never exported: they hold password hashes and session tokens
 
-# Columns version 5 added to tables that already existed; create_all() cannot add columns,
-# so upgrading a version 2-4 store adds them with ALTER TABLE (see _add_review_columns).
-REVIEW_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("facts", "reviewed"), ("facts", "rejected"), ("sector_labels", "reviewed"),
-    ("activities", "reviewed"), ("activities", "rejected"),
-)
+
+_REGISTER_LOCK_KEY = 0x6E6B7267  # advisory lock id of the activity register's rebuild
 
 
 def utcnow() -> datetime:
@@ -370,10 +367,10 @@ def resolve_db_url(url: str, base_dir: Path) -> str:
 
 def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL waits for other writers too
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -411,15 +408,6 @@ def _upsert(conn: Connection, table: sa.Table, rows: list[dict], keys: Sequence[
     conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
 
 
-def _add_review_columns(conn: Connection) -> None:
-    """Upgrade step 4 -> 5: the review flags on existing tables (all false for existing rows)."""
-    inspector = sa.inspect(conn)
-    for table, column in REVIEW_COLUMNS:
-        present = {c["name"] for c in inspector.get_columns(table)}
-        if column not in present:
-            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} BOOLEAN NOT NULL DEFAULT FALSE")
-
-
 def _source_from_row(row: sa.Row) -> Source:
     return Source(
         id=row.id,
@@ -443,30 +431,28 @@ class Store:
     def url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """One write transaction.
+
+        On SQLite it takes the write lock first (``BEGIN IMMEDIATE``, waiting up to the busy
+        timeout), so a transaction that reads before it writes never fails when another
+        process wrote in between; PostgreSQL locks rows as it goes.
+        """
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+
     def create_schema(self) -> None:
-        try:
-            metadata.create_all(self.engine)
-            with self.engine.begin() as conn:
-                found = conn.execute(sa.select(schema_info.c.value).where(schema_info.c.key == "version")).scalar()
-                if found is None and conn.execute(sa.select(sa.func.count()).select_from(sources)).scalar():
-                    found = "1"  # made before the schema was versioned
-                if found is None:
-                    conn.execute(schema_info.insert().values(key="version", value=SCHEMA_VERSION))
-                elif found in UPGRADABLE_FROM:
-                    _add_review_columns(conn)
-                    conn.execute(schema_info.update().where(schema_info.c.key == "version").values(value=SCHEMA_VERSION))
-                    found = SCHEMA_VERSION
-        except OperationalError as exc:
-            raise StoreError(f"cannot open the database {self.url}: {exc.orig}") from exc
-        if found not in (None, SCHEMA_VERSION):
-            raise StoreError(
-                f"the database {self.url} has schema version {found}, this nkpipe needs {SCHEMA_VERSION}; "
-                f"export what you need and start a new store (--db), or re-run on a new file"
-            )
+        """Bring the schema to the newest migration (Alembic; see ``pipeline.migrate``)."""
+        from pipeline.migrate import bring_to_head
+
+        bring_to_head(self.engine)
 
     # --- sources -----------------------------------------------------------
     def add_source(self, url: str, kind: str, name: str | None, published: date | None) -> Source:
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             existing = conn.execute(sa.select(sources.c.id).where(sources.c.url == url)).first()
             if existing:
                 raise DuplicateSourceError(url, existing.id)
@@ -523,7 +509,7 @@ class Store:
             return conn.execute(sa.select(sa.func.count()).select_from(sources)).scalar_one()
 
     def set_source_enabled(self, source_id: int, enabled: bool) -> Source:
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             result = conn.execute(
                 sources.update().where(sources.c.id == source_id).values(enabled=enabled)
             )
@@ -537,7 +523,7 @@ class Store:
         self, source_id: int, fetched: Fetched, pipeline_version: str, outcome: str
     ) -> None:
         """Remember what was processed so the next run can skip it when unchanged."""
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             conn.execute(
                 sources.update().where(sources.c.id == source_id).values(
                     etag=fetched.etag, last_modified=fetched.last_modified,
@@ -547,7 +533,7 @@ class Store:
             )
 
     def mark_source_outcome(self, source_id: int, outcome: str, reason: str | None) -> None:
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             conn.execute(
                 sources.update().where(sources.c.id == source_id).values(
                     last_outcome=outcome, last_reason=reason, last_fetched_at=utcnow()
@@ -557,7 +543,7 @@ class Store:
     # --- runs, fetches, skips ----------------------------------------------
     def start_run(self, flow_name: str, sources_total: int, pipeline_version: str,
                   flow_run_id: str | None = None) -> int:
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             result = conn.execute(
                 runs.insert().values(
                     flow_name=flow_name, flow_run_id=flow_run_id, started_at=utcnow(),
@@ -569,7 +555,7 @@ class Store:
             return result.inserted_primary_key[0]
 
     def finish_run(self, run_id: int, counts: RunCounts, status: str, message: str | None = None) -> None:
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             conn.execute(
                 runs.update().where(runs.c.run_id == run_id).values(
                     finished_at=utcnow(), status=status, message=message,
@@ -600,7 +586,7 @@ class Store:
     def record_fetch(self, run_id: int | None, source_id: int, outcome: str, *,
                      reason: str | None = None, fetched: Fetched | None = None,
                      documents_count: int | None = None, duration_s: float | None = None) -> None:
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             conn.execute(
                 fetches.insert().values(
                     run_id=run_id, source_id=source_id, fetched_at=utcnow(), outcome=outcome,
@@ -619,7 +605,7 @@ class Store:
             for s in items
         ]
         if rows:
-            with self.engine.begin() as conn:
+            with self.writing() as conn:
                 conn.execute(skips.insert(), rows)
 
     def skips_for_run(self, run_id: int) -> list[dict]:
@@ -632,7 +618,7 @@ class Store:
         """Keep the fetched bytes, compressed, once per content hash."""
         if fetched.body is None or fetched.content_hash is None:
             return
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             exists = conn.execute(
                 sa.select(raw_contents.c.content_hash)
                 .where(raw_contents.c.content_hash == fetched.content_hash)
@@ -678,8 +664,10 @@ class Store:
         if not analyzed:
             return
         now = utcnow()
+        # Rows are locked in id order, so two runs writing the same documents wait, never deadlock.
+        analyzed = sorted(analyzed, key=lambda a: a.document_id)
         ids = [a.document_id for a in analyzed]
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             _upsert(conn, documents, [_document_row(a, run_id, pipeline_version, now) for a in analyzed],
                     ["document_id"])
             for table in DERIVED_TABLES:
@@ -754,7 +742,7 @@ class Store:
         return units
 
     def record_training_run(self, summary: dict) -> None:
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             conn.execute(training_runs.insert().values(
                 trained_at=utcnow(), model_version=summary["version"], design=summary["design"],
                 test_macro_f1=summary["test_macro_f1"], previous_macro_f1=summary["previous_macro_f1"],
@@ -788,7 +776,9 @@ class Store:
         """
         from pipeline.review import apply_register_corrections, refresh_tallies
 
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
+            if conn.dialect.name == "postgresql":  # two runs rebuilding at once take turns
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REGISTER_LOCK_KEY})
             conn.execute(activity_people.delete())
             conn.execute(activity_tallies.delete())
             conn.execute(activities.delete())
@@ -828,21 +818,31 @@ def _record_person_aliases(conn: Connection, analyzed: Sequence[AnalyzedDocument
     people = {pid: name for pid, name in seen.values()}
     known = set(conn.execute(sa.select(persons.c.person_id).where(persons.c.person_id.in_(list(people)))).scalars())
     new_people = [dict(person_id=pid, canonical_name=name, in_gazetteer=False, first_seen_at=now)
-                  for pid, name in people.items() if pid not in known]
-    if new_people:
-        conn.execute(persons.insert(), new_people)
+                  for pid, name in sorted(people.items()) if pid not in known]
+    _insert_missing(conn, persons, new_people, ["person_id"])
     existing = {r.alias: r for r in conn.execute(
         sa.select(person_aliases).where(person_aliases.c.alias.in_(list(seen))))}
     inserts = [dict(alias=alias, person_id=pid, source="observed", mentions=0, updated_at=now)
-               for alias, (pid, _) in seen.items() if alias not in existing]
-    if inserts:
-        conn.execute(person_aliases.insert(), inserts)
-    # Counted from the stored entities, so re-processing a document never counts its mentions twice.
+               for alias, (pid, _) in sorted(seen.items()) if alias not in existing]
+    _insert_missing(conn, person_aliases, inserts, ["alias"])
+    # Counted from the stored entities, so re-processing a document never counts its mentions twice;
+    # updated in alias order, so concurrent runs lock the rows in the same order.
     counted = conn.execute(
         sa.select(entities.c.text, sa.func.count()).where(entities.c.label == "PERSON", entities.c.text.in_(list(seen)))
-        .group_by(entities.c.text)).all()
+        .group_by(entities.c.text).order_by(entities.c.text)).all()
     for alias, count in counted:
         conn.execute(person_aliases.update().where(person_aliases.c.alias == alias).values(mentions=count, updated_at=now))
+
+
+def _insert_missing(conn: Connection, table: sa.Table, rows: list[dict], keys: Sequence[str]) -> None:
+    """Insert rows whose key is not there yet; a concurrent run that inserted one first wins."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    conn.execute(insert(table).on_conflict_do_nothing(index_elements=list(keys)), rows)
 
 
 def _with_defaults(table: sa.Table, row: dict, now: datetime) -> dict:

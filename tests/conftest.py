@@ -32,6 +32,61 @@ def store(tmp_path):
     return open_store(f"sqlite:///{tmp_path / 'nkpipe.db'}")
 
 
+def _no_postgres(reason: str):
+    """Skip with the reason, unless $NKPIPE_REQUIRE_PG=1 (CI), where a missing server is a failure."""
+    from tests.pg_server import REQUIRE_PG_ENV
+
+    if os.environ.get(REQUIRE_PG_ENV) == "1":
+        pytest.fail(f"{reason} (and {REQUIRE_PG_ENV}=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """URL of a PostgreSQL server: $NKPIPE_TEST_PG_URL, else a throwaway one started here."""
+    from tests.pg_server import PG_URL_ENV, find_bin_dir, throwaway_server
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _no_postgres("psycopg is not installed; pip install -e '.[test]'")
+    url = os.environ.get(PG_URL_ENV)
+    if url:
+        yield url
+        return
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        _no_postgres(f"no PostgreSQL: set {PG_URL_ENV} or install the server (apt-get install postgresql)")
+    with throwaway_server(bin_dir) as server:
+        yield server.url
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A new, empty database on the test server, dropped after the test."""
+    from tests.pg_server import fresh_database
+
+    with fresh_database(pg_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request, tmp_path):
+    """The URL of a new store, once per supported database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'nkpipe.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def any_store(any_db_url):
+    from pipeline.store import open_store
+
+    store = open_store(any_db_url)
+    yield store
+    store.engine.dispose()
+
+
 @pytest.fixture
 def config(tmp_path):
     """Package defaults with fast fetch settings, rooted in a temp dir."""

@@ -70,3 +70,21 @@ def test_config_web_section_overlays_defaults_and_refuses_unknown_keys(tmp_path)
     assert load_config(write(tmp_path, "[web]\nallow_private_sources = true\n")).web.allow_private_sources
     with pytest.raises(ConfigError, match="secret"):
         load_config(write(tmp_path, "[web]\nsecret = 'x'\n"))
+
+
+def test_config_dask_runner_and_cluster(tmp_path):
+    config = load_config(write(tmp_path, '[flow]\ntask_runner = "dask"\n[dask]\naddress = "tcp://127.0.0.1:8786"\n'
+                                         'n_workers = 3\n'))
+    assert config.flow.task_runner == "dask"
+    assert (config.dask.address, config.dask.n_workers, config.dask.threads_per_worker) == ("tcp://127.0.0.1:8786", 3, 1)
+    assert Config().flow.task_runner == "default" and Config().dask.address == ""
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[flow]\ntask_runner = "ray"\n', "task_runner must be one of 'default', 'dask'"),
+    ("[dask]\nn_workers = 0\n", "n_workers must be at least 1"),
+    ("[dask]\nworkers = 2\n", "unknown key 'workers'"),
+])
+def test_config_dask_bad_values_are_errors(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))

@@ -284,23 +284,29 @@ def test_review_item_context_marks_the_extracted_span(seeded):
     assert sentence_context("One. Two 3 four. Five.", 9, 10).before == " Two "
 
 
-def test_review_schema_4_store_is_upgraded_in_place(tmp_path):
+def test_review_migration_adds_review_tables_and_flags_to_an_older_store(tmp_path):
+    from alembic import command
+
+    from pipeline.migrate import alembic_config, current_revision, head_revision
+
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    store = open_store(url)
-    with store.engine.begin() as conn:
-        for table, column in (("facts", "reviewed"), ("facts", "rejected"), ("sector_labels", "reviewed"),
-                              ("activities", "reviewed"), ("activities", "rejected")):
-            conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
-        for table in ("corrections", "web_sessions", "users"):
-            conn.exec_driver_sql(f"DROP TABLE {table}")
-        conn.exec_driver_sql("UPDATE schema_info SET value = '4'")
-    store.engine.dispose()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0002")  # the last revision before review
+        assert "corrections" not in sa.inspect(conn).get_table_names()
+        conn.exec_driver_sql(
+            "INSERT INTO sources (url, kind, enabled, added_at) VALUES ('https://x.org/', 'article', 1, '2026-01-01')")
+        conn.exec_driver_sql(
+            "INSERT INTO activities (activity_id, actor, activity_type, document_ids) VALUES ('a1', 'kju', 'visit', '[]')")
+    engine.dispose()
     upgraded = open_store(url)
-    columns = {c["name"] for c in sa.inspect(upgraded.engine).get_columns("facts")}
-    assert {"reviewed", "rejected"} <= columns
-    assert "corrections" in sa.inspect(upgraded.engine).get_table_names()
-    with upgraded.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT value FROM schema_info").scalar() == "5"
+    assert current_revision(upgraded.engine) == head_revision()
+    inspector = sa.inspect(upgraded.engine)
+    assert {"reviewed", "rejected"} <= {c["name"] for c in inspector.get_columns("facts")}
+    assert {"corrections", "users", "web_sessions"} <= set(inspector.get_table_names())
+    with upgraded.engine.connect() as conn:  # rows made before review are unreviewed, not rejected
+        assert conn.exec_driver_sql("SELECT reviewed, rejected FROM activities").one() == (0, 0)
+    assert upgraded.count_sources() == 1
 
 
 def test_review_two_facts_on_one_span_are_corrected_apart(store):

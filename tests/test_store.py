@@ -1,3 +1,4 @@
+import pytest
 import sqlalchemy as sa
 
 from pipeline.records import AnalyzedDocument, CleanDocument, Entity, Fetched, RunCounts
@@ -12,11 +13,18 @@ def analyzed(doc_id: str, text: str, n_entities: int, source_id: int, fact_rows=
     return AnalyzedDocument(doc_id, source_id, document, ents, 1, raw_hash="hash", derived=derived)
 
 
+@pytest.fixture
+def store(any_store):
+    """Every test here runs against SQLite and PostgreSQL."""
+    return any_store
+
+
 def add_source(store):
     return store.add_source("https://x.org/feed", "article", None, None)
 
 
-def test_store_sqlite_uses_wal(store):
+def test_store_sqlite_uses_wal(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'wal.db'}")
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
@@ -82,8 +90,8 @@ def test_store_runs_record_counts(store):
         2, 5, 1, 1, "completed")
 
 
-def test_store_schema_creation_is_idempotent(tmp_path):
-    url = f"sqlite:///{tmp_path / 's.db'}"
+def test_store_schema_creation_is_idempotent(any_db_url):
+    url = any_db_url
     first = open_store(url)
     first.add_source("https://x.org/", "article", None, None)
     assert open_store(url).count_sources() == 1
@@ -100,3 +108,44 @@ def test_store_person_alias_mentions_do_not_grow_on_reprocessing(store):
     aliases = store.read_table("person_aliases")
     assert aliases.set_index("alias").loc["Kim Jong-un", "mentions"] == 2
     assert store.read_table("persons").person_id.tolist() == ["kim-jong-un"]
+
+
+def test_store_concurrent_writers_of_shared_documents_and_new_aliases(any_db_url):
+    """Two runs writing the same documents in opposite orders, each naming new people at once."""
+    import threading
+
+    from pipeline.records import Entity
+
+    stores = [open_store(any_db_url) for _ in range(2)]
+    source = add_source(stores[0])
+    errors = []
+
+    def batch(round_: int, doc_ids: list[str]) -> list[AnalyzedDocument]:
+        person = Entity("PERSON", f"Person {round_}", 0, 8, 0, 20, f"person-{round_}", f"Person {round_}")
+        return [AnalyzedDocument(d, source.id, CleanDocument(key=d, url=f"https://x.org/{d}", title=None, author=None,
+                                                             published=None, text="Person here.", format="text"),
+                                 (person,), 1) for d in doc_ids]
+
+    def writer(store, round_, doc_ids, barrier):
+        try:
+            barrier.wait()
+            store.write_documents(round_, batch(round_, doc_ids), "v1", "n1")
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    for round_ in range(15):
+        ids = [f"r{round_}-{i}" for i in range(6)]
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=writer, args=(stores[0], round_, ids, barrier)),
+                   threading.Thread(target=writer, args=(stores[1], round_, ids[::-1], barrier))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert stores[0].count_documents() == 90
+    assert len(stores[0].read_table("entities")) == 90
+    aliases = stores[0].read_table("person_aliases")
+    assert len(aliases) == 15 and set(aliases.mentions) == {6}
+    for store in stores:
+        store.engine.dispose()

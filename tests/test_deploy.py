@@ -1,0 +1,110 @@
+"""A real Prefect server, a process work pool, the nightly deployment and a worker restarted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, SEED_ARTICLE
+from tests.pg_server import _free_port
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(predicate, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def healthy(api: str) -> bool:
+    try:
+        return httpx.get(f"{api}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def run_and_wait(api: str, deployment_id: str) -> dict:
+    run = httpx.post(f"{api}/deployments/{deployment_id}/create_flow_run", json={}, timeout=10).json()
+
+    def finished():
+        state = httpx.get(f"{api}/flow_runs/{run['id']}", timeout=10).json()["state"]
+        return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
+    return wait_for(finished, 300, "the flow run to finish")
+
+
+def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
+    (tmp_path / "kcna.json").write_text(json.dumps([
+        {"topic": "Top News", "headline": "Farm inspected", "link": "http://kcna.example/a",
+         "date": 1717200000000, "date_str": "2024-06-01",
+         "story_text": "Pyongyang, June 1 (KCNA) -- Kim Jong Un inspected a farm in Kangdong County."}]))
+    (tmp_path / "sources.toml").write_text(
+        f'[[source]]\nurl = "{SEED_ARTICLE}"\nkind = "article"\n\n[[source]]\nurl = "kcna.json"\nkind = "kcna"\n')
+    config = tmp_path / "config.toml"
+    config.write_text('[paths]\ndefault_sources = "sources.toml"\n'
+                      '[schedule]\ncron = "17 3 * * *"\ntimezone = "Asia/Seoul"\ndeployment_name = "nightly"\n')
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_API_URL=api, DO_NOT_TRACK="1",
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false",
+               PREFECT_WORKER_QUERY_SECONDS="1", PREFECT_WORKER_PREFETCH_SECONDS="5")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    processes = []
+
+    def start(name: str, *args: str) -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, *args], env=env, cwd=tmp_path,
+                                   stdout=open(logs / f"{name}.log", "ab"), stderr=subprocess.STDOUT)
+        processes.append(process)
+        return process
+
+    try:
+        start("server", "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
+              "--no-ui", "--analytics-off")
+        wait_for(lambda: healthy(api), 180, "the Prefect server")
+        deployed = subprocess.run([sys.executable, "-m", "pipeline.cli", "--config", str(config), "deploy",
+                                   "--pool", "nk-test"], env=env, cwd=REPO, capture_output=True, text=True)
+        assert deployed.returncode == 0, deployed.stderr
+        assert "deployed nightly_ingest/nightly to pool 'nk-test'" in deployed.stdout
+        deployment = httpx.get(f"{api}/deployments/name/nightly_ingest/nightly", timeout=10).json()
+
+        worker = start("worker-1", "-m", "prefect", "worker", "start", "--pool", "nk-test", "--type", "process")
+        first = run_and_wait(api, deployment["id"])
+        assert first["type"] == "COMPLETED", (logs / "worker-1.log").read_text()[-3000:]
+        worker.terminate()
+        worker.wait(timeout=60)
+
+        again = httpx.get(f"{api}/deployments/name/nightly_ingest/nightly", timeout=10).json()
+        assert again["id"] == deployment["id"] and again["work_pool_name"] == "nk-test"
+        [schedule] = again["schedules"]
+        assert (schedule["schedule"]["cron"], schedule["schedule"]["timezone"]) == ("17 3 * * *", "Asia/Seoul")
+        assert schedule["active"]
+
+        start("worker-2", "-m", "prefect", "worker", "start", "--pool", "nk-test", "--type", "process")
+        second = run_and_wait(api, deployment["id"])
+        assert second["type"] == "COMPLETED", (logs / "worker-2.log").read_text()[-3000:]
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    from pipeline.store import open_store
+
+    store = open_store("sqlite:///data/nkpipe.db", tmp_path)
+    assert store.count_documents() == 2
+    assert [r["status"] for r in store.recent_runs()] == ["completed", "completed"]

@@ -1,0 +1,96 @@
+"""The database going away mid-run (a PostgreSQL server stopped and started again)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from pipeline.config import FlowConfig
+from pipeline.errors import StoreError
+from pipeline.ingest import Steps, run_ingest, write_batch
+from pipeline.sources import SourceSpec, register_source
+from tests.conftest import KCNA_ARCHIVE
+
+DOCUMENTS = 28  # the first 30 items of the bundled archive, two of them without text
+
+
+@pytest.fixture(scope="module")
+def own_pg_server(pg_server):
+    """A server of this module's own, since its tests stop it (the shared one must stay up)."""
+    from tests.pg_server import find_bin_dir, throwaway_server
+
+    if find_bin_dir() is None:
+        pytest.skip("stopping a server needs the PostgreSQL binaries here")
+    with throwaway_server(durable=True) as server:
+        yield server
+
+
+@pytest.fixture
+def faulty(own_pg_server, config, tmp_path):
+    """A store with three KCNA archives of ten items; batches of five documents."""
+    from pipeline.store import open_store
+    from tests.pg_server import fresh_database
+
+    items = json.loads(KCNA_ARCHIVE.read_text())[:30]
+    with fresh_database(own_pg_server.url) as url:
+        store = open_store(url)
+        for part in range(3):
+            path = tmp_path / f"kcna-{part}.json"
+            path.write_text(json.dumps(items[part * 10:(part + 1) * 10]))
+            register_source(store, SourceSpec(str(path)))
+        yield store, replace(config, flow=FlowConfig(documents_per_task=5))
+        store.engine.dispose()
+
+
+def writes_stopping_the_server(server, restart: bool):
+    """The second write finds the server stopped; with ``restart`` it is back right after."""
+    calls = []
+
+    def write(store, run_id, analyzed, pipeline_version, nlp_version):
+        calls.append(len(analyzed))
+        if len(calls) != 2:
+            return write_batch(store, run_id, analyzed, pipeline_version, nlp_version)
+        server.stop()
+        try:
+            return write_batch(store, run_id, analyzed, pipeline_version, nlp_version)
+        finally:
+            if restart:
+                server.start()
+
+    return write
+
+
+def assert_rerun_completes_once(store, config, expected_documents):
+    rerun = run_ingest(store, config, store.list_sources())
+    assert rerun.status == "completed" and rerun.counts.failed == 0
+    assert store.count_documents() == expected_documents
+    entities = store.read_table("entities")
+    assert not entities.duplicated(["document_id", "entity_index"]).any()
+    assert len(store.read_table("documents").document_id.unique()) == expected_documents
+
+
+def test_faults_database_back_before_the_end_records_the_failed_batches(faulty, own_pg_server):
+    store, config = faulty
+    steps = Steps(write=writes_stopping_the_server(own_pg_server, restart=True))
+    summary = run_ingest(store, config, store.list_sources(), steps=steps)
+    assert summary.status == "completed_with_failures" and summary.counts.failed == 5
+    run = store.get_run(summary.run_id)
+    assert (run["status"], run["failed"]) == ("completed_with_failures", 5)
+    failed = store.read_table("fetches").query("outcome == 'failed'")
+    assert len(failed) == 1 and "OperationalError" in failed.reason.iloc[0]
+    assert store.count_documents() == DOCUMENTS - 5
+    assert_rerun_completes_once(store, config, DOCUMENTS)
+
+
+def test_faults_database_still_away_raises_a_clear_store_error(faulty, own_pg_server):
+    store, config = faulty
+    steps = Steps(write=writes_stopping_the_server(own_pg_server, restart=False))
+    try:
+        with pytest.raises(StoreError, match=r"(?s)went away during run 1 .*Connection refused.*run again once the database is back"):
+            run_ingest(store, config, store.list_sources(), steps=steps)
+    finally:
+        own_pg_server.start()
+    assert store.count_documents() == 5  # the first batch, written before the server stopped
+    assert_rerun_completes_once(store, config, DOCUMENTS)
