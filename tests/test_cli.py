@@ -19,7 +19,7 @@ def nkpipe(tmp_path, *args):
 @pytest.mark.parametrize("command", [
     [], ["sources"], ["sources", "add"], ["sources", "list"], ["sources", "disable"],
     ["sources", "enable"], ["run"], ["ingest"], ["schedule"], ["export"], ["runs"], ["facts"], ["train"],
-    ["db"], ["db", "upgrade"], ["db", "current"], ["db", "history"],
+    ["db"], ["db", "upgrade"], ["db", "current"], ["db", "history"], ["deploy"],
 ])
 def test_cli_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
