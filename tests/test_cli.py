@@ -25,7 +25,7 @@ def nkpipe_with_input(tmp_path, text: str, *args):
     ["sources", "enable"], ["run"], ["ingest"], ["schedule"], ["export"], ["runs"], ["facts"], ["train"],
     ["serve"], ["users"], ["users", "add"], ["users", "list"], ["users", "disable"], ["users", "enable"],
     ["users", "set-password"], ["users", "set-role"],
-    ["db"], ["db", "upgrade"], ["db", "current"], ["db", "history"],
+    ["db"], ["db", "upgrade"], ["db", "current"], ["db", "history"], ["deploy"],
 ])
 def test_cli_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])

@@ -195,3 +195,34 @@ def test_ingest_failed_batch_keeps_other_batches(store, config, tmp_path):
     assert result[sources[1].id][0] == "failed" and "model crashed" in result[sources[1].id][1]
     again = run_ingest(store, config, store.list_sources())
     assert (again.counts.new, again.counts.unchanged) == (1, 2)
+
+
+def test_ingest_batches_in_flight_arrive_out_of_order_and_one_fails(store, config, tmp_path):
+    """As on a Dask cluster: several batches at once, finished in any order; a failed one
+    leaves its source unprocessed, even for its batches that arrive after the failure."""
+    from pipeline.ingest import analyze_batch
+
+    first = kcna_archive(tmp_path / "a.json", [(i, f"Pyongyang (KCNA) -- Story {i} about Kim Jong Un.") for i in (1, 2, 3, 4)])
+    second = kcna_archive(tmp_path / "b.json", [(i, f"Pyongyang (KCNA) -- Story {i} about Choe Son Hui.") for i in (5, 6)])
+    sources = register(store, str(first), str(second))
+
+    def analyze_many(batches, config_):
+        results = []
+        for index, batch in enumerate(batches):
+            if any(item[2].key.endswith("/2") for item in batch):
+                results.append((index, RuntimeError("worker lost")))
+            else:
+                results.append((index, analyze_batch(batch, config_)))
+        return iter([results[0], results[2], results[1]])  # the failure first, then out of order
+
+    steps = Steps(analyze_many=analyze_many, batches_in_flight=3)
+    config = replace(config, flow=FlowConfig(documents_per_task=2))
+    summary = run_ingest(store, config, sources, steps=steps)
+    assert summary.status == "completed_with_failures"
+    # b.json stored; a.json's batch after the failure is dropped, not written
+    assert (summary.counts.new, summary.counts.failed) == (2, 4)
+    assert store.count_documents() == 2
+    found = outcomes(store, summary.run_id)
+    assert found[sources[0].id] == ("failed", "RuntimeError: worker lost") and found[sources[1].id][0] == "new"
+    rerun = run_ingest(store, config, store.list_sources())
+    assert (rerun.status, rerun.counts.new, rerun.counts.unchanged) == ("completed", 4, 2)
