@@ -750,46 +750,30 @@ class Store:
                 test_size=summary["test_size"], details=json.dumps(summary, default=str),
             ))
 
+    @contextlib.contextmanager
+    def rebuilding_register(self) -> Iterator[RegisterRebuild]:
+        """Read the documents and replace the register under one lock, for one rebuild.
+
+        Two runs rebuilding at once take turns, and each reads the documents only once the
+        other's register is written, so neither writes a register built from a stale read
+        over the other's. SQLite: the write lock (``BEGIN IMMEDIATE``); PostgreSQL: an
+        advisory lock held by the transaction (READ COMMITTED, so reads after it see the
+        other's commit).
+        """
+        with self.writing() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REGISTER_LOCK_KEY})
+            yield RegisterRebuild(conn)
+
     def register_reports(self):
         """State-media documents with their entities and document-level sector, for the register."""
-        from pipeline.activities import Report, ReportEntity
-
         with self.engine.connect() as conn:
-            sectors = dict(conn.execute(
-                sa.select(sector_labels.c.document_id, sector_labels.c.sector).where(sector_labels.c.unit == "document")).all())
-            by_document: dict[str, list] = {}
-            query = sa.select(entities).join(documents, entities.c.document_id == documents.c.document_id).where(
-                documents.c.format == "kcna").order_by(entities.c.document_id, entities.c.entity_index)
-            for e in conn.execute(query):
-                by_document.setdefault(e.document_id, []).append(ReportEntity(
-                    e.label, e.text, e.start_char, e.end_char, e.canonical_id, e.canonical_name))
-            rows = conn.execute(sa.select(documents.c.document_id, documents.c.title, documents.c.text,
-                                          documents.c.published, documents.c.section).where(documents.c.format == "kcna"))
-            return [Report(r.document_id, r.title, r.text, r.published, tuple(by_document.get(r.document_id, ())),
-                           sectors.get(r.document_id), r.section) for r in rows]
+            return RegisterRebuild(conn).reports()
 
     def write_register(self, register) -> None:
-        """Replace the whole register in one transaction (it is rebuilt from the documents).
-
-        Activity corrections are applied again before the tallies are counted, so an
-        activity a reviewer rejected stays out of them after every rebuild.
-        """
-        from pipeline.review import apply_register_corrections, refresh_tallies
-
-        with self.writing() as conn:
-            if conn.dialect.name == "postgresql":  # two runs rebuilding at once take turns
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REGISTER_LOCK_KEY})
-            conn.execute(activity_people.delete())
-            conn.execute(activity_tallies.delete())
-            conn.execute(activities.delete())
-            if register:
-                conn.execute(activities.insert(), [a.row() for a in register])
-            people = [dict(activity_id=a.activity_id, person_id=p.person_id, name=p.name, role=p.role)
-                      for a in register for p in a.people]
-            if people:
-                conn.execute(activity_people.insert(), people)
-            apply_register_corrections(conn)
-            refresh_tallies(conn)
+        """Replace the whole register in one transaction (it is rebuilt from the documents)."""
+        with self.rebuilding_register() as rebuild:
+            rebuild.write(register)
 
     def load_register(self, include_rejected: bool = False):
         """The register's activities; those a reviewer marked as not activities are left out."""
@@ -804,6 +788,52 @@ class Store:
 
         with self.engine.connect() as conn:
             return pd.read_sql_table(name, conn)
+
+
+@dataclass
+class RegisterRebuild:
+    """The reads and the write of one register rebuild, on the connection that holds its lock."""
+
+    conn: Connection
+
+    def reports(self):
+        """State-media documents with their entities and document-level sector."""
+        from pipeline.activities import Report, ReportEntity
+
+        conn = self.conn
+        sectors = dict(conn.execute(
+            sa.select(sector_labels.c.document_id, sector_labels.c.sector).where(sector_labels.c.unit == "document")).all())
+        by_document: dict[str, list] = {}
+        query = sa.select(entities).join(documents, entities.c.document_id == documents.c.document_id).where(
+            documents.c.format == "kcna").order_by(entities.c.document_id, entities.c.entity_index)
+        for e in conn.execute(query):
+            by_document.setdefault(e.document_id, []).append(ReportEntity(
+                e.label, e.text, e.start_char, e.end_char, e.canonical_id, e.canonical_name))
+        rows = conn.execute(sa.select(documents.c.document_id, documents.c.title, documents.c.text,
+                                      documents.c.published, documents.c.section).where(documents.c.format == "kcna"))
+        return [Report(r.document_id, r.title, r.text, r.published, tuple(by_document.get(r.document_id, ())),
+                       sectors.get(r.document_id), r.section) for r in rows]
+
+    def write(self, register) -> None:
+        """Replace the whole register.
+
+        Activity corrections are applied again before the tallies are counted, so an
+        activity a reviewer rejected stays out of them after every rebuild.
+        """
+        from pipeline.review import apply_register_corrections, refresh_tallies
+
+        conn = self.conn
+        conn.execute(activity_people.delete())
+        conn.execute(activity_tallies.delete())
+        conn.execute(activities.delete())
+        if register:
+            conn.execute(activities.insert(), [a.row() for a in register])
+        people = [dict(activity_id=a.activity_id, person_id=p.person_id, name=p.name, role=p.role)
+                  for a in register for p in a.people]
+        if people:
+            conn.execute(activity_people.insert(), people)
+        apply_register_corrections(conn)
+        refresh_tallies(conn)
 
 
 def _record_person_aliases(conn: Connection, analyzed: Sequence[AnalyzedDocument], now: datetime) -> None:

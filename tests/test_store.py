@@ -149,3 +149,47 @@ def test_store_concurrent_writers_of_shared_documents_and_new_aliases(any_db_url
     assert len(aliases) == 15 and set(aliases.mentions) == {6}
     for store in stores:
         store.engine.dispose()
+
+
+def kcna_document(doc_id: str, source_id: int) -> AnalyzedDocument:
+    document = CleanDocument(key=doc_id, url=f"https://kcna.example/{doc_id}", title="T", author=None,
+                             published=None, text="Kim Jong Un inspected a farm.", format="kcna")
+    return AnalyzedDocument(doc_id, source_id, document, (), 1)
+
+
+def test_store_register_rebuilds_take_turns_and_read_after_the_other_wrote(store, monkeypatch):
+    """Run 1 reads the documents and is slow; run 2 stores a document and rebuilds meanwhile."""
+    import threading
+    import time
+    from datetime import date
+
+    import pipeline.activities as activities_module
+    from pipeline.activities import Activity, activity_id_for
+
+    source = add_source(store)
+    store.write_documents(1, [kcna_document("doc-a", source.id)], "v1", "n1")
+    first_has_read, errors = threading.Event(), []
+
+    def build(reports):
+        reports = list(reports)
+        if threading.current_thread().name == "run-1":
+            first_has_read.set()
+            time.sleep(1.0)  # run 2 writes and rebuilds now, unless the lock makes it wait
+        return [Activity(activity_id_for(r.document_id), "Kim Jong Un", date(2024, 3, 1), date(2024, 3, 1), "T",
+                         "inspection", None, None, None, (r.document_id,)) for r in reports]
+
+    def run_1():
+        try:
+            activities_module.rebuild_register(store)
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    monkeypatch.setattr(activities_module, "build_register", build)
+    first = threading.Thread(target=run_1, name="run-1")
+    first.start()
+    assert first_has_read.wait(30)
+    store.write_documents(2, [kcna_document("doc-b", source.id)], "v1", "n1")
+    activities_module.rebuild_register(store)
+    first.join(30)
+    assert errors == []
+    assert sorted(d for a in store.load_register() for d in a.document_ids) == ["doc-a", "doc-b"]
