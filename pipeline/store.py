@@ -855,6 +855,7 @@ def _record_person_aliases(conn: Connection, analyzed: Sequence[AnalyzedDocument
     inserts = [dict(alias=alias, person_id=pid, source="observed", mentions=0, updated_at=now)
                for alias, (pid, _) in sorted(seen.items()) if alias not in existing]
     _insert_missing(conn, person_aliases, inserts, ["alias"])
+    _lock_aliases(conn, sorted(seen))
     # Counted from the stored entities, so re-processing a document never counts its mentions twice;
     # updated in alias order, so concurrent runs lock the rows in the same order.
     counted = conn.execute(
@@ -862,6 +863,19 @@ def _record_person_aliases(conn: Connection, analyzed: Sequence[AnalyzedDocument
         .group_by(entities.c.text).order_by(entities.c.text)).all()
     for alias, count in counted:
         conn.execute(person_aliases.update().where(person_aliases.c.alias == alias).values(mentions=count, updated_at=now))
+
+
+def _lock_aliases(conn: Connection, aliases: list[str]) -> None:
+    """On PostgreSQL, hold the alias rows until commit before their mentions are counted.
+
+    Another run writing other documents that mention an alias waits here until this one
+    commits; READ COMMITTED then counts with this run's entities, so neither count is lost.
+    (SQLite writers hold the whole database already.) Locked in alias order: no deadlock.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    conn.execute(sa.select(person_aliases.c.alias).where(person_aliases.c.alias.in_(aliases))
+                 .order_by(person_aliases.c.alias).with_for_update()).all()
 
 
 def _insert_missing(conn: Connection, table: sa.Table, rows: list[dict], keys: Sequence[str]) -> None:

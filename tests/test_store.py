@@ -193,3 +193,42 @@ def test_store_register_rebuilds_take_turns_and_read_after_the_other_wrote(store
     first.join(30)
     assert errors == []
     assert sorted(d for a in store.load_register() for d in a.document_ids) == ["doc-a", "doc-b"]
+
+
+def test_store_concurrent_writers_of_different_documents_count_a_shared_alias_once_each(any_db_url):
+    """Two runs write different documents naming a known person at once: neither count is lost."""
+    import threading
+
+    stores = [open_store(any_db_url) for _ in range(2)]
+    source = add_source(stores[0])
+    errors = []
+
+    def mentioning(round_: int, doc_id: str) -> AnalyzedDocument:
+        person = Entity("PERSON", f"Person {round_}", 0, 8, 0, 20, f"person-{round_}", f"Person {round_}")
+        document = CleanDocument(key=doc_id, url=f"https://x.org/{doc_id}", title=None, author=None,
+                                 published=None, text="Person here.", format="text")
+        return AnalyzedDocument(doc_id, source.id, document, (person, person), 1)
+
+    def writer(store, round_, doc_id, barrier):
+        try:
+            barrier.wait()
+            store.write_documents(round_, [mentioning(round_, doc_id)], "v1", "n1")
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    rounds = 12
+    for round_ in range(rounds):
+        # the alias is known already: a new one would make the second writer wait on the first's insert
+        stores[0].write_documents(round_, [mentioning(round_, f"r{round_}-seen")], "v1", "n1")
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=writer, args=(store, round_, f"r{round_}-{i}", barrier))
+                   for i, store in enumerate(stores)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert errors == []
+    aliases = stores[0].read_table("person_aliases").set_index("alias").mentions
+    assert aliases.to_dict() == {f"Person {r}": 6 for r in range(rounds)}  # three documents, two mentions each
+    for store in stores:
+        store.engine.dispose()
