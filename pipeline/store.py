@@ -452,20 +452,21 @@ class Store:
 
     # --- sources -----------------------------------------------------------
     def add_source(self, url: str, kind: str, name: str | None, published: date | None) -> Source:
-        with self.writing() as conn:
-            existing = conn.execute(sa.select(sources.c.id).where(sources.c.url == url)).first()
-            if existing:
-                raise DuplicateSourceError(url, existing.id)
-            try:
+        try:
+            with self.writing() as conn:
+                existing = conn.execute(sa.select(sources.c.id).where(sources.c.url == url)).first()
+                if existing:
+                    raise DuplicateSourceError(url, existing.id)
                 result = conn.execute(
                     sources.insert().values(
                         url=url, kind=kind, name=name, published=published,
                         enabled=True, added_at=utcnow(),
                     )
                 )
-            except IntegrityError as exc:  # a concurrent writer registered it first
-                raise DuplicateSourceError(url, -1) from exc
-            source_id = result.inserted_primary_key[0]
+                source_id = result.inserted_primary_key[0]
+        except IntegrityError as exc:  # a concurrent writer registered it first: its id, read once it committed
+            found = self.find_source(url)
+            raise DuplicateSourceError(url, found.id if found else None) from exc
         return self.get_source(source_id)
 
     def get_source(self, source_id: int) -> Source:
