@@ -16,7 +16,14 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.errors import StoreError
-from pipeline.migrate import BASELINE, BASELINE_TABLES, alembic_config, current_revision, head_revision, history
+from pipeline.migrate import (
+    BASELINE,
+    BASELINE_TABLES,
+    alembic_config,
+    current_revision,
+    head_revision,
+    history,
+)
 from pipeline.store import create_engine_for, metadata, open_store, schema_info
 
 

@@ -103,18 +103,18 @@ def test_sources_first_runs_at_once_both_register_the_default_list(any_db_url):
     stores = [open_store(any_db_url) for _ in range(2)]
     specs = read_source_list(CORPUS / "sources.toml")
     results, errors = {}, []
+
+    def first_run(index, store, barrier, all_specs):
+        try:
+            barrier.wait()
+            results[index] = [ensure_source(store, spec).id for spec in all_specs]
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
     for round_ in range(5):
         barrier = threading.Barrier(2)
-        extra = [SourceSpec(f"https://x.org/{round_}/{i}") for i in range(10)]
-
-        def first_run(index, store):
-            try:
-                barrier.wait()
-                results[index] = [ensure_source(store, spec).id for spec in [*specs, *extra]]
-            except Exception as exc:  # noqa: BLE001 - collected and asserted below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=first_run, args=(i, s)) for i, s in enumerate(stores)]
+        all_specs = [*specs, *(SourceSpec(f"https://x.org/{round_}/{i}") for i in range(10))]
+        threads = [threading.Thread(target=first_run, args=(i, s, barrier, all_specs)) for i, s in enumerate(stores)]
         for t in threads:
             t.start()
         for t in threads:
