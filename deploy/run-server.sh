@@ -7,7 +7,8 @@
 #   deploy/run-server.sh worker     # only (re)start a worker; the deployment and schedule stay on the server
 #   deploy/run-server.sh stop       # stop the background server
 #
-# Environment: NKPIPE_CONFIG (config file, default ./config.toml), NKPIPE_DB (store URL),
+# Environment: NKPIPE_CONFIG (config file, default ./config.toml), NKPIPE_DB (store URL, read by each run
+# from the worker's environment, never stored in the deployment),
 # NKPIPE_POOL (work pool, default nkpipe), PREFECT_PORT (default 4200). The server listens on
 # 127.0.0.1 only; its state (deployments, schedules, run history) is in data/prefect/.
 set -euo pipefail

@@ -78,6 +78,8 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
         assert deployed.returncode == 0, deployed.stderr
         assert "deployed nightly_ingest/nightly to pool 'nk-test'" in deployed.stdout
         deployment = httpx.get(f"{api}/deployments/name/nightly_ingest/nightly", timeout=10).json()
+        # the store URL is not frozen in the deployment: each run reads config.toml (or $NKPIPE_DB)
+        assert deployment["parameters"] == {"config_path": str(config), "db_url": None}
 
         worker = start("worker-1", "-m", "prefect", "worker", "start", "--pool", "nk-test", "--type", "process")
         first = run_and_wait(api, deployment["id"])
