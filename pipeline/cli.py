@@ -248,6 +248,9 @@ def ingest(
     from pipeline.sources import SourceSpec, ensure_source
 
     context = _ctx(ctx)
+    if context.config.flow.task_runner != "default":  # the runner is a Prefect one; ingest has no Prefect
+        typer.echo(f"note: `nkpipe ingest` runs in this process; [flow] task_runner = "
+                   f"{context.config.flow.task_runner!r} applies to `nkpipe run`", err=True)
     store = context.store()
     sources = [ensure_source(store, SourceSpec(p, kind, None, _date(published))) for p in paths_or_urls]
     summary = run_ingest(store, context.config, sources, progress=_progress, flow_name="ingest")

@@ -92,6 +92,18 @@ def test_cli_ingest_reports_skips(tmp_path):
     assert "1 skipped" in result.output and "empty" in result.output
 
 
+def test_cli_ingest_says_it_does_not_use_the_dask_runner(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    config = tmp_path / "config.toml"
+    config.write_text('[flow]\ntask_runner = "dask"\n')
+    result = nkpipe(tmp_path, "--config", str(config), "ingest", str(empty))
+    assert result.exit_code == 0, result.output
+    assert ("note: `nkpipe ingest` runs in this process; [flow] task_runner = 'dask' applies to `nkpipe run`"
+            in result.output)
+    assert "task_runner" not in nkpipe(tmp_path, "ingest", str(empty)).output  # the default runner: nothing to say
+
+
 def test_cli_export_rejects_unknown_format(tmp_path):
     result = nkpipe(tmp_path, "export", "--format", "xlsx", "--out", str(tmp_path / "x"))
     assert result.exit_code == 2 and "csv or parquet" in result.output
