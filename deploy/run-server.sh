@@ -32,9 +32,19 @@ start_server() {
   echo "error: the Prefect server did not answer within 120 s; see $PREFECT_HOME/server.log" >&2; exit 1
 }
 
+stop_server() {
+  if [ ! -f "$pid_file" ]; then
+    echo "no Prefect server started by this script to stop (no $pid_file)"; return
+  fi
+  pid="$(cat "$pid_file")"
+  if kill "$pid" 2>/dev/null; then echo "stopped the Prefect server (pid $pid)"
+  else echo "the Prefect server (pid $pid) was not running"; fi
+  rm -f "$pid_file"
+}
+
 case "${1:-all}" in
   server) start_server ;;
-  stop) [ -f "$pid_file" ] && kill "$(cat "$pid_file")" && rm -f "$pid_file" ;;
+  stop) stop_server ;;
   worker) exec "$py" -m prefect worker start --pool "$pool" --type process ;;
   all)
     start_server

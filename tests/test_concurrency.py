@@ -39,10 +39,16 @@ def test_concurrency_overlapping_runs_neither_duplicate_nor_lose_rows(any_db_url
     # batches of different sizes, so the two runs write overlapping sets of documents at once
     runs = [context.Process(target=overlapping_run, args=(
         any_db_url, replace(config, flow=FlowConfig(documents_per_task=size)), barrier, results)) for size in (8, 5)]
-    for process in runs:
-        process.start()
-    for process in runs:
-        process.join(timeout=300)
+    try:
+        for process in runs:
+            process.start()
+        for process in runs:
+            process.join(timeout=300)
+    finally:
+        for process in runs:  # one still running after the timeout would outlive the test
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=10)
     assert [p.exitcode for p in runs] == [0, 0]
     assert sorted(results.get(timeout=5) for _ in runs) == [("completed", 0), ("completed", 0)]
 

@@ -72,11 +72,11 @@ def test_dask_killed_worker_batches_are_retried_and_models_load_once_per_worker(
                       dashboard_address=None) as cluster, Client(cluster) as client:
         config = dask_project(tmp_path, 80, 5, address=cluster.scheduler_address)
         pids = client.run(os.getpid)
-        killed = []
+        killed, flow_done = [], threading.Event()
 
         def kill_a_busy_worker():
             deadline = time.monotonic() + 240
-            while time.monotonic() < deadline and not killed:
+            while time.monotonic() < deadline and not killed and not flow_done.is_set():
                 busy = [w for w, keys in client.processing().items() if keys and w in pids]
                 if busy and client.run(lambda: __import__("pipeline.nlp").nlp.load_nlp.cache_info().misses,
                                        workers=busy[:1])[busy[0]]:
@@ -86,8 +86,11 @@ def test_dask_killed_worker_batches_are_retried_and_models_load_once_per_worker(
 
         killer = threading.Thread(target=kill_a_busy_worker)
         killer.start()
-        result = nightly_ingest(config_path=config, db_url=None)
-        killer.join()
+        try:
+            result = nightly_ingest(config_path=config, db_url=None)
+        finally:  # a flow that raised must not leave the thread polling a closed cluster
+            flow_done.set()
+            killer.join()
         assert killed, "no worker was killed while it analysed a batch"
         assert (result["status"], result["failed"]) == ("completed", 0)
         store = open_store("sqlite:///data/nkpipe.db", tmp_path)
