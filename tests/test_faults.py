@@ -12,9 +12,9 @@ from pipeline.errors import StoreError
 from pipeline.ingest import Steps, run_ingest, write_batch
 from pipeline.sources import SourceSpec, register_source
 from pipeline.store import open_store
-from tests.conftest import KCNA_ARCHIVE, derived_counts
+from tests.conftest import KCNA_ARCHIVE, SEED_ARTICLE, derived_counts
 
-DOCUMENTS = 28  # the first 30 items of the bundled archive, two of them without text
+DOCUMENTS = 29  # the first 30 items of the bundled archive (two without text) and the seed article
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,8 @@ def own_pg_server(pg_server):
 
 @pytest.fixture
 def faulty(own_pg_server, config, tmp_path):
-    """A store with three KCNA archives of ten items; batches of five documents."""
+    """A store with three KCNA archives of ten items, then an article (KCNA items yield no facts);
+    batches of five documents."""
     from tests.pg_server import fresh_database
 
     items = json.loads(KCNA_ARCHIVE.read_text())[:30]
@@ -40,6 +41,7 @@ def faulty(own_pg_server, config, tmp_path):
             path = tmp_path / f"kcna-{part}.json"
             path.write_text(json.dumps(items[part * 10:(part + 1) * 10]))
             register_source(store, SourceSpec(str(path)))
+        register_source(store, SourceSpec(str(SEED_ARTICLE)))
         yield store, replace(config, flow=FlowConfig(documents_per_task=5))
         store.engine.dispose()
 
