@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -367,11 +369,28 @@ def resolve_db_url(url: str, base_dir: Path) -> str:
 
 def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL waits for other writers too
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _use_wal(cursor, attempts: int = 200) -> None:
+    """Switch to WAL unless the file is in it already.
+
+    The switch can fail at once with "database is locked" while another connection opens or
+    migrates the same new file (the busy timeout does not always apply to it), so it is retried.
+    """
+    for attempt in range(attempts):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 def create_engine_for(url: str) -> Engine:
