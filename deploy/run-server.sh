@@ -7,7 +7,8 @@
 #   deploy/run-server.sh worker     # only (re)start a worker; the deployment and schedule stay on the server
 #   deploy/run-server.sh stop       # stop the background server
 #
-# Environment: NKPIPE_CONFIG (config file, default ./config.toml), NKPIPE_DB (store URL),
+# Environment: NKPIPE_CONFIG (config file, default ./config.toml), NKPIPE_DB (store URL, read by each run
+# from the worker's environment, never stored in the deployment),
 # NKPIPE_POOL (work pool, default nkpipe), PREFECT_PORT (default 4200). The server listens on
 # 127.0.0.1 only; its state (deployments, schedules, run history) is in data/prefect/.
 set -euo pipefail
@@ -31,9 +32,19 @@ start_server() {
   echo "error: the Prefect server did not answer within 120 s; see $PREFECT_HOME/server.log" >&2; exit 1
 }
 
+stop_server() {
+  if [ ! -f "$pid_file" ]; then
+    echo "no Prefect server started by this script to stop (no $pid_file)"; return
+  fi
+  pid="$(cat "$pid_file")"
+  if kill "$pid" 2>/dev/null; then echo "stopped the Prefect server (pid $pid)"
+  else echo "the Prefect server (pid $pid) was not running"; fi
+  rm -f "$pid_file"
+}
+
 case "${1:-all}" in
   server) start_server ;;
-  stop) [ -f "$pid_file" ] && kill "$(cat "$pid_file")" && rm -f "$pid_file" ;;
+  stop) stop_server ;;
   worker) exec "$py" -m prefect worker start --pool "$pool" --type process ;;
   all)
     start_server

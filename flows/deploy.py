@@ -5,7 +5,9 @@ runs nkpipe for good, ``deploy/run-server.sh`` starts ``prefect server``, makes 
 ``process`` work pool and a worker, and calls ``deploy_nightly``: the deployment and
 its cron schedule live in the server's database, so they survive restarts of the
 worker (and of the server); the worker runs each scheduled flow run in a new process
-from this checkout (``from_source`` on the repository folder).
+from this checkout (``from_source`` on the repository folder). The store URL is read
+at each run (config file, $NKPIPE_DB in the worker's environment), not frozen at
+deploy time, unless ``nkpipe --db URL deploy`` names one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.config import Config
+from pipeline.store import resolve_db_url
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRYPOINT = "flows/nightly.py:nightly_ingest"
@@ -33,10 +36,22 @@ def ensure_process_pool(name: str) -> bool:
             return True
 
 
-def deploy_nightly(config: Config, config_path: str | None, work_pool: str, source_dir: Path = REPO) -> str:
+def deployment_parameters(config: Config, config_path: str | None, db_url: str | None = None) -> dict:
+    """The nightly flow's parameters as the server keeps them.
+
+    The database URL is None unless given: the config file and $NKPIPE_DB then decide it
+    at each run, and no password is stored in the deployment, which Prefect's UI and API
+    show to anyone who can reach them. The worker runs the flow in another folder, so
+    paths are made absolute here.
+    """
+    return {"config_path": str(Path(config_path).resolve()) if config_path else None,
+            "db_url": resolve_db_url(db_url, config.base_dir) if db_url else None}
+
+
+def deploy_nightly(config: Config, config_path: str | None, work_pool: str, db_url: str | None = None,
+                   source_dir: Path = REPO) -> str:
     """Register (or update) the nightly deployment on ``work_pool``; returns 'flow/deployment'."""
     from flows.nightly import FLOW_NAME, nightly_ingest, nightly_schedule
-    from pipeline.store import resolve_db_url
 
     cfg = config.schedule
     flow = nightly_ingest.from_source(source=str(source_dir), entrypoint=ENTRYPOINT)
@@ -45,10 +60,7 @@ def deploy_nightly(config: Config, config_path: str | None, work_pool: str, sour
     deployment = flow.to_deployment(
         name=cfg.deployment_name, work_pool_name=work_pool,
         schedule=nightly_schedule(cfg.cron, cfg.timezone),
-        # the worker runs the flow in another folder: paths are made absolute here
-        parameters={"config_path": str(Path(config_path).resolve()) if config_path else None,
-                    "db_url": resolve_db_url(config.store.url, config.base_dir)},
+        parameters=deployment_parameters(config, config_path, db_url),
     )
     deployment.apply(work_pool_name=work_pool)
     return f"{FLOW_NAME}/{cfg.deployment_name}"
-

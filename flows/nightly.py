@@ -25,7 +25,7 @@ from prefect.runtime import flow_run
 from pipeline.activities import rebuild_register
 from pipeline.config import Config, load_config
 from pipeline.errors import ConfigError, TransientError
-from pipeline.ingest import Steps, analyze_batch, clean_fetched, fetch_source, run_ingest, write_batch
+from pipeline.ingest import Steps, analyze_batch, analyze_rolling, clean_fetched, fetch_source, run_ingest, write_batch
 from pipeline.sources import register_default_sources
 from pipeline.store import open_store
 
@@ -104,8 +104,6 @@ def analysis_on_runner(config: Config, steps: Steps, log=lambda message: None) -
     if config.flow.task_runner != "dask":
         yield config, steps
         return
-    from prefect.futures import as_completed
-
     with dask_task_runner(config) as runner:
         info = runner.client.scheduler_info(n_workers=-1)
         workers = len(info.get("workers", {})) or config.dask.n_workers
@@ -113,17 +111,11 @@ def analysis_on_runner(config: Config, steps: Steps, log=lambda message: None) -
         log(f"Dask cluster at {info.get('address')}: {workers} workers, "
             f"{in_flight} batches of {config.dask.documents_per_task} documents at a time")
 
-        def analyze_many(batches, config_):
-            futures = {runner.submit(steps.analyze, parameters={"batch": batch, "config": config_}): index
-                       for index, batch in enumerate(batches)}
-            for future in as_completed(list(futures)):
-                try:
-                    yield futures[future], future.result()
-                except Exception as exc:  # recorded by the run as a failed batch
-                    yield futures[future], exc
+        def submit(batch, config_):
+            return runner.submit(steps.analyze, parameters={"batch": batch, "config": config_})
 
         yield (replace(config, flow=replace(config.flow, documents_per_task=config.dask.documents_per_task)),
-               replace(steps, analyze_many=analyze_many, batches_in_flight=in_flight))
+               replace(steps, analyze_many=analyze_rolling(submit, in_flight)))
 
 
 def serve_nightly(config_path: str | None, db_url: str, cron: str, timezone: str, name: str) -> None:

@@ -400,8 +400,9 @@ def monthly_by_sector(activities: Sequence[Activity], year: int) -> dict[str, di
 
 def rebuild_register(store: Any) -> int:
     """Detect, de-duplicate and store the register from the store's documents; returns its size."""
-    register = build_register(store.register_reports())
-    store.write_register(register)
+    with store.rebuilding_register() as rebuild:  # read and written under one lock: no stale read wins
+        register = build_register(rebuild.reports())
+        rebuild.write(register)
     return len(register)
 
 

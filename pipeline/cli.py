@@ -33,6 +33,7 @@ app.add_typer(db_app, name="db")
 class Context:
     config: Config
     config_path: str | None
+    db: str | None = None  # the --db option, when given
 
     def store(self):
         from pipeline.store import open_store
@@ -68,7 +69,7 @@ def main(
     config: Annotated[Optional[Path], typer.Option(
         "--config", metavar="PATH", help="Config file (default: $NKPIPE_CONFIG or ./config.toml).")] = None,
 ) -> None:
-    ctx.obj = Context(load_config(config, db), str(config) if config else None)
+    ctx.obj = Context(load_config(config, db), str(config) if config else None, db)
 
 
 def _ctx(ctx: typer.Context) -> Context:
@@ -247,6 +248,9 @@ def ingest(
     from pipeline.sources import SourceSpec, ensure_source
 
     context = _ctx(ctx)
+    if context.config.flow.task_runner != "default":  # the runner is a Prefect one; ingest has no Prefect
+        typer.echo(f"note: `nkpipe ingest` runs in this process; [flow] task_runner = "
+                   f"{context.config.flow.task_runner!r} applies to `nkpipe run`", err=True)
     store = context.store()
     sources = [ensure_source(store, SourceSpec(p, kind, None, _date(published))) for p in paths_or_urls]
     summary = run_ingest(store, context.config, sources, progress=_progress, flow_name="ingest")
@@ -297,7 +301,9 @@ def deploy(
 
     Needs a running Prefect server (PREFECT_API_URL); `deploy/run-server.sh` starts one,
     deploys and starts a worker. The deployment and its schedule are kept by the server,
-    so restarting the worker keeps them.
+    so restarting the worker keeps them. Each run reads the store URL from config.toml or
+    $NKPIPE_DB in the worker's environment; `nkpipe --db URL deploy` stores URL in the
+    deployment instead.
     """
     import os
 
@@ -314,10 +320,21 @@ def deploy(
     from pipeline.config import find_config_file
 
     config_path = context.config_path or find_config_file()
-    name = deploy_nightly(context.config, str(config_path) if config_path else None, pool)
+    name = deploy_nightly(context.config, str(config_path) if config_path else None, pool, db_url=context.db)
+    _note_deployed_store(context.db)
     cfg = context.config.schedule
     typer.echo(f"deployed {name} to pool {pool!r} on cron {cfg.cron!r} ({cfg.timezone}); "
                f"start a worker: prefect worker start --pool {pool}")
+
+
+def _note_deployed_store(db: str | None) -> None:
+    from sqlalchemy.engine import make_url
+
+    if db is None:
+        typer.echo("each run reads the store URL from config.toml, or $NKPIPE_DB in the worker's environment")
+    elif make_url(db).password:
+        typer.secho("warning: the deployment keeps --db's URL with its password, shown by Prefect's UI and API; "
+                    "set NKPIPE_DB in the worker's environment instead", err=True, fg=typer.colors.YELLOW)
 
 
 def _export(store, out: Path, fmt: str) -> None:

@@ -30,11 +30,9 @@ class InvalidSourceError(SourceError):
 class DuplicateSourceError(SourceError):
     """The (normalised) URL is already registered."""
 
-    def __init__(self, url: str, existing_id: int) -> None:
-        super().__init__(
-            f"source {url!r} is already registered as source {existing_id}; "
-            f"use `nkpipe sources list` to see it"
-        )
+    def __init__(self, url: str, existing_id: int | None) -> None:
+        registered = f"as source {existing_id}" if existing_id is not None else "(by another run just now)"
+        super().__init__(f"source {url!r} is already registered {registered}; use `nkpipe sources list` to see it")
         self.url = url
         self.existing_id = existing_id
 

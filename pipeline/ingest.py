@@ -10,9 +10,11 @@ its documents is stored, so a run killed midway is simply resumed.
 
 from __future__ import annotations
 
+import queue
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from pipeline.clean import CLEAN_VERSION, clean_source
 from pipeline.config import CleanConfig, Config, FetchConfig
@@ -36,9 +38,11 @@ from pipeline.store import Store
 Progress = Callable[[str], None]
 BatchItem = tuple[str, int, CleanDocument, str | None]  # document_id, source_id, document, raw hash
 Analyze = Callable[[Sequence[BatchItem], Config], list[AnalyzedDocument]]
-# Analyses several batches, maybe at once elsewhere (a Dask cluster); yields (batch index, its
-# documents or the exception it raised) as each finishes.
-AnalyzeMany = Callable[[Sequence[Sequence[BatchItem]], Config], Iterator[tuple[int, "list[AnalyzedDocument] | Exception"]]]
+# Analyses the batches drawn from an iterable, maybe several at once elsewhere (a Dask cluster);
+# yields (batch, its documents or the exception it raised) as each finishes. The iterable fetches
+# and cleans more sources as it is drawn from, so it is drawn only as batches are wanted.
+AnalyzeMany = Callable[[Iterable[Sequence[BatchItem]], Config],
+                       Iterator[tuple[Sequence[BatchItem], "list[AnalyzedDocument] | Exception"]]]
 
 
 def document_id_for(document: CleanDocument) -> str:
@@ -77,12 +81,46 @@ def write_batch(store: Store, run_id: int | None, analyzed: Sequence[AnalyzedDoc
 def analyze_in_turn(analyze: Analyze) -> AnalyzeMany:
     """Batches analysed one after the other, in this process."""
 
-    def many(batches: Sequence[Sequence[BatchItem]], config: Config):
-        for index, batch in enumerate(batches):
+    def many(batches: Iterable[Sequence[BatchItem]], config: Config):
+        for batch in batches:
             try:
-                yield index, analyze(batch, config)
+                result = analyze(batch, config)
             except Exception as exc:  # reported to the run, which records the batch as failed
-                yield index, exc
+                result = exc
+            yield batch, result
+
+    return many
+
+
+def analyze_rolling(submit: Callable[[Sequence[BatchItem], Config], Any], window: int) -> AnalyzeMany:
+    """Up to ``window`` batches analysed at once elsewhere, handed back as each finishes.
+
+    ``submit`` returns a future with ``add_done_callback`` and ``result`` (Prefect's, or
+    concurrent.futures'). The next batch is submitted as soon as one finishes, before that
+    one is handed back to be written, so the workers never wait for the slowest of a wave.
+    """
+
+    def many(batches: Iterable[Sequence[BatchItem]], config: Config):
+        batches, finished, in_flight = iter(batches), queue.SimpleQueue(), {}
+
+        def submit_next() -> None:
+            batch = next(batches, None)
+            if batch is not None:
+                future = submit(batch, config)
+                in_flight[future] = batch
+                future.add_done_callback(finished.put)  # may run at once, or on another thread
+
+        for _ in range(max(window, 1)):
+            submit_next()
+        while in_flight:
+            future = finished.get()
+            batch = in_flight.pop(future)
+            try:
+                result = future.result()
+            except Exception as exc:  # reported to the run, which records the batch as failed
+                result = exc
+            submit_next()
+            yield batch, result
 
     return many
 
@@ -91,8 +129,8 @@ def analyze_in_turn(analyze: Analyze) -> AnalyzeMany:
 class Steps:
     """The four stage functions; the flow swaps in Prefect tasks with the same signatures.
 
-    ``analyze_many`` (default: ``analyze`` over each batch in turn) may analyse up to
-    ``batches_in_flight`` batches at once elsewhere; fetching, cleaning and writing stay in
+    ``analyze_many`` (default: ``analyze`` over each batch in turn) may analyse several
+    batches at once elsewhere (``analyze_rolling``); fetching, cleaning and writing stay in
     this process, and each batch is written as soon as its analysis arrives.
     """
 
@@ -101,7 +139,6 @@ class Steps:
     analyze: Analyze = analyze_batch
     write: Callable[[Store, int | None, Sequence[AnalyzedDocument], str, str], None] = write_batch
     analyze_many: AnalyzeMany | None = None
-    batches_in_flight: int = 1
 
     def many(self) -> AnalyzeMany:
         return self.analyze_many or analyze_in_turn(self.analyze)
@@ -215,22 +252,27 @@ class _Run:
                       f"{len(todo)} to process, {unchanged} unchanged, {len(skips)} skipped")
         self.queue.extend(todo)
         self._complete_finished_sources()
-        self._process_ready(final=False)
 
     # --- batches ---------------------------------------------------------------
-    def flush(self) -> None:
-        self._process_ready(final=True)
+    def process(self, sources: Sequence[Source]) -> None:
+        """Every source, its documents analysed in batches and each batch written as it arrives."""
+        for batch, result in self.steps.many()(self._batches(sources), self.config):
+            self._batch_done(batch, result)
 
-    def _process_ready(self, final: bool) -> None:
-        """Analyse full batches (``batches_in_flight`` at a time); on ``final``, the rest too."""
+    def _batches(self, sources: Sequence[Source]) -> Iterator[list[BatchItem]]:
+        """Full batches, fetching and cleaning the next source only when one is wanted; then the rest."""
         size = self.config.flow.documents_per_task
-        window = max(self.steps.batches_in_flight, 1)
-        while len(self.queue) >= size * window or (final and self.queue):
-            count = min(window, -(-len(self.queue) // size))
-            batches = [self.queue[i * size:(i + 1) * size] for i in range(count)]
-            self.queue = self.queue[count * size:]
-            for index, result in self.steps.many()(batches, self.config):
-                self._batch_done(batches[index], result)
+        remaining = iter(sources)
+        while True:
+            while len(self.queue) < size:
+                source = next(remaining, None)
+                if source is None:
+                    break
+                self.ingest_source(source)
+            if not self.queue:
+                return
+            batch, self.queue = self.queue[:size], self.queue[size:]
+            yield batch
 
     def _batch_done(self, batch: Sequence[BatchItem], result: list[AnalyzedDocument] | Exception) -> None:
         if isinstance(result, Exception):
@@ -338,9 +380,7 @@ def run_ingest(
     run_id = store.start_run(flow_name, len(sources), pipeline_version, flow_run_id)
     run = _Run(store, config, steps, run_id, progress, pipeline_version, nlp_v)
     try:
-        for source in sources:
-            run.ingest_source(source)
-        run.flush()
+        run.process(sources)
     except BaseException as exc:
         _finish(store, run_id, run.counts, "failed", _describe(exc) if isinstance(exc, Exception) else "interrupted",
                 cause=exc)

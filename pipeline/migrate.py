@@ -5,7 +5,9 @@ empty; a store made before migrations existed (``schema_info.version`` 2-4, no
 ``alembic_version`` table) gets its missing tables, is stamped at the baseline
 revision and then upgraded. Two processes opening one store at once are
 serialised: on PostgreSQL by an advisory lock held by the migrating
-transaction, on SQLite by an exclusive lock on a file beside the database.
+transaction, on SQLite by an exclusive lock on a file beside the database. On
+SQLite the migration runs with foreign keys off (altering a table copies and
+drops it) and is checked with ``PRAGMA foreign_key_check`` before it commits.
 The migrations live in ``pipeline/migrations/`` (package data), configured here
 without an ``alembic.ini``.
 """
@@ -89,16 +91,51 @@ def _exclusive(engine: Engine) -> Iterator[Connection]:
         return
     database = engine.url.database
     if not database or database == ":memory:":
-        with engine.begin() as conn:
+        with _sqlite_foreign_keys_deferred(engine) as conn:
             yield conn
         return
     with open(f"{database}.migrate-lock", "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            with engine.begin() as conn:
+            with _sqlite_foreign_keys_deferred(engine) as conn:
                 yield conn
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _sqlite_foreign_keys_deferred(engine: Engine) -> Iterator[Connection]:
+    """A transaction with foreign keys off, checked before it commits.
+
+    SQLite alters a table by copying it and dropping the original, which fails with foreign
+    keys on once other tables' rows refer to it (fetches and skips to runs).
+    """
+    with engine.connect() as conn:
+        # The pragma is ignored inside a transaction, so it is set on the connection before BEGIN.
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        turned_off = conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+        conn.commit()
+        try:
+            if not turned_off:
+                raise StoreError("cannot turn SQLite's foreign keys off to migrate; report this as a bug")
+            with conn.begin():
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # DDL too, so a failed check undoes everything
+                yield conn
+                _check_foreign_keys(conn)
+        finally:
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")  # the pooled connection is handed out again
+            conn.commit()
+
+
+def _check_foreign_keys(conn: Connection) -> None:
+    problems = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if problems:
+        table, rowid, parent, _ = problems[0]
+        url = conn.engine.url.render_as_string(hide_password=True)
+        raise StoreError(
+            f"migrating {url} left {len(problems)} row(s) referring to missing rows (first: {table} row {rowid} "
+            f"-> {parent}); nothing was changed; restore the store from a backup or report this as a bug"
+        )
 
 
 def _migrate(conn: Connection) -> None:

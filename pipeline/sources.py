@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
-from pipeline.errors import InvalidSourceError, SourceError
+from pipeline.errors import DuplicateSourceError, InvalidSourceError, SourceError
 from pipeline.records import SOURCE_KINDS, Source
 from pipeline.store import Store
 
@@ -130,9 +130,22 @@ def register_source(store: Store, spec: SourceSpec, base_dir: Path | None = None
 
 
 def ensure_source(store: Store, spec: SourceSpec, base_dir: Path | None = None) -> Source:
-    """The registered source for ``spec``, registering it if it is new."""
-    existing = store.find_source(normalise_source_url(spec.url, base_dir))
-    return existing or register_source(store, spec, base_dir)
+    """The registered source for ``spec``, registering it if it is new.
+
+    Idempotent when two runs register the same source at once: the one that finds it
+    registered meanwhile returns that source.
+    """
+    url = normalise_source_url(spec.url, base_dir)
+    existing = store.find_source(url)
+    if existing:
+        return existing
+    try:
+        return register_source(store, spec, base_dir)
+    except DuplicateSourceError:
+        again = store.find_source(url)
+        if again is None:  # pragma: no cover - a source is never deleted
+            raise
+        return again
 
 
 def read_source_list(path: Path) -> list[SourceSpec]:

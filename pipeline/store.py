@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -367,11 +369,28 @@ def resolve_db_url(url: str, base_dir: Path) -> str:
 
 def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL waits for other writers too
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _use_wal(cursor, attempts: int = 200) -> None:
+    """Switch to WAL unless the file is in it already.
+
+    The switch can fail at once with "database is locked" while another connection opens or
+    migrates the same new file (the busy timeout does not always apply to it), so it is retried.
+    """
+    for attempt in range(attempts):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 def create_engine_for(url: str) -> Engine:
@@ -452,20 +471,21 @@ class Store:
 
     # --- sources -----------------------------------------------------------
     def add_source(self, url: str, kind: str, name: str | None, published: date | None) -> Source:
-        with self.writing() as conn:
-            existing = conn.execute(sa.select(sources.c.id).where(sources.c.url == url)).first()
-            if existing:
-                raise DuplicateSourceError(url, existing.id)
-            try:
+        try:
+            with self.writing() as conn:
+                existing = conn.execute(sa.select(sources.c.id).where(sources.c.url == url)).first()
+                if existing:
+                    raise DuplicateSourceError(url, existing.id)
                 result = conn.execute(
                     sources.insert().values(
                         url=url, kind=kind, name=name, published=published,
                         enabled=True, added_at=utcnow(),
                     )
                 )
-            except IntegrityError as exc:  # a concurrent writer registered it first
-                raise DuplicateSourceError(url, -1) from exc
-            source_id = result.inserted_primary_key[0]
+                source_id = result.inserted_primary_key[0]
+        except IntegrityError as exc:  # a concurrent writer registered it first: its id, read once it committed
+            found = self.find_source(url)
+            raise DuplicateSourceError(url, found.id if found else None) from exc
         return self.get_source(source_id)
 
     def get_source(self, source_id: int) -> Source:
@@ -750,46 +770,30 @@ class Store:
                 test_size=summary["test_size"], details=json.dumps(summary, default=str),
             ))
 
+    @contextlib.contextmanager
+    def rebuilding_register(self) -> Iterator[RegisterRebuild]:
+        """Read the documents and replace the register under one lock, for one rebuild.
+
+        Two runs rebuilding at once take turns, and each reads the documents only once the
+        other's register is written, so neither writes a register built from a stale read
+        over the other's. SQLite: the write lock (``BEGIN IMMEDIATE``); PostgreSQL: an
+        advisory lock held by the transaction (READ COMMITTED, so reads after it see the
+        other's commit).
+        """
+        with self.writing() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REGISTER_LOCK_KEY})
+            yield RegisterRebuild(conn)
+
     def register_reports(self):
         """State-media documents with their entities and document-level sector, for the register."""
-        from pipeline.activities import Report, ReportEntity
-
         with self.engine.connect() as conn:
-            sectors = dict(conn.execute(
-                sa.select(sector_labels.c.document_id, sector_labels.c.sector).where(sector_labels.c.unit == "document")).all())
-            by_document: dict[str, list] = {}
-            query = sa.select(entities).join(documents, entities.c.document_id == documents.c.document_id).where(
-                documents.c.format == "kcna").order_by(entities.c.document_id, entities.c.entity_index)
-            for e in conn.execute(query):
-                by_document.setdefault(e.document_id, []).append(ReportEntity(
-                    e.label, e.text, e.start_char, e.end_char, e.canonical_id, e.canonical_name))
-            rows = conn.execute(sa.select(documents.c.document_id, documents.c.title, documents.c.text,
-                                          documents.c.published, documents.c.section).where(documents.c.format == "kcna"))
-            return [Report(r.document_id, r.title, r.text, r.published, tuple(by_document.get(r.document_id, ())),
-                           sectors.get(r.document_id), r.section) for r in rows]
+            return RegisterRebuild(conn).reports()
 
     def write_register(self, register) -> None:
-        """Replace the whole register in one transaction (it is rebuilt from the documents).
-
-        Activity corrections are applied again before the tallies are counted, so an
-        activity a reviewer rejected stays out of them after every rebuild.
-        """
-        from pipeline.review import apply_register_corrections, refresh_tallies
-
-        with self.writing() as conn:
-            if conn.dialect.name == "postgresql":  # two runs rebuilding at once take turns
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REGISTER_LOCK_KEY})
-            conn.execute(activity_people.delete())
-            conn.execute(activity_tallies.delete())
-            conn.execute(activities.delete())
-            if register:
-                conn.execute(activities.insert(), [a.row() for a in register])
-            people = [dict(activity_id=a.activity_id, person_id=p.person_id, name=p.name, role=p.role)
-                      for a in register for p in a.people]
-            if people:
-                conn.execute(activity_people.insert(), people)
-            apply_register_corrections(conn)
-            refresh_tallies(conn)
+        """Replace the whole register in one transaction (it is rebuilt from the documents)."""
+        with self.rebuilding_register() as rebuild:
+            rebuild.write(register)
 
     def load_register(self, include_rejected: bool = False):
         """The register's activities; those a reviewer marked as not activities are left out."""
@@ -804,6 +808,52 @@ class Store:
 
         with self.engine.connect() as conn:
             return pd.read_sql_table(name, conn)
+
+
+@dataclass
+class RegisterRebuild:
+    """The reads and the write of one register rebuild, on the connection that holds its lock."""
+
+    conn: Connection
+
+    def reports(self):
+        """State-media documents with their entities and document-level sector."""
+        from pipeline.activities import Report, ReportEntity
+
+        conn = self.conn
+        sectors = dict(conn.execute(
+            sa.select(sector_labels.c.document_id, sector_labels.c.sector).where(sector_labels.c.unit == "document")).all())
+        by_document: dict[str, list] = {}
+        query = sa.select(entities).join(documents, entities.c.document_id == documents.c.document_id).where(
+            documents.c.format == "kcna").order_by(entities.c.document_id, entities.c.entity_index)
+        for e in conn.execute(query):
+            by_document.setdefault(e.document_id, []).append(ReportEntity(
+                e.label, e.text, e.start_char, e.end_char, e.canonical_id, e.canonical_name))
+        rows = conn.execute(sa.select(documents.c.document_id, documents.c.title, documents.c.text,
+                                      documents.c.published, documents.c.section).where(documents.c.format == "kcna"))
+        return [Report(r.document_id, r.title, r.text, r.published, tuple(by_document.get(r.document_id, ())),
+                       sectors.get(r.document_id), r.section) for r in rows]
+
+    def write(self, register) -> None:
+        """Replace the whole register.
+
+        Activity corrections are applied again before the tallies are counted, so an
+        activity a reviewer rejected stays out of them after every rebuild.
+        """
+        from pipeline.review import apply_register_corrections, refresh_tallies
+
+        conn = self.conn
+        conn.execute(activity_people.delete())
+        conn.execute(activity_tallies.delete())
+        conn.execute(activities.delete())
+        if register:
+            conn.execute(activities.insert(), [a.row() for a in register])
+        people = [dict(activity_id=a.activity_id, person_id=p.person_id, name=p.name, role=p.role)
+                  for a in register for p in a.people]
+        if people:
+            conn.execute(activity_people.insert(), people)
+        apply_register_corrections(conn)
+        refresh_tallies(conn)
 
 
 def _record_person_aliases(conn: Connection, analyzed: Sequence[AnalyzedDocument], now: datetime) -> None:
@@ -825,6 +875,7 @@ def _record_person_aliases(conn: Connection, analyzed: Sequence[AnalyzedDocument
     inserts = [dict(alias=alias, person_id=pid, source="observed", mentions=0, updated_at=now)
                for alias, (pid, _) in sorted(seen.items()) if alias not in existing]
     _insert_missing(conn, person_aliases, inserts, ["alias"])
+    _lock_aliases(conn, sorted(seen))
     # Counted from the stored entities, so re-processing a document never counts its mentions twice;
     # updated in alias order, so concurrent runs lock the rows in the same order.
     counted = conn.execute(
@@ -832,6 +883,19 @@ def _record_person_aliases(conn: Connection, analyzed: Sequence[AnalyzedDocument
         .group_by(entities.c.text).order_by(entities.c.text)).all()
     for alias, count in counted:
         conn.execute(person_aliases.update().where(person_aliases.c.alias == alias).values(mentions=count, updated_at=now))
+
+
+def _lock_aliases(conn: Connection, aliases: list[str]) -> None:
+    """On PostgreSQL, hold the alias rows until commit before their mentions are counted.
+
+    Another run writing other documents that mention an alias waits here until this one
+    commits; READ COMMITTED then counts with this run's entities, so neither count is lost.
+    (SQLite writers hold the whole database already.) Locked in alias order: no deadlock.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    conn.execute(sa.select(person_aliases.c.alias).where(person_aliases.c.alias.in_(aliases))
+                 .order_by(person_aliases.c.alias).with_for_update()).all()
 
 
 def _insert_missing(conn: Connection, table: sa.Table, rows: list[dict], keys: Sequence[str]) -> None:

@@ -25,6 +25,19 @@ SEED_BRIEF = CORPUS / "seeds" / "004_ac8b9aa3b2848aff.txt"
 KCNA_ARCHIVE = CORPUS / "kcna" / "headlines_2024-11-11.json"
 
 
+def derived_counts(store):
+    """Rows per document in each derived table, to compare a run with a clean single run.
+
+    Keys make a duplicate entity impossible, but facts and sector labels have only their
+    own ids: a batch written twice shows here as more rows per document.
+    """
+    import pandas as pd
+
+    frames = [store.read_table(name).groupby("document_id").size().rename(name)
+              for name in ("entities", "facts", "sector_labels")]
+    return pd.concat(frames, axis=1).fillna(0).astype(int).sort_index()
+
+
 @pytest.fixture
 def store(tmp_path):
     from pipeline.store import open_store

@@ -85,6 +85,23 @@ def throwaway_server(bin_dir: Path | None = None, durable: bool = False) -> Iter
         raise RuntimeError("no PostgreSQL server binaries (initdb, pg_ctl) found")
     prefix, user = _as_user_prefix()
     root = Path(tempfile.mkdtemp(prefix="nkpipe-pg-"))
+    try:  # from here on, a failure (initdb, a start that never answers) still removes the folder
+        server = _init_server(bin_dir, prefix, user, root, durable)
+        try:
+            server.start()
+        except subprocess.CalledProcessError as exc:
+            log = server.log.read_text(errors="replace")[-2000:] if server.log.exists() else ""
+            raise RuntimeError(f"the throwaway PostgreSQL server did not start; its log ends:\n{log}") from exc
+        yield server
+    finally:
+        if (root / "data" / "postmaster.pid").exists():
+            subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "-w",
+                            "stop"], capture_output=True, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _init_server(bin_dir: Path, prefix: list[str], user: str, root: Path, durable: bool) -> PgServer:
+    """initdb a data folder in ``root``; the server, not started yet."""
     data, sockets = root / "data", root / "sock"
     sockets.mkdir()
     if prefix:
@@ -96,14 +113,8 @@ def throwaway_server(bin_dir: Path | None = None, durable: bool = False) -> Iter
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c max_connections=200"
     if not durable:
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    server = PgServer(f"postgresql+psycopg://{user}@127.0.0.1:{port}/postgres",
-                      [*prefix, str(bin_dir / "pg_ctl")], data, root / "server.log", options)
-    server.start()
-    try:
-        yield server
-    finally:
-        subprocess.run([*server.pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    return PgServer(f"postgresql+psycopg://{user}@127.0.0.1:{port}/postgres",
+                    [*prefix, str(bin_dir / "pg_ctl")], data, root / "server.log", options)
 
 
 def _admin_url(url: str) -> str:

@@ -92,6 +92,18 @@ def test_cli_ingest_reports_skips(tmp_path):
     assert "1 skipped" in result.output and "empty" in result.output
 
 
+def test_cli_ingest_says_it_does_not_use_the_dask_runner(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    config = tmp_path / "config.toml"
+    config.write_text('[flow]\ntask_runner = "dask"\n')
+    result = nkpipe(tmp_path, "--config", str(config), "ingest", str(empty))
+    assert result.exit_code == 0, result.output
+    assert ("note: `nkpipe ingest` runs in this process; [flow] task_runner = 'dask' applies to `nkpipe run`"
+            in result.output)
+    assert "task_runner" not in nkpipe(tmp_path, "ingest", str(empty)).output  # the default runner: nothing to say
+
+
 def test_cli_export_rejects_unknown_format(tmp_path):
     result = nkpipe(tmp_path, "export", "--format", "xlsx", "--out", str(tmp_path / "x"))
     assert result.exit_code == 2 and "csv or parquet" in result.output
@@ -211,3 +223,41 @@ def test_cli_users_add_prompts_twice_and_refuses_a_mismatch(tmp_path):
 def test_cli_users_errors_are_one_clear_line(tmp_path, args, message):
     result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'cli.db'}", *args], input="a long password\n")
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("db, stored", [
+    (None, None),  # the worker's config and $NKPIPE_DB decide at each run
+    ("sqlite:///data/x.db", "sqlite:///{base}/data/x.db"),
+])
+def test_cli_deploy_stores_the_database_url_only_when_given(tmp_path, monkeypatch, db, stored):
+    import flows.deploy
+
+    deployed = {}
+
+    def fake_deploy(config, config_path, pool, db_url=None):  # the parameters a server would keep
+        deployed.update(flows.deploy.deployment_parameters(config, config_path, db_url))
+        return "nightly_ingest/nightly"
+
+    config = tmp_path / "config.toml"
+    config.write_text('[store]\nurl = "postgresql+psycopg://nk:secret@db.example/nkpipe"\n')
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.setenv("NKPIPE_DB", "postgresql+psycopg://nk:other@db.example/nkpipe")
+    monkeypatch.setattr(flows.deploy, "ensure_process_pool", lambda pool: False)
+    monkeypatch.setattr(flows.deploy, "deploy_nightly", fake_deploy)
+    result = runner.invoke(app, [*(["--db", db] if db else []), "--config", str(config), "deploy", "--pool", "p"])
+    assert result.exit_code == 0, result.output
+    assert deployed == {"config_path": str(config), "db_url": stored and stored.format(base=tmp_path)}
+    assert "secret" not in result.output and "other" not in result.output
+
+
+def test_cli_deploy_warns_when_a_given_url_holds_a_password(tmp_path, monkeypatch):
+    import flows.deploy
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.setattr(flows.deploy, "ensure_process_pool", lambda pool: False)
+    monkeypatch.setattr(flows.deploy, "deploy_nightly", lambda *args, **kwargs: "nightly_ingest/nightly")
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    result = runner.invoke(app, ["--db", "postgresql+psycopg://nk:secret@db.example/nkpipe", "--config", str(config),
+                                 "deploy"])
+    assert result.exit_code == 0 and "set NKPIPE_DB in the worker's environment instead" in result.output

@@ -6,10 +6,8 @@ import json
 import multiprocessing
 from dataclasses import replace
 
-import pandas as pd
-
 from pipeline.config import FlowConfig
-from tests.conftest import KCNA_ARCHIVE, SEED_ARTICLE
+from tests.conftest import KCNA_ARCHIVE, SEED_ARTICLE, derived_counts
 
 
 def overlapping_run(url, config, barrier, results) -> None:
@@ -22,12 +20,6 @@ def overlapping_run(url, config, barrier, results) -> None:
     barrier.wait(timeout=120)
     summary = run_ingest(store, config, store.list_sources(enabled_only=True))
     results.put((summary.status, summary.counts.failed))
-
-
-def derived_counts(store) -> pd.DataFrame:
-    frames = [store.read_table(name).groupby("document_id").size().rename(name)
-              for name in ("entities", "facts", "sector_labels")]
-    return pd.concat(frames, axis=1).fillna(0).astype(int).sort_index()
 
 
 def test_concurrency_overlapping_runs_neither_duplicate_nor_lose_rows(any_db_url, config, tmp_path):
@@ -47,10 +39,16 @@ def test_concurrency_overlapping_runs_neither_duplicate_nor_lose_rows(any_db_url
     # batches of different sizes, so the two runs write overlapping sets of documents at once
     runs = [context.Process(target=overlapping_run, args=(
         any_db_url, replace(config, flow=FlowConfig(documents_per_task=size)), barrier, results)) for size in (8, 5)]
-    for process in runs:
-        process.start()
-    for process in runs:
-        process.join(timeout=300)
+    try:
+        for process in runs:
+            process.start()
+        for process in runs:
+            process.join(timeout=300)
+    finally:
+        for process in runs:  # one still running after the timeout would outlive the test
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=10)
     assert [p.exitcode for p in runs] == [0, 0]
     assert sorted(results.get(timeout=5) for _ in runs) == [("completed", 0), ("completed", 0)]
 

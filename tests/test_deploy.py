@@ -78,6 +78,8 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
         assert deployed.returncode == 0, deployed.stderr
         assert "deployed nightly_ingest/nightly to pool 'nk-test'" in deployed.stdout
         deployment = httpx.get(f"{api}/deployments/name/nightly_ingest/nightly", timeout=10).json()
+        # the store URL is not frozen in the deployment: each run reads config.toml (or $NKPIPE_DB)
+        assert deployment["parameters"] == {"config_path": str(config), "db_url": None}
 
         worker = start("worker-1", "-m", "prefect", "worker", "start", "--pool", "nk-test", "--type", "process")
         first = run_and_wait(api, deployment["id"])
@@ -108,3 +110,10 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
     store = open_store("sqlite:///data/nkpipe.db", tmp_path)
     assert store.count_documents() == 2
     assert [r["status"] for r in store.recent_runs()] == ["completed", "completed"]
+
+
+def test_deploy_run_server_stop_without_a_server_says_so_and_succeeds(tmp_path):
+    stop = subprocess.run(["bash", str(REPO / "deploy" / "run-server.sh"), "stop"], capture_output=True, text=True,
+                          env=dict(os.environ, PREFECT_HOME=str(tmp_path)), timeout=30, check=False)
+    assert stop.returncode == 0, stop.stderr
+    assert "no Prefect server started by this script to stop" in stop.stdout

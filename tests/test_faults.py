@@ -11,9 +11,10 @@ from pipeline.config import FlowConfig
 from pipeline.errors import StoreError
 from pipeline.ingest import Steps, run_ingest, write_batch
 from pipeline.sources import SourceSpec, register_source
-from tests.conftest import KCNA_ARCHIVE
+from pipeline.store import open_store
+from tests.conftest import KCNA_ARCHIVE, SEED_ARTICLE, derived_counts
 
-DOCUMENTS = 28  # the first 30 items of the bundled archive, two of them without text
+DOCUMENTS = 29  # the first 30 items of the bundled archive (two without text) and the seed article
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,8 @@ def own_pg_server(pg_server):
 
 @pytest.fixture
 def faulty(own_pg_server, config, tmp_path):
-    """A store with three KCNA archives of ten items; batches of five documents."""
-    from pipeline.store import open_store
+    """A store with three KCNA archives of ten items, then an article (KCNA items yield no facts);
+    batches of five documents."""
     from tests.pg_server import fresh_database
 
     items = json.loads(KCNA_ARCHIVE.read_text())[:30]
@@ -40,6 +41,7 @@ def faulty(own_pg_server, config, tmp_path):
             path = tmp_path / f"kcna-{part}.json"
             path.write_text(json.dumps(items[part * 10:(part + 1) * 10]))
             register_source(store, SourceSpec(str(path)))
+        register_source(store, SourceSpec(str(SEED_ARTICLE)))
         yield store, replace(config, flow=FlowConfig(documents_per_task=5))
         store.engine.dispose()
 
@@ -62,16 +64,22 @@ def writes_stopping_the_server(server, restart: bool):
     return write
 
 
-def assert_rerun_completes_once(store, config, expected_documents):
+def assert_rerun_completes_once(store, config, expected_documents, tmp_path):
+    """The re-run completes, and every document has the rows of a clean single run: none twice, none lost."""
     rerun = run_ingest(store, config, store.list_sources())
     assert rerun.status == "completed" and rerun.counts.failed == 0
     assert store.count_documents() == expected_documents
-    entities = store.read_table("entities")
-    assert not entities.duplicated(["document_id", "entity_index"]).any()
-    assert len(store.read_table("documents").document_id.unique()) == expected_documents
+    reference = open_store(f"sqlite:///{tmp_path / 'reference.db'}")
+    for source in store.list_sources():
+        reference.add_source(source.url, source.kind, source.name, source.published)
+    run_ingest(reference, config, reference.list_sources())
+    counts = derived_counts(store)
+    assert counts.facts.sum() > 0 and counts.sector_labels.sum() > 0
+    assert counts.equals(derived_counts(reference))
+    reference.engine.dispose()
 
 
-def test_faults_database_back_before_the_end_records_the_failed_batches(faulty, own_pg_server):
+def test_faults_database_back_before_the_end_records_the_failed_batches(faulty, own_pg_server, tmp_path):
     store, config = faulty
     steps = Steps(write=writes_stopping_the_server(own_pg_server, restart=True))
     summary = run_ingest(store, config, store.list_sources(), steps=steps)
@@ -81,10 +89,10 @@ def test_faults_database_back_before_the_end_records_the_failed_batches(faulty, 
     failed = store.read_table("fetches").query("outcome == 'failed'")
     assert len(failed) == 1 and "OperationalError" in failed.reason.iloc[0]
     assert store.count_documents() == DOCUMENTS - 5
-    assert_rerun_completes_once(store, config, DOCUMENTS)
+    assert_rerun_completes_once(store, config, DOCUMENTS, tmp_path)
 
 
-def test_faults_database_still_away_raises_a_clear_store_error(faulty, own_pg_server):
+def test_faults_database_still_away_raises_a_clear_store_error(faulty, own_pg_server, tmp_path):
     store, config = faulty
     steps = Steps(write=writes_stopping_the_server(own_pg_server, restart=False))
     try:
@@ -93,4 +101,4 @@ def test_faults_database_still_away_raises_a_clear_store_error(faulty, own_pg_se
     finally:
         own_pg_server.start()
     assert store.count_documents() == 5  # the first batch, written before the server stopped
-    assert_rerun_completes_once(store, config, DOCUMENTS)
+    assert_rerun_completes_once(store, config, DOCUMENTS, tmp_path)

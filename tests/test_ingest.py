@@ -208,14 +208,14 @@ def test_ingest_batches_in_flight_arrive_out_of_order_and_one_fails(store, confi
 
     def analyze_many(batches, config_):
         results = []
-        for index, batch in enumerate(batches):
+        for batch in list(batches)[:3]:  # three in flight: every document of both sources
             if any(item[2].key.endswith("/2") for item in batch):
-                results.append((index, RuntimeError("worker lost")))
+                results.append((batch, RuntimeError("worker lost")))
             else:
-                results.append((index, analyze_batch(batch, config_)))
+                results.append((batch, analyze_batch(batch, config_)))
         return iter([results[0], results[2], results[1]])  # the failure first, then out of order
 
-    steps = Steps(analyze_many=analyze_many, batches_in_flight=3)
+    steps = Steps(analyze_many=analyze_many)
     config = replace(config, flow=FlowConfig(documents_per_task=2))
     summary = run_ingest(store, config, sources, steps=steps)
     assert summary.status == "completed_with_failures"
@@ -226,3 +226,38 @@ def test_ingest_batches_in_flight_arrive_out_of_order_and_one_fails(store, confi
     assert found[sources[0].id] == ("failed", "RuntimeError: worker lost") and found[sources[1].id][0] == "new"
     rerun = run_ingest(store, config, store.list_sources())
     assert (rerun.status, rerun.counts.new, rerun.counts.unchanged) == ("completed", 4, 2)
+
+
+def test_ingest_rolling_window_submits_a_batch_whenever_one_finishes(store, config, tmp_path):
+    """Two batches in flight; the first is slow: the others go through beside it, one after the other."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipeline.ingest import analyze_rolling
+    from pipeline.records import AnalyzedDocument
+
+    archive = kcna_archive(tmp_path / "a.json", [(i, f"Pyongyang (KCNA) -- Story {i} about Kim Jong Un.")
+                                                  for i in range(1, 9)])
+    sources = register(store, str(archive))
+    first_written, events = threading.Event(), []
+
+    def analyze(batch, config_):  # no models: the order of submissions and writes is the point
+        keys = [item[2].key.rsplit("/", 1)[-1] for item in batch]
+        events.append(("analyse", keys))
+        if keys == ["1", "2"] and not first_written.wait(10):
+            raise RuntimeError("the other batches waited for the slow one")
+        return [AnalyzedDocument(item[0], item[1], item[2], (), 1, raw_hash=item[3]) for item in batch]
+
+    def write(store_, run_id, analyzed, pipeline_version, nlp_version_):
+        events.append(("write", [a.document.key.rsplit("/", 1)[-1] for a in analyzed]))
+        write_batch(store_, run_id, analyzed, pipeline_version, nlp_version_)
+        if len([e for e in events if e[0] == "write"]) == 3:
+            first_written.set()  # the slow batch may finish once three others are written
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        steps = Steps(write=write, analyze_many=analyze_rolling(lambda b, c: pool.submit(analyze, b, c), window=2))
+        summary = run_ingest(store, replace(config, flow=FlowConfig(documents_per_task=2)), sources, steps=steps)
+    assert (summary.status, summary.counts.new) == ("completed", 8)
+    writes = [keys for kind, keys in events if kind == "write"]
+    assert writes == [["3", "4"], ["5", "6"], ["7", "8"], ["1", "2"]]
+    assert store.count_documents() == 8

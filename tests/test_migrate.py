@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.errors import StoreError
-from pipeline.migrate import BASELINE_TABLES, current_revision, head_revision, history
+from pipeline.migrate import (
+    BASELINE,
+    BASELINE_TABLES,
+    alembic_config,
+    current_revision,
+    head_revision,
+    history,
+)
 from pipeline.store import create_engine_for, metadata, open_store, schema_info
 
 
@@ -30,25 +41,72 @@ def test_migrate_baseline_holds_every_table_of_schema_4():
     assert [down for _, down, _ in history()[1:]] == [rev for rev, _, _ in history()[:-1]]  # one line
 
 
-def test_migrate_unversioned_store_is_stamped_and_keeps_its_rows(any_db_url):
-    engine = create_engine_for(any_db_url)
-    # a store as nkpipe made it before migrations
-    metadata.create_all(engine, tables=[metadata.tables[name] for name in BASELINE_TABLES])
+def _pre_migration_store(url: str) -> None:
+    """A store as nkpipe made it before migrations: the baseline's tables and rows, no alembic_version."""
+    engine = create_engine_for(url)
     with engine.begin() as conn:
-        conn.execute(schema_info.insert().values(key="version", value="4"))
-    engine.dispose()
-    first = open_store(any_db_url)
-    first.add_source("https://x.org/", "article", None, None)
-    first.engine.dispose()
-    engine = create_engine_for(any_db_url)
-    with engine.begin() as conn:  # forget the migration and what came after the baseline, as an old store would
+        command.upgrade(alembic_config(conn), BASELINE)  # the schema of version 4, not today's metadata
         conn.exec_driver_sql("DROP TABLE alembic_version")
-        for table in ("web_sessions", "corrections", "users"):
-            conn.exec_driver_sql(f"DROP TABLE {table}")
+        old = sa.MetaData()
+        old.reflect(conn)
+        now = datetime.now(UTC)
+        conn.execute(old.tables["sources"].insert().values(
+            id=1, url="https://x.org/", kind="article", enabled=True, added_at=now))
+        conn.execute(old.tables["runs"].insert().values(
+            run_id=1, flow_name="nightly", started_at=now, status="completed", sources_total=1,
+            new=1, changed=0, unchanged=0, skipped=0, failed=0, words=5))
+        conn.execute(old.tables["fetches"].insert().values(
+            run_id=1, source_id=1, fetched_at=now, outcome="new"))
+        conn.execute(old.tables["skips"].insert().values(
+            run_id=1, source_id=1, item_key="item-1", stage="clean", reason="too short", created_at=now))
+        conn.execute(old.tables["documents"].insert().values(
+            document_id="doc-1", source_id=1, doc_key="k", url="https://x.org/1", published_inferred=False,
+            format="text", text="Five words of text here.", text_hash="h", word_count=5, char_count=24,
+            sentence_count=1, pipeline_version="old", first_run_id=1, last_run_id=1,
+            created_at=now, updated_at=now))
+        conn.execute(old.tables["facts"].insert().values(
+            document_id="doc-1", kind="activity_count", extractor_version="facts-old"))
     engine.dispose()
-    store = open_store(any_db_url)
-    assert store.count_sources() == 1
+
+
+def test_migrate_unversioned_store_is_stamped_and_keeps_its_rows(any_db_url):
+    _pre_migration_store(any_db_url)
+    store = open_store(any_db_url)  # 0002 copies runs on SQLite, which fetches and skips refer to
     assert current_revision(store.engine) == head_revision()
+    assert store.count_sources() == 1
+    assert store.get_run(1)["status"] == "completed"
+    fetched = store.read_table("fetches")
+    assert list(fetched["run_id"]) == [1]
+    assert [s["item_key"] for s in store.skips_for_run(1)] == ["item-1"]
+    found = store.read_table("facts")  # 0003 added the review flags to an existing row
+    assert list(found["reviewed"]) == [False] and list(found["rejected"]) == [False]
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(schema_info.c.value).where(schema_info.c.key == "version")).scalar() == "4"
+    store.engine.dispose()
+
+
+def test_migrate_sqlite_store_keeps_foreign_keys_enforced_after_migrating(tmp_path):
+    url = f"sqlite:///{tmp_path / 'nkpipe.db'}"
+    _pre_migration_store(url)
+    store = open_store(url)
+    with store.engine.connect() as conn:  # the pooled connection that migrated is handed out again
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    with pytest.raises(sa.exc.IntegrityError):
+        store.record_fetch(999, 1, "new")
+    store.engine.dispose()
+
+
+def test_migrate_sqlite_store_with_dangling_rows_is_refused_and_left_as_it_was(tmp_path):
+    path = tmp_path / "nkpipe.db"
+    _pre_migration_store(f"sqlite:///{path}")
+    with contextlib.closing(sqlite3.connect(path)) as raw:  # foreign keys are off by default here
+        raw.execute("INSERT INTO fetches (run_id, source_id, fetched_at, outcome) VALUES (99, 1, '2024-01-01', 'new')")
+        raw.commit()
+    with pytest.raises(StoreError, match="1 row.* referring to missing rows .*fetches"):
+        open_store(f"sqlite:///{path}")
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "alembic_version" not in tables and "users" not in tables
 
 
 def test_migrate_refuses_a_store_it_cannot_upgrade(any_db_url):

@@ -5,6 +5,7 @@ import pytest
 from pipeline.errors import DuplicateSourceError, InvalidSourceError, UnknownSourceError
 from pipeline.sources import (
     SourceSpec,
+    ensure_source,
     normalise_source_url,
     read_source_list,
     register_default_sources,
@@ -91,3 +92,66 @@ def test_sources_default_list_registered_only_on_empty_store(store):
     assert len(registered) == len(specs)
     assert all(s.url.startswith("file://") for s in registered)
     assert register_default_sources(store, CORPUS / "sources.toml") == []
+
+
+def test_sources_first_runs_at_once_both_register_the_default_list(any_db_url):
+    """Two first-ever runs on an empty store: each ends with the whole list, neither fails."""
+    import threading
+
+    from pipeline.store import open_store
+
+    stores = [open_store(any_db_url) for _ in range(2)]
+    specs = read_source_list(CORPUS / "sources.toml")
+    results, errors = {}, []
+
+    def first_run(index, store, barrier, all_specs):
+        try:
+            barrier.wait()
+            results[index] = [ensure_source(store, spec).id for spec in all_specs]
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    for round_ in range(5):
+        barrier = threading.Barrier(2)
+        all_specs = [*specs, *(SourceSpec(f"https://x.org/{round_}/{i}") for i in range(10))]
+        threads = [threading.Thread(target=first_run, args=(i, s, barrier, all_specs)) for i, s in enumerate(stores)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        assert results[0] == results[1]
+    assert stores[0].count_sources() == len(specs) + 50
+    for store in stores:
+        store.engine.dispose()
+
+
+def test_sources_ensure_finds_a_source_registered_after_it_looked(store, monkeypatch):
+    registered = register_source(store, SourceSpec("https://x.org/a"))
+    real_find, looked = store.find_source, []
+
+    def find_late(url):  # the first look comes before the other run registered it
+        looked.append(url)
+        return None if len(looked) == 1 else real_find(url)
+
+    monkeypatch.setattr(store, "find_source", find_late)
+    assert ensure_source(store, SourceSpec("https://x.org/a")) == registered
+
+
+def test_sources_duplicate_found_at_insert_names_the_registered_id(store, monkeypatch):
+    import sqlalchemy as sa
+
+    registered = register_source(store, SourceSpec("https://x.org/a"))
+    real_execute = sa.engine.Connection.execute
+
+    def missing_the_other_run(conn, statement, *args, **kwargs):  # as if it committed after this check
+        if isinstance(statement, sa.Select) and list(statement.selected_columns.keys()) == ["id"]:
+            statement = statement.where(sa.false())
+        return real_execute(conn, statement, *args, **kwargs)
+
+    monkeypatch.setattr(sa.engine.Connection, "execute", missing_the_other_run)
+    with pytest.raises(DuplicateSourceError) as raised:
+        store.add_source("https://x.org/a", "article", None, None)
+    monkeypatch.undo()
+    assert "-1" not in str(raised.value) and f"source {registered.id}" in str(raised.value)
+    assert raised.value.existing_id == registered.id

@@ -149,3 +149,86 @@ def test_store_concurrent_writers_of_shared_documents_and_new_aliases(any_db_url
     assert len(aliases) == 15 and set(aliases.mentions) == {6}
     for store in stores:
         store.engine.dispose()
+
+
+def kcna_document(doc_id: str, source_id: int) -> AnalyzedDocument:
+    document = CleanDocument(key=doc_id, url=f"https://kcna.example/{doc_id}", title="T", author=None,
+                             published=None, text="Kim Jong Un inspected a farm.", format="kcna")
+    return AnalyzedDocument(doc_id, source_id, document, (), 1)
+
+
+def test_store_register_rebuilds_take_turns_and_read_after_the_other_wrote(store, monkeypatch):
+    """Run 1 reads the documents and is slow; run 2 stores a document and rebuilds meanwhile."""
+    import threading
+    import time
+    from datetime import date
+
+    import pipeline.activities as activities_module
+    from pipeline.activities import Activity, activity_id_for
+
+    source = add_source(store)
+    store.write_documents(1, [kcna_document("doc-a", source.id)], "v1", "n1")
+    first_has_read, errors = threading.Event(), []
+
+    def build(reports):
+        reports = list(reports)
+        if threading.current_thread().name == "run-1":
+            first_has_read.set()
+            time.sleep(1.0)  # run 2 writes and rebuilds now, unless the lock makes it wait
+        return [Activity(activity_id_for(r.document_id), "Kim Jong Un", date(2024, 3, 1), date(2024, 3, 1), "T",
+                         "inspection", None, None, None, (r.document_id,)) for r in reports]
+
+    def run_1():
+        try:
+            activities_module.rebuild_register(store)
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    monkeypatch.setattr(activities_module, "build_register", build)
+    first = threading.Thread(target=run_1, name="run-1")
+    first.start()
+    assert first_has_read.wait(30)
+    store.write_documents(2, [kcna_document("doc-b", source.id)], "v1", "n1")
+    activities_module.rebuild_register(store)
+    first.join(30)
+    assert errors == []
+    assert sorted(d for a in store.load_register() for d in a.document_ids) == ["doc-a", "doc-b"]
+
+
+def test_store_concurrent_writers_of_different_documents_count_a_shared_alias_once_each(any_db_url):
+    """Two runs write different documents naming a known person at once: neither count is lost."""
+    import threading
+
+    stores = [open_store(any_db_url) for _ in range(2)]
+    source = add_source(stores[0])
+    errors = []
+
+    def mentioning(round_: int, doc_id: str) -> AnalyzedDocument:
+        person = Entity("PERSON", f"Person {round_}", 0, 8, 0, 20, f"person-{round_}", f"Person {round_}")
+        document = CleanDocument(key=doc_id, url=f"https://x.org/{doc_id}", title=None, author=None,
+                                 published=None, text="Person here.", format="text")
+        return AnalyzedDocument(doc_id, source.id, document, (person, person), 1)
+
+    def writer(store, round_, doc_id, barrier):
+        try:
+            barrier.wait()
+            store.write_documents(round_, [mentioning(round_, doc_id)], "v1", "n1")
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    rounds = 12
+    for round_ in range(rounds):
+        # the alias is known already: a new one would make the second writer wait on the first's insert
+        stores[0].write_documents(round_, [mentioning(round_, f"r{round_}-seen")], "v1", "n1")
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=writer, args=(store, round_, f"r{round_}-{i}", barrier))
+                   for i, store in enumerate(stores)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert errors == []
+    aliases = stores[0].read_table("person_aliases").set_index("alias").mentions
+    assert aliases.to_dict() == {f"Person {r}": 6 for r in range(rounds)}  # three documents, two mentions each
+    for store in stores:
+        store.engine.dispose()
