@@ -181,14 +181,14 @@ def main() -> None:
                PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_LOGGING_LEVEL="WARNING")
     os.environ.update(env)
     from flows.server import local_prefect_server
-    from tests.pg_server import _free_port
+    from tests.http_server import unused_port
 
     plan = [("matrix", runner, store, 1) for runner in runners for store in stores if 1 in replicas]
     plan += [("series", series_runner, series_store, n) for n in replicas if n != 1]
     if 1 in replicas and (series_runner not in runners or series_store not in stores):
         plan.append(("series", series_runner, series_store, 1))
     results = []
-    with local_prefect_server(_free_port(), root / "prefect-server.log") as api_url, \
+    with local_prefect_server(unused_port(), root / "prefect-server.log") as api_url, \
             database_urls({s for _, _, s, _ in plan}, args.pg_url) as new_url:
         env["PREFECT_API_URL"] = api_url
         for index, (part, runner, store, n) in enumerate(plan):

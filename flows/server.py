@@ -21,7 +21,7 @@ import httpx
 from pipeline.errors import NkpipeError
 
 
-def _healthy(api_url: str) -> bool:
+def api_healthy(api_url: str) -> bool:
     try:
         return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
@@ -36,7 +36,7 @@ def local_prefect_server(port: int, log_file: Path, startup_timeout_s: float = 1
         yield existing
         return
     api_url = f"http://127.0.0.1:{port}/api"
-    if _healthy(api_url):
+    if api_healthy(api_url):
         raise NkpipeError(f"port {port} already serves an API; stop it or set [schedule] server_port")
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
@@ -63,7 +63,7 @@ def _wait_until_healthy(process: subprocess.Popen, api_url: str, timeout_s: floa
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise NkpipeError(f"the Prefect server exited with code {process.returncode}; see {log_file}")
-        if _healthy(api_url):
+        if api_healthy(api_url):
             return
         time.sleep(0.5)
     process.terminate()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,17 @@ def derived_counts(store):
     frames = [store.read_table(name).groupby("document_id").size().rename(name)
               for name in ("entities", "facts", "sector_labels")]
     return pd.concat(frames, axis=1).fillna(0).astype(int).sort_index()
+
+
+def wait_for(predicate, timeout_s: float, what: str):
+    """Poll ``predicate`` every second until it gives a true value, which is returned."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

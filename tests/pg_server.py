@@ -14,7 +14,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,6 +21,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.http_server import unused_port
 
 PG_URL_ENV = "NKPIPE_TEST_PG_URL"
 REQUIRE_PG_ENV = "NKPIPE_REQUIRE_PG"
@@ -35,12 +36,6 @@ def find_bin_dir() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
                    key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_user_prefix() -> tuple[list[str], str]:
@@ -107,7 +102,7 @@ def _init_server(bin_dir: Path, prefix: list[str], user: str, root: Path, durabl
     if prefix:
         shutil.chown(root, "postgres")
         shutil.chown(sockets, "postgres")
-    port = _free_port()
+    port = unused_port()
     subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", user, "--auth=trust",
                     "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c max_connections=200"

@@ -6,32 +6,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from tests.conftest import REPO, SEED_ARTICLE
-from tests.pg_server import _free_port
+from flows.server import api_healthy
+from tests.conftest import REPO, SEED_ARTICLE, wait_for
+from tests.http_server import unused_port
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def healthy(api: str) -> bool:
-    try:
-        return httpx.get(f"{api}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def run_and_wait(api: str, deployment_id: str) -> dict:
@@ -54,7 +37,7 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('[paths]\ndefault_sources = "sources.toml"\n'
                       '[schedule]\ncron = "17 3 * * *"\ntimezone = "Asia/Seoul"\ndeployment_name = "nightly"\n')
-    port = _free_port()
+    port = unused_port()
     api = f"http://127.0.0.1:{port}/api"
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_API_URL=api, DO_NOT_TRACK="1",
                PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false",
@@ -72,7 +55,7 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
     try:
         start("server", "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
               "--no-ui", "--analytics-off")
-        wait_for(lambda: healthy(api), 180, "the Prefect server")
+        wait_for(lambda: api_healthy(api), 180, "the Prefect server")
         deployed = subprocess.run([sys.executable, "-m", "pipeline.cli", "--config", str(config), "deploy",
                                    "--pool", "nk-test"], env=env, cwd=REPO, capture_output=True, text=True)
         assert deployed.returncode == 0, deployed.stderr

@@ -6,26 +6,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from pipeline.store import open_store
-from tests.conftest import SEED_BRIEF
+from tests.conftest import SEED_BRIEF, wait_for
 from tests.http_server import unused_port
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
