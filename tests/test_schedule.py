@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -15,6 +16,12 @@ from tests.conftest import SEED_BRIEF, wait_for
 from tests.http_server import unused_port
 
 pytestmark = pytest.mark.slow
+
+TERMINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def _tail(path, lines: int = 60) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
 def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
@@ -26,10 +33,13 @@ def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "--config", str(tmp_path / "config.toml"), "schedule"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+    # The output goes to a file: a pipe nobody reads fills up and blocks the flow run mid-way.
+    output = tmp_path / "schedule.out"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "--config", str(tmp_path / "config.toml"), "schedule"],
+            cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT,
+        )
     api = f"http://127.0.0.1:{port}/api"
     try:
         def deployment():
@@ -45,11 +55,32 @@ def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
         assert schedule["active"] and schedule["schedule"]["cron"] == "45 3 * * *"
         assert schedule["schedule"]["timezone"] == "Asia/Seoul"
 
-        httpx.post(f"{api}/deployments/{served['id']}/create_flow_run", json={}, timeout=10)
+        def scheduled_runs():
+            return httpx.post(f"{api}/flow_runs/filter", timeout=10, json={
+                "deployments": {"id": {"any_": [served["id"]]}},
+                "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+                "sort": "EXPECTED_START_TIME_ASC", "limit": 5,
+            }).json()
+
+        # The server's scheduler turns the cron into runs: 03:45 in Seoul is 18:45 UTC.
+        upcoming = wait_for(scheduled_runs, 120, "the scheduler to create the cron's runs")
+        first = datetime.fromisoformat(upcoming[0]["expected_start_time"]).astimezone(timezone.utc)
+        assert (first.hour, first.minute) == (18, 45) and first > datetime.now(timezone.utc)
+
+        flow_run = httpx.post(f"{api}/deployments/{served['id']}/create_flow_run", json={}, timeout=10).json()
+
+        def finished_state():
+            state = httpx.get(f"{api}/flow_runs/{flow_run['id']}", timeout=10).json()["state"]
+            return state["type"] if state and state["type"] in TERMINAL_STATES else None
+
+        assert wait_for(finished_state, 240, "the triggered flow run to finish") == "COMPLETED"
         store = open_store("sqlite:///data/nkpipe.db", tmp_path)
-        run = wait_for(lambda: [r for r in store.recent_runs() if r["status"] != "running"], 150,
-                       "the triggered run to finish")[0]
+        [run] = store.recent_runs()
         assert (run["flow_name"], run["status"], run["new"]) == ("nightly_ingest", "completed", 1)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n--- nkpipe schedule output ---\n{_tail(output)}\n"
+                             f"--- Prefect server log ---\n{_tail(tmp_path / 'data' / 'prefect' / 'server.log')}"
+                             ) from error
     finally:
         process.send_signal(signal.SIGINT)
         try:
