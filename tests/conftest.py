@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,21 @@ def wait_for(predicate, timeout_s: float, what: str):
             return value
         time.sleep(1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def first_cron_run_utc(api: str, deployment_id: str, timeout_s: float = 120):
+    """The earliest run the Prefect server's scheduler made from the deployment's cron, in UTC."""
+    import httpx
+
+    def scheduled():
+        return httpx.post(f"{api}/flow_runs/filter", timeout=10, json={
+            "deployments": {"id": {"any_": [deployment_id]}},
+            "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+            "sort": "EXPECTED_START_TIME_ASC", "limit": 1,
+        }).json()
+
+    [first] = wait_for(scheduled, timeout_s, "the Prefect scheduler to create the cron's runs")
+    return datetime.fromisoformat(first["expected_start_time"]).astimezone(UTC)
 
 
 @pytest.fixture

@@ -6,12 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from flows.server import api_healthy
-from tests.conftest import REPO, SEED_ARTICLE, wait_for
+from tests.conftest import REPO, SEED_ARTICLE, first_cron_run_utc, wait_for
 from tests.http_server import unused_port
 
 pytestmark = pytest.mark.slow
@@ -47,8 +48,9 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
     processes = []
 
     def start(name: str, *args: str) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, *args], env=env, cwd=tmp_path,
-                                   stdout=open(logs / f"{name}.log", "ab"), stderr=subprocess.STDOUT)
+        with open(logs / f"{name}.log", "ab") as log:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen([sys.executable, *args], env=env, cwd=tmp_path,
+                                       stdout=log, stderr=subprocess.STDOUT)
         processes.append(process)
         return process
 
@@ -57,12 +59,15 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
               "--no-ui", "--analytics-off")
         wait_for(lambda: api_healthy(api), 180, "the Prefect server")
         deployed = subprocess.run([sys.executable, "-m", "pipeline.cli", "--config", str(config), "deploy",
-                                   "--pool", "nk-test"], env=env, cwd=REPO, capture_output=True, text=True)
+                                   "--pool", "nk-test"], env=env, cwd=REPO, capture_output=True, text=True, check=False)
         assert deployed.returncode == 0, deployed.stderr
         assert "deployed nightly_ingest/nightly to pool 'nk-test'" in deployed.stdout
         deployment = httpx.get(f"{api}/deployments/name/nightly_ingest/nightly", timeout=10).json()
         # the store URL is not frozen in the deployment: each run reads config.toml (or $NKPIPE_DB)
         assert deployment["parameters"] == {"config_path": str(config), "db_url": None}
+        first_cron_run = first_cron_run_utc(api, deployment["id"])  # 03:17 in Seoul is 18:17 UTC
+        assert (first_cron_run.hour, first_cron_run.minute) == (18, 17)
+        assert first_cron_run > datetime.now(UTC)
 
         worker = start("worker-1", "-m", "prefect", "worker", "start", "--pool", "nk-test", "--type", "process")
         first = run_and_wait(api, deployment["id"])

@@ -6,13 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from pipeline.store import open_store
-from tests.conftest import SEED_BRIEF, wait_for
+from tests.conftest import SEED_BRIEF, first_cron_run_utc, wait_for
 from tests.http_server import unused_port
 
 pytestmark = pytest.mark.slow
@@ -55,17 +55,9 @@ def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
         assert schedule["active"] and schedule["schedule"]["cron"] == "45 3 * * *"
         assert schedule["schedule"]["timezone"] == "Asia/Seoul"
 
-        def scheduled_runs():
-            return httpx.post(f"{api}/flow_runs/filter", timeout=10, json={
-                "deployments": {"id": {"any_": [served["id"]]}},
-                "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
-                "sort": "EXPECTED_START_TIME_ASC", "limit": 5,
-            }).json()
-
         # The server's scheduler turns the cron into runs: 03:45 in Seoul is 18:45 UTC.
-        upcoming = wait_for(scheduled_runs, 120, "the scheduler to create the cron's runs")
-        first = datetime.fromisoformat(upcoming[0]["expected_start_time"]).astimezone(timezone.utc)
-        assert (first.hour, first.minute) == (18, 45) and first > datetime.now(timezone.utc)
+        first = first_cron_run_utc(api, served["id"])
+        assert (first.hour, first.minute) == (18, 45) and first > datetime.now(UTC)
 
         flow_run = httpx.post(f"{api}/deployments/{served['id']}/create_flow_run", json={}, timeout=10).json()
 
