@@ -115,6 +115,10 @@ class WebConfig:
     # Sources added on the web page may point to loopback/private/link-local addresses (the server
     # would fetch inside its own network); `nkpipe sources add` is never limited.
     allow_private_sources: bool = False
+    # After this many failed sign-ins within the window the login refuses that account name for
+    # the rest of the window (a client address gets four times as many); 0 turns it off.
+    login_failures_allowed: int = 5
+    login_failure_window_minutes: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,8 @@ def _coerce(section: str, key: str, value: Any, annotation: Any) -> Any:
 # Keys whose value is one of a few words, and keys that must be at least some number.
 _CHOICES = {("flow", "task_runner"): ("default", "dask")}
 _MINIMUM = {("flow", "documents_per_task"): 1, ("dask", "n_workers"): 1, ("dask", "threads_per_worker"): 1,
-            ("dask", "documents_per_task"): 1, ("dask", "batches_in_flight"): 0}
+            ("dask", "documents_per_task"): 1, ("dask", "batches_in_flight"): 0,
+            ("web", "login_failures_allowed"): 0, ("web", "login_failure_window_minutes"): 0.1}
 
 
 def _check_value(section: str, key: str, value: Any) -> None:

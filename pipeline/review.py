@@ -499,8 +499,32 @@ class QueueItem:
         return round((1.0 - self.confidence) * (1 + self.feeds), 4)
 
 
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[QueueItem]
+    total: int  # items matching the filter, on all pages
+    page: int  # 1-based
+    per_page: int
+
+    @property
+    def first_number(self) -> int:
+        return (self.page - 1) * self.per_page + 1
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
 def review_queue(store: Store, wanted: QueueFilter = QueueFilter(), limit: int = 50) -> list[QueueItem]:
     """Items most worth a reviewer's time first: low confidence times how many tallies they feed."""
+    return review_queue_page(store, wanted, 1, limit).items
+
+
+def review_queue_page(store: Store, wanted: QueueFilter = QueueFilter(), page: int = 1,
+                      per_page: int = 50) -> QueuePage:
+    """One page of the queue, in the order of ``review_queue``; a page past the end is empty."""
+    if page < 1 or per_page < 1:
+        raise ReviewError(f"queue page {page} of {per_page} items does not exist; pages start at 1")
     with store.engine.connect() as conn:
         fed = activities_per_document(conn)
         items: list[QueueItem] = []
@@ -512,7 +536,9 @@ def review_queue(store: Store, wanted: QueueFilter = QueueFilter(), limit: int =
             items += _activity_items(conn, wanted)
         items = [i for i in items if _matches(i, wanted)]
         items.sort(key=lambda i: (-i.priority, i.key))
-        return [with_context(conn, i) for i in items[:limit]]
+        start = (page - 1) * per_page
+        shown = [with_context(conn, i) for i in items[start:start + per_page]]
+        return QueuePage(shown, len(items), page, per_page)
 
 
 def activities_per_document(conn: Connection) -> Counter[str]:

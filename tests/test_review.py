@@ -19,6 +19,7 @@ from pipeline.review import (
     parse_key,
     record_correction,
     review_queue,
+    review_queue_page,
     sector_key,
     sentence_context,
 )
@@ -263,6 +264,18 @@ def test_review_queue_puts_uncertain_items_that_feed_tallies_first(store):
     everything = review_queue(store)
     assert everything[0].kind == "fact" and everything[0].priority == pytest.approx(0.4 * 4)
     assert {i.kind for i in everything} == {"fact", "sector", "activity"}
+
+
+def test_review_queue_pages_follow_the_queue_order(seeded):
+    store, _, _ = seeded
+    whole = review_queue(store, limit=100)
+    assert len(whole) >= 2
+    pages = [review_queue_page(store, QueueFilter(), number, 1) for number in range(1, len(whole) + 2)]
+    assert [p.items[0].key for p in pages[:-1]] == [i.key for i in whole]
+    assert pages[-1].items == [] and {p.total for p in pages} == {len(whole)}
+    assert (pages[1].first_number, pages[1].pages) == (2, len(whole))
+    with pytest.raises(ReviewError, match="pages start at 1"):
+        review_queue_page(store, QueueFilter(), 0)
 
 
 def test_review_queue_filters_and_drops_reviewed_items(seeded):

@@ -77,6 +77,22 @@ def test_web_login_refuses_wrong_password_missing_token_and_foreign_next(client)
     assert away.headers["location"] == "/"
 
 
+def test_web_login_refuses_even_the_right_password_after_too_many_failures(client, web_config):
+    allowed = web_config.web.login_failures_allowed
+    for _ in range(allowed):
+        page = client.get("/login")
+        wrong = client.post("/login", data={"name": "reviewer", "password": "guess-guess-guess",
+                                            "csrf_token": token_in(page.text)})
+        assert wrong.status_code == 401
+    page = client.get("/login")
+    right = client.post("/login", data={"name": "reviewer", "password": "reviewer-password",
+                                        "csrf_token": token_in(page.text)}, follow_redirects=False)
+    assert right.status_code == 429 and "Too many failed sign-ins" in right.text
+    assert 0 < int(right.headers["retry-after"]) <= web_config.web.login_failure_window_minutes * 60
+    assert not any(c.startswith("nkpipe_session=") for c in right.headers.get_list("set-cookie"))
+    login(client, "analyst")  # another account from the same address is still let in
+
+
 @pytest.mark.parametrize("next_path", ["/\\evil.example", "/\\/evil.example", "https://evil.example",
                                        "/\\t/evil", "/\t/evil.example", "/\n/evil.example", "//evil.example"])
 def test_web_login_never_redirects_off_site(client, next_path):
@@ -179,6 +195,22 @@ def test_web_queue_lists_items_by_priority_with_the_span_marked_and_html_escaped
     only_sectors = client.get("/review", params={"kind": "sector"}).text
     assert "document sector" in only_sectors and "activity_count" not in only_sectors
     assert client.get("/review", params={"date_from": "not-a-date"}).status_code == 400
+
+
+def test_web_queue_pages_keep_the_filters(client, monkeypatch):
+    import pipeline.web.app as web_app
+
+    monkeypatch.setattr(web_app, "QUEUE_PAGE_SIZE", 1)
+    login(client, "reviewer")
+    first = client.get("/review", params={"reviewed": "1"}).text
+    total = int(re.search(r"Items 1–1 of (\d+)", first).group(1))
+    assert total >= 2 and f"page 1 of {total}" in first and "previous" not in first
+    assert 'href="/review?reviewed=1&amp;page=2"' in first
+    second = client.get("/review", params={"reviewed": "1", "page": 2}).text
+    assert "Items 2–2 of" in second and 'href="/review?reviewed=1&amp;page=1"' in second
+    assert first.index("activity_count") < first.index("</ol>") and "activity_count" not in second.split("<ol")[1]
+    assert "Nothing to review on this page" in client.get("/review", params={"page": total + 1}).text
+    assert client.get("/review", params={"page": "0"}).status_code == 400
 
 
 def test_web_reviewer_corrects_a_sector(client, review_store):

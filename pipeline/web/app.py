@@ -7,9 +7,10 @@ sources, reviewers also correct, admins also manage accounts.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import jinja2
@@ -28,6 +29,7 @@ from pipeline.records import SOURCE_KINDS
 from pipeline.sectors import SECTORS
 from pipeline.store import Store, open_store
 from pipeline.web.addresses import refuse_private_source
+from pipeline.web.throttle import LoginThrottle
 from pipeline.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -46,6 +48,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+QUEUE_PAGE_SIZE = 50
 FACT_KINDS = ("activity_count", "companion_count", "exchange_rate", "price")
 
 
@@ -60,6 +63,8 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     app.state.config = config
     app.state.store = store or open_store(config.store.url, config.base_dir)
     app.state.templates = templates()
+    app.state.login_throttle = LoginThrottle(config.web.login_failures_allowed,
+                                             config.web.login_failure_window_minutes * 60)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _install_handlers(app)
     for register in (_auth_routes, _dashboard_routes, _review_routes, _people_routes, _source_routes, _user_routes):
@@ -139,9 +144,19 @@ def _auth_routes(app: FastAPI) -> None:
     def login(request: Request, name: str = Form(""), password: str = Form(""),
               csrf_token: str = Form(""), next: str = Form("/")):
         check_csrf(csrf_token, request.cookies.get(LOGIN_CSRF_COOKIE, ""))
+        throttle: LoginThrottle = request.app.state.login_throttle
+        address = request.client.host if request.client else "unknown"
+        wait_s = throttle.seconds_to_wait(name, address)
+        if wait_s:
+            response = _login_form(request, _safe_next(next), "Too many failed sign-ins for this account or "
+                                   f"address; try again in {math.ceil(wait_s / 60)} min.", 429)
+            response.headers["Retry-After"] = str(wait_s)
+            return response
         user = accounts.authenticate(_store(request), name.strip(), password, _config(request).web)
         if user is None:
+            throttle.failed(name, address)
             return _login_form(request, _safe_next(next), "Wrong name or password, or the account is disabled.", 401)
+        throttle.succeeded(name)
         response = _see_other(_safe_next(next))
         _set_cookie(request, response, SESSION_COOKIE,
                     accounts.start_session(_store(request), user, _config(request).web),
@@ -208,11 +223,16 @@ def _queue_filter(kind: str, sector: str, source: str, date_from: str, date_to: 
 def _review_routes(app: FastAPI) -> None:
     @app.get("/review", response_class=HTMLResponse)
     def queue(request: Request, kind: str = "", sector: str = "", source: str = "", date_from: str = "",
-              date_to: str = "", reviewed: str = "", session: Session = Depends(page_for("reviewer"))):
+              date_to: str = "", reviewed: str = "", page: str = "1",
+              session: Session = Depends(page_for("reviewer"))):
         wanted = _queue_filter(kind, sector, source, date_from, date_to, reviewed)
-        return render(request, "queue.html", session, items=review.review_queue(_store(request), wanted, 50),
+        if not page.isdigit() or int(page) < 1:
+            raise HTTPException(400, f"page {page!r} is not a page number; pages start at 1")
+        shown = review.review_queue_page(_store(request), wanted, int(page), QUEUE_PAGE_SIZE)
+        return render(request, "queue.html", session, queue=shown, items=shown.items,
                       wanted=wanted, kinds=review.QUEUE_KINDS, sectors=SECTORS,
-                      sources=_store(request).list_sources(), item_url=_item_url)
+                      sources=_store(request).list_sources(), item_url=_item_url,
+                      page_url=lambda number: _page_url(request, number))
 
     @app.get("/review/item", response_class=HTMLResponse)
     def item(request: Request, key: str, saved: str = "", session: Session = Depends(page_for("reviewer"))):
@@ -237,6 +257,12 @@ def _review_routes(app: FastAPI) -> None:
     def decide_activity(request: Request, key: str = Form(...), action: str = Form("not_activity"),
                         comment: str = Form(""), session: Session = Depends(form_for("reviewer"))):
         return _correct(request, session, key, action, action == "is_activity", "is_activity", comment)
+
+
+def _page_url(request: Request, number: int) -> str:
+    """This queue page's address with the same filters, showing page ``number``."""
+    params = {k: v for k, v in request.query_params.items() if k != "page"}
+    return "/review?" + urlencode({**params, "page": number})
 
 
 def _item_url(key: str, saved: bool = False) -> str:
