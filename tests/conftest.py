@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -56,14 +57,25 @@ def first_cron_run_utc(api: str, deployment_id: str, timeout_s: float = 120):
     import httpx
 
     def scheduled():
-        return httpx.post(f"{api}/flow_runs/filter", timeout=10, json={
-            "deployments": {"id": {"any_": [deployment_id]}},
-            "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
-            "sort": "EXPECTED_START_TIME_ASC", "limit": 1,
-        }).json()
+        try:
+            answer = httpx.post(f"{api}/flow_runs/filter", timeout=10, json={
+                "deployments": {"id": {"any_": [deployment_id]}},
+                "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+                "sort": "EXPECTED_START_TIME_ASC", "limit": 1,
+            })
+            return answer.raise_for_status().json()
+        except httpx.HTTPError:
+            return None
 
     [first] = wait_for(scheduled, timeout_s, "the Prefect scheduler to create the cron's runs")
     return datetime.fromisoformat(first["expected_start_time"]).astimezone(UTC)
+
+
+def cron_half_a_day_ahead(zone: str) -> tuple[str, tuple[int, int]]:
+    """A daily cron in ``zone`` about 12 hours from now, so no test sees it fire, and its (hour, minute) in UTC."""
+    at = (datetime.now(UTC) + timedelta(hours=12)).replace(second=0, microsecond=0)
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local.minute} {local.hour} * * *", (at.hour, at.minute)
 
 
 @pytest.fixture

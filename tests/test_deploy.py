@@ -12,7 +12,13 @@ import httpx
 import pytest
 
 from flows.server import api_healthy
-from tests.conftest import REPO, SEED_ARTICLE, first_cron_run_utc, wait_for
+from tests.conftest import (
+    REPO,
+    SEED_ARTICLE,
+    cron_half_a_day_ahead,
+    first_cron_run_utc,
+    wait_for,
+)
 from tests.http_server import unused_port
 
 pytestmark = pytest.mark.slow
@@ -36,13 +42,15 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
     (tmp_path / "sources.toml").write_text(
         f'[[source]]\nurl = "{SEED_ARTICLE}"\nkind = "article"\n\n[[source]]\nurl = "kcna.json"\nkind = "kcna"\n')
     config = tmp_path / "config.toml"
+    cron, utc_hour_minute = cron_half_a_day_ahead("Asia/Seoul")
     config.write_text('[paths]\ndefault_sources = "sources.toml"\n'
-                      '[schedule]\ncron = "17 3 * * *"\ntimezone = "Asia/Seoul"\ndeployment_name = "nightly"\n')
+                      f'[schedule]\ncron = "{cron}"\ntimezone = "Asia/Seoul"\ndeployment_name = "nightly"\n')
     port = unused_port()
     api = f"http://127.0.0.1:{port}/api"
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_API_URL=api, DO_NOT_TRACK="1",
                PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false",
-               PREFECT_WORKER_QUERY_SECONDS="1", PREFECT_WORKER_PREFETCH_SECONDS="5")
+               PREFECT_WORKER_QUERY_SECONDS="1", PREFECT_WORKER_PREFETCH_SECONDS="5",
+               PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5")
     logs = tmp_path / "logs"
     logs.mkdir()
     processes = []
@@ -65,8 +73,8 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
         deployment = httpx.get(f"{api}/deployments/name/nightly_ingest/nightly", timeout=10).json()
         # the store URL is not frozen in the deployment: each run reads config.toml (or $NKPIPE_DB)
         assert deployment["parameters"] == {"config_path": str(config), "db_url": None}
-        first_cron_run = first_cron_run_utc(api, deployment["id"])  # 03:17 in Seoul is 18:17 UTC
-        assert (first_cron_run.hour, first_cron_run.minute) == (18, 17)
+        first_cron_run = first_cron_run_utc(api, deployment["id"])  # the cron read in Seoul's time
+        assert (first_cron_run.hour, first_cron_run.minute) == utc_hour_minute
         assert first_cron_run > datetime.now(UTC)
 
         worker = start("worker-1", "-m", "prefect", "worker", "start", "--pool", "nk-test", "--type", "process")
@@ -78,7 +86,7 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
         again = httpx.get(f"{api}/deployments/name/nightly_ingest/nightly", timeout=10).json()
         assert again["id"] == deployment["id"] and again["work_pool_name"] == "nk-test"
         [schedule] = again["schedules"]
-        assert (schedule["schedule"]["cron"], schedule["schedule"]["timezone"]) == ("17 3 * * *", "Asia/Seoul")
+        assert (schedule["schedule"]["cron"], schedule["schedule"]["timezone"]) == (cron, "Asia/Seoul")
         assert schedule["active"]
 
         start("worker-2", "-m", "prefect", "worker", "start", "--pool", "nk-test", "--type", "process")

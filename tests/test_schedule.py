@@ -12,7 +12,12 @@ import httpx
 import pytest
 
 from pipeline.store import open_store
-from tests.conftest import SEED_BRIEF, first_cron_run_utc, wait_for
+from tests.conftest import (
+    SEED_BRIEF,
+    cron_half_a_day_ahead,
+    first_cron_run_utc,
+    wait_for,
+)
 from tests.http_server import unused_port
 
 pytestmark = pytest.mark.slow
@@ -26,13 +31,15 @@ def _tail(path, lines: int = 60) -> str:
 
 def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
     port = unused_port()
+    cron, utc_hour_minute = cron_half_a_day_ahead("Asia/Seoul")
     (tmp_path / "sources.toml").write_text(f'[[source]]\nurl = "{SEED_BRIEF}"\nkind = "brief"\n')
     (tmp_path / "config.toml").write_text(
         '[paths]\ndefault_sources = "sources.toml"\n'
-        f'[schedule]\ncron = "45 3 * * *"\ntimezone = "Asia/Seoul"\nserver_port = {port}\n'
+        f'[schedule]\ncron = "{cron}"\ntimezone = "Asia/Seoul"\nserver_port = {port}\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    env["PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS"] = "5"
     # The output goes to a file: a pipe nobody reads fills up and blocks the flow run mid-way.
     output = tmp_path / "schedule.out"
     with output.open("wb") as sink:
@@ -52,24 +59,27 @@ def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
         served = wait_for(deployment, 150, "the deployment to be registered")
         assert served["name"] == "nightly" and not served["paused"]
         [schedule] = served["schedules"]
-        assert schedule["active"] and schedule["schedule"]["cron"] == "45 3 * * *"
+        assert schedule["active"] and schedule["schedule"]["cron"] == cron
         assert schedule["schedule"]["timezone"] == "Asia/Seoul"
 
-        # The server's scheduler turns the cron into runs: 03:45 in Seoul is 18:45 UTC.
+        # The server's scheduler turns the cron, read in Seoul's time, into runs.
         first = first_cron_run_utc(api, served["id"])
-        assert (first.hour, first.minute) == (18, 45) and first > datetime.now(UTC)
+        assert (first.hour, first.minute) == utc_hour_minute and first > datetime.now(UTC)
 
         flow_run = httpx.post(f"{api}/deployments/{served['id']}/create_flow_run", json={}, timeout=10).json()
 
         def finished_state():
-            state = httpx.get(f"{api}/flow_runs/{flow_run['id']}", timeout=10).json()["state"]
+            try:
+                state = httpx.get(f"{api}/flow_runs/{flow_run['id']}", timeout=10).raise_for_status().json()["state"]
+            except httpx.HTTPError:
+                return None
             return state["type"] if state and state["type"] in TERMINAL_STATES else None
 
         assert wait_for(finished_state, 240, "the triggered flow run to finish") == "COMPLETED"
         store = open_store("sqlite:///data/nkpipe.db", tmp_path)
         [run] = store.recent_runs()
         assert (run["flow_name"], run["status"], run["new"]) == ("nightly_ingest", "completed", 1)
-    except AssertionError as error:
+    except Exception as error:  # any failure here is explained by the child's output
         raise AssertionError(f"{error}\n--- nkpipe schedule output ---\n{_tail(output)}\n"
                              f"--- Prefect server log ---\n{_tail(tmp_path / 'data' / 'prefect' / 'server.log')}"
                              ) from error

@@ -93,6 +93,19 @@ def test_web_login_refuses_even_the_right_password_after_too_many_failures(clien
     login(client, "analyst")  # another account from the same address is still let in
 
 
+def test_web_login_success_clears_the_failure_count(client, web_config):
+    def sign_in(password: str) -> int:
+        page = client.get("/login")
+        return client.post("/login", data={"name": "reviewer", "password": password,
+                                           "csrf_token": token_in(page.text)}, follow_redirects=False).status_code
+
+    allowed = web_config.web.login_failures_allowed
+    assert [sign_in("guess-guess-guess") for _ in range(allowed - 1)] == [401] * (allowed - 1)
+    assert sign_in("reviewer-password") == 303
+    assert [sign_in("guess-guess-guess") for _ in range(allowed - 1)] == [401] * (allowed - 1)
+    assert sign_in("reviewer-password") == 303
+
+
 @pytest.mark.parametrize("next_path", ["/\\evil.example", "/\\/evil.example", "https://evil.example",
                                        "/\\t/evil", "/\t/evil.example", "/\n/evil.example", "//evil.example"])
 def test_web_login_never_redirects_off_site(client, next_path):
@@ -210,7 +223,10 @@ def test_web_queue_pages_keep_the_filters(client, monkeypatch):
     assert "Items 2–2 of" in second and 'href="/review?reviewed=1&amp;page=1"' in second
     assert first.index("activity_count") < first.index("</ol>") and "activity_count" not in second.split("<ol")[1]
     assert "Nothing to review on this page" in client.get("/review", params={"page": total + 1}).text
-    assert client.get("/review", params={"page": "0"}).status_code == 400
+    for bad in ("0", "²", "1" * 5000, "-1", "two"):
+        assert client.get("/review", params={"page": bad}).status_code == 400
+    past_the_end = client.get("/review", params={"page": total + 3}).text
+    assert f'href="/review?page={total}"' in past_the_end and "last page" in past_the_end
 
 
 def test_web_reviewer_corrects_a_sector(client, review_store):

@@ -8,6 +8,7 @@ sources, reviewers also correct, admins also manage accounts.
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
@@ -146,17 +147,16 @@ def _auth_routes(app: FastAPI) -> None:
         check_csrf(csrf_token, request.cookies.get(LOGIN_CSRF_COOKIE, ""))
         throttle: LoginThrottle = request.app.state.login_throttle
         address = request.client.host if request.client else "unknown"
-        wait_s = throttle.seconds_to_wait(name, address)
-        if wait_s:
+        attempt = throttle.attempt(name, address)
+        if isinstance(attempt, int):
             response = _login_form(request, _safe_next(next), "Too many failed sign-ins for this account or "
-                                   f"address; try again in {math.ceil(wait_s / 60)} min.", 429)
-            response.headers["Retry-After"] = str(wait_s)
+                                   f"address; try again in {math.ceil(attempt / 60)} min.", 429)
+            response.headers["Retry-After"] = str(attempt)
             return response
         user = accounts.authenticate(_store(request), name.strip(), password, _config(request).web)
         if user is None:
-            throttle.failed(name, address)
             return _login_form(request, _safe_next(next), "Wrong name or password, or the account is disabled.", 401)
-        throttle.succeeded(name)
+        throttle.succeeded(attempt)
         response = _see_other(_safe_next(next))
         _set_cookie(request, response, SESSION_COOKIE,
                     accounts.start_session(_store(request), user, _config(request).web),
@@ -226,8 +226,8 @@ def _review_routes(app: FastAPI) -> None:
               date_to: str = "", reviewed: str = "", page: str = "1",
               session: Session = Depends(page_for("reviewer"))):
         wanted = _queue_filter(kind, sector, source, date_from, date_to, reviewed)
-        if not page.isdigit() or int(page) < 1:
-            raise HTTPException(400, f"page {page!r} is not a page number; pages start at 1")
+        if not re.fullmatch(r"[0-9]{1,6}", page) or int(page) < 1:
+            raise HTTPException(400, f"page {page[:20]!r} is not a page number; pages start at 1")
         shown = review.review_queue_page(_store(request), wanted, int(page), QUEUE_PAGE_SIZE)
         return render(request, "queue.html", session, queue=shown, items=shown.items,
                       wanted=wanted, kinds=review.QUEUE_KINDS, sectors=SECTORS,
