@@ -13,8 +13,10 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -68,3 +70,39 @@ def _wait_until_healthy(process: subprocess.Popen, api_url: str, timeout_s: floa
         time.sleep(0.5)
     process.terminate()
     raise NkpipeError(f"the Prefect server did not start within {timeout_s:.0f} s; see {log_file}")
+
+
+def first_scheduled_run(api_url: str, flow_name: str, deployment_name: str) -> datetime | None:
+    """When the server's scheduler next runs the deployment; None while it has made no run for it."""
+    try:
+        deployment = httpx.get(f"{api_url}/deployments/name/{flow_name}/{deployment_name}", timeout=5)
+        if deployment.status_code == 404:
+            return None
+        runs = httpx.post(f"{api_url}/flow_runs/filter", timeout=5, json={
+            "deployments": {"id": {"any_": [deployment.raise_for_status().json()["id"]]}},
+            "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+            "sort": "EXPECTED_START_TIME_ASC", "limit": 1,
+        }).raise_for_status().json()
+    except httpx.HTTPError:
+        return None
+    return datetime.fromisoformat(runs[0]["expected_start_time"]) if runs else None
+
+
+def announce_next_run(api_url: str, flow_name: str, deployment_name: str, zone: str, log_file: Path,
+                      say: Callable[[str], None], timeout_s: float = 120, poll_s: float = 2) -> None:
+    """Say when the first scheduled run is, or warn when the server schedules none.
+
+    A server whose scheduler fails (as Prefect 3.8's did under SQLAlchemy 2.1) still serves
+    the deployment and answers every call, so without this nothing would show that the
+    cron never fires.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        when = first_scheduled_run(api_url, flow_name, deployment_name)
+        if when is not None:
+            local = when.astimezone(ZoneInfo(zone))
+            say(f"next scheduled run: {local:%Y-%m-%d %H:%M} {zone} ({when.astimezone(UTC):%H:%M} UTC)")
+            return
+        time.sleep(poll_s)
+    say(f"warning: after {timeout_s:.0f} s the Prefect server has scheduled no run of deployment "
+        f"{flow_name}/{deployment_name}, so the cron would never fire; see {log_file}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -271,8 +272,9 @@ def schedule(ctx: typer.Context) -> None:
     """Serve the nightly deployment: runs the flow on the cron of \\[schedule] in config.toml.
 
     Starts a local Prefect server on 127.0.0.1 (\\[schedule] server_port; state in the
-    data directory) unless PREFECT_API_URL points at one, registers the deployment and
-    waits for its runs in the foreground; stop it with Ctrl-C.
+    data directory) unless PREFECT_API_URL points at one, registers the deployment, says
+    when its first run is (or warns when the server schedules none), and waits for its runs
+    in the foreground; stop it with Ctrl-C.
     """
     from flows.env import configure_prefect
 
@@ -283,10 +285,15 @@ def schedule(ctx: typer.Context) -> None:
     cfg = context.config.schedule
     log_file = context.config.prefect_home / "server.log"
     with local_prefect_server(cfg.server_port, log_file) as api_url:
-        from flows.nightly import serve_nightly  # Prefect reads PREFECT_API_URL at import
+        # imported here because Prefect reads PREFECT_API_URL at import
+        from flows.nightly import nightly_ingest, serve_nightly
+        from flows.server import announce_next_run
 
         typer.echo(f"Prefect API at {api_url}; serving deployment {cfg.deployment_name!r} "
                    f"on cron {cfg.cron!r} ({cfg.timezone})", err=True)
+        threading.Thread(target=announce_next_run, daemon=True, name="announce-next-run",
+                         args=(api_url, nightly_ingest.name, cfg.deployment_name, cfg.timezone, log_file,
+                               lambda line: typer.echo(line, err=True))).start()
         serve_nightly(context.config_path, context.config.store.url, cfg.cron, cfg.timezone,
                       cfg.deployment_name)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +21,30 @@ from tests.conftest import (
 )
 from tests.http_server import unused_port
 
-pytestmark = pytest.mark.slow
+
+
+def test_schedule_announces_the_first_scheduled_run_in_the_schedules_zone(monkeypatch, tmp_path):
+    import flows.server
+
+    monkeypatch.setattr(flows.server, "first_scheduled_run",
+                        lambda *args: datetime(2026, 11, 27, 18, 45, tzinfo=UTC))
+    said = []
+    flows.server.announce_next_run("http://127.0.0.1:9/api", "nightly_ingest", "nightly", "Asia/Seoul",
+                                   tmp_path / "server.log", said.append, timeout_s=5, poll_s=0.1)
+    assert said == ["next scheduled run: 2026-11-28 03:45 Asia/Seoul (18:45 UTC)"]
+
+
+def test_schedule_warns_when_the_server_schedules_no_run(tmp_path):
+    from flows.server import announce_next_run
+
+    said = []
+    api = f"http://127.0.0.1:{unused_port()}/api"  # nothing listens: no run is ever scheduled
+    announce_next_run(api, "nightly_ingest", "nightly", "Asia/Seoul", tmp_path / "server.log", said.append,
+                      timeout_s=0.5, poll_s=0.1)
+    assert len(said) == 1 and said[0].startswith("warning: after 0 s the Prefect server has scheduled no run")
+    assert "nightly_ingest/nightly" in said[0] and str(tmp_path / "server.log") in said[0]
+
+
 
 TERMINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
@@ -29,6 +53,7 @@ def _tail(path, lines: int = 60) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
+@pytest.mark.slow
 def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
     port = unused_port()
     cron, utc_hour_minute = cron_half_a_day_ahead("Asia/Seoul")
@@ -65,6 +90,9 @@ def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
         # The server's scheduler turns the cron, read in Seoul's time, into runs.
         first = first_cron_run_utc(api, served["id"])
         assert (first.hour, first.minute) == utc_hour_minute and first > datetime.now(UTC)
+        announced = wait_for(lambda: re.search(r"next scheduled run: .* Asia/Seoul \((\d\d):(\d\d) UTC\)",
+                                               output.read_text()), 60, "nkpipe schedule to say the next run")
+        assert (int(announced[1]), int(announced[2])) == utc_hour_minute
 
         flow_run = httpx.post(f"{api}/deployments/{served['id']}/create_flow_run", json={}, timeout=10).json()
 
