@@ -269,12 +269,12 @@ def ingest(
 @app.command()
 @handles_errors
 def schedule(ctx: typer.Context) -> None:
-    """Serve the nightly deployment: runs the flow on the cron of \\[schedule] in config.toml.
+    """Serve the nightly deployment: the flow runs on \\[schedule] cron in config.toml.
 
-    Starts a local Prefect server on 127.0.0.1 (\\[schedule] server_port; state in the
-    data directory) unless PREFECT_API_URL points at one, registers the deployment, says
-    when its first run is (or warns when the server schedules none), and waits for its runs
-    in the foreground; stop it with Ctrl-C.
+    Starts a local Prefect server on 127.0.0.1 (\\[schedule] server_port; state
+    in the data directory) unless PREFECT_API_URL points at one, registers the
+    deployment, says when its first run is (or warns when the server schedules
+    none), and waits for its runs in the foreground; stop it with Ctrl-C.
     """
     from flows.env import configure_prefect
 
@@ -306,11 +306,11 @@ def deploy(
 ) -> None:
     """Deploy the nightly flow to a Prefect work pool, on the cron of \\[schedule].
 
-    Needs a running Prefect server (PREFECT_API_URL); `deploy/run-server.sh` starts one,
-    deploys and starts a worker. The deployment and its schedule are kept by the server,
-    so restarting the worker keeps them. Each run reads the store URL from config.toml or
-    $NKPIPE_DB in the worker's environment; `nkpipe --db URL deploy` stores URL in the
-    deployment instead.
+    Needs a running Prefect server (PREFECT_API_URL); `deploy/run-server.sh`
+    starts one, deploys and starts a worker. The deployment and its schedule are
+    kept by the server, so restarting the worker keeps them. Each run reads the
+    store URL from config.toml or $NKPIPE_DB in the worker's environment;
+    `nkpipe --db URL deploy` stores URL in the deployment instead.
     """
     import os
 
