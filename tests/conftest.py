@@ -52,23 +52,30 @@ def wait_for(predicate, timeout_s: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def first_cron_run_utc(api: str, deployment_id: str, timeout_s: float = 120):
+def first_cron_run_utc(api: str, timeout_s: float = 120, flow_name: str = "nightly_ingest",
+                       deployment_name: str = "nightly") -> datetime:
     """The earliest run the Prefect server's scheduler made from the deployment's cron, in UTC."""
+    from flows.server import first_scheduled_run
+
+    first = wait_for(lambda: first_scheduled_run(api, flow_name, deployment_name), timeout_s,
+                     "the Prefect scheduler to create the cron's runs")
+    return first.astimezone(UTC)
+
+
+def run_deployment_and_wait(api: str, deployment_id: str, timeout_s: float) -> dict:
+    """Start a run of the deployment now; its final state once it has one."""
     import httpx
 
-    def scheduled():
+    run = httpx.post(f"{api}/deployments/{deployment_id}/create_flow_run", json={}, timeout=10).json()
+
+    def finished():
         try:
-            answer = httpx.post(f"{api}/flow_runs/filter", timeout=10, json={
-                "deployments": {"id": {"any_": [deployment_id]}},
-                "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
-                "sort": "EXPECTED_START_TIME_ASC", "limit": 1,
-            })
-            return answer.raise_for_status().json()
+            state = httpx.get(f"{api}/flow_runs/{run['id']}", timeout=10).raise_for_status().json()["state"]
         except httpx.HTTPError:
             return None
+        return state if state and state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
 
-    [first] = wait_for(scheduled, timeout_s, "the Prefect scheduler to create the cron's runs")
-    return datetime.fromisoformat(first["expected_start_time"]).astimezone(UTC)
+    return wait_for(finished, timeout_s, "the flow run to finish")
 
 
 def cron_half_a_day_ahead(zone: str) -> tuple[str, tuple[int, int]]:

@@ -17,21 +17,12 @@ from tests.conftest import (
     SEED_ARTICLE,
     cron_half_a_day_ahead,
     first_cron_run_utc,
+    run_deployment_and_wait,
     wait_for,
 )
 from tests.http_server import unused_port
 
 pytestmark = pytest.mark.slow
-
-
-def run_and_wait(api: str, deployment_id: str) -> dict:
-    run = httpx.post(f"{api}/deployments/{deployment_id}/create_flow_run", json={}, timeout=10).json()
-
-    def finished():
-        state = httpx.get(f"{api}/flow_runs/{run['id']}", timeout=10).json()["state"]
-        return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
-
-    return wait_for(finished, 300, "the flow run to finish")
 
 
 def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
@@ -73,12 +64,12 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
         deployment = httpx.get(f"{api}/deployments/name/nightly_ingest/nightly", timeout=10).json()
         # the store URL is not frozen in the deployment: each run reads config.toml (or $NKPIPE_DB)
         assert deployment["parameters"] == {"config_path": str(config), "db_url": None}
-        first_cron_run = first_cron_run_utc(api, deployment["id"])  # the cron read in Seoul's time
+        first_cron_run = first_cron_run_utc(api)  # the cron read in Seoul's time
         assert (first_cron_run.hour, first_cron_run.minute) == utc_hour_minute
         assert first_cron_run > datetime.now(UTC)
 
         worker = start("worker-1", "-m", "prefect", "worker", "start", "--pool", "nk-test", "--type", "process")
-        first = run_and_wait(api, deployment["id"])
+        first = run_deployment_and_wait(api, deployment["id"], 300)
         assert first["type"] == "COMPLETED", (logs / "worker-1.log").read_text()[-3000:]
         worker.terminate()
         worker.wait(timeout=60)
@@ -90,7 +81,7 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
         assert schedule["active"]
 
         start("worker-2", "-m", "prefect", "worker", "start", "--pool", "nk-test", "--type", "process")
-        second = run_and_wait(api, deployment["id"])
+        second = run_deployment_and_wait(api, deployment["id"], 300)
         assert second["type"] == "COMPLETED", (logs / "worker-2.log").read_text()[-3000:]
     finally:
         for process in reversed(processes):

@@ -17,10 +17,14 @@ from tests.conftest import (
     SEED_BRIEF,
     cron_half_a_day_ahead,
     first_cron_run_utc,
+    run_deployment_and_wait,
     wait_for,
 )
 from tests.http_server import unused_port
 
+
+def _tail(path, lines: int = 60) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
 def test_schedule_announces_the_first_scheduled_run_in_the_schedules_zone(monkeypatch, tmp_path):
@@ -43,14 +47,6 @@ def test_schedule_warns_when_the_server_schedules_no_run(tmp_path):
                       timeout_s=0.5, poll_s=0.1)
     assert len(said) == 1 and said[0].startswith("warning: after 0 s the Prefect server has scheduled no run")
     assert "nightly_ingest/nightly" in said[0] and str(tmp_path / "server.log") in said[0]
-
-
-
-TERMINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-def _tail(path, lines: int = 60) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
 @pytest.mark.slow
@@ -88,22 +84,13 @@ def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
         assert schedule["schedule"]["timezone"] == "Asia/Seoul"
 
         # The server's scheduler turns the cron, read in Seoul's time, into runs.
-        first = first_cron_run_utc(api, served["id"])
+        first = first_cron_run_utc(api)
         assert (first.hour, first.minute) == utc_hour_minute and first > datetime.now(UTC)
         announced = wait_for(lambda: re.search(r"next scheduled run: .* Asia/Seoul \((\d\d):(\d\d) UTC\)",
                                                output.read_text()), 60, "nkpipe schedule to say the next run")
         assert (int(announced[1]), int(announced[2])) == utc_hour_minute
 
-        flow_run = httpx.post(f"{api}/deployments/{served['id']}/create_flow_run", json={}, timeout=10).json()
-
-        def finished_state():
-            try:
-                state = httpx.get(f"{api}/flow_runs/{flow_run['id']}", timeout=10).raise_for_status().json()["state"]
-            except httpx.HTTPError:
-                return None
-            return state["type"] if state and state["type"] in TERMINAL_STATES else None
-
-        assert wait_for(finished_state, 240, "the triggered flow run to finish") == "COMPLETED"
+        assert run_deployment_and_wait(api, served["id"], 240)["type"] == "COMPLETED"
         store = open_store("sqlite:///data/nkpipe.db", tmp_path)
         [run] = store.recent_runs()
         assert (run["flow_name"], run["status"], run["new"]) == ("nightly_ingest", "completed", 1)
