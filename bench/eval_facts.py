@@ -26,14 +26,15 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.config import Config  # noqa: E402
 from pipeline.entities import person_key  # noqa: E402
-from pipeline.facts import FACTS_VERSION  # noqa: E402
+from pipeline.derived import build_stages  # noqa: E402
+from pipeline.facts import fact_kinds, facts_version  # noqa: E402
 from pipeline.fetch import fetch  # noqa: E402
 from pipeline.ingest import clean_fetched, document_id_for  # noqa: E402
 from pipeline.nlp import analyze_documents  # noqa: E402
-from pipeline.records import CleanDocument, Source  # noqa: E402
+from pipeline.records import BatchItem, CleanDocument, Source  # noqa: E402
 from pipeline.sources import read_source_list, normalise_source_url  # noqa: E402
 
-KINDS = ("activity_count", "companion_count", "exchange_rate", "price")
+KINDS = fact_kinds()
 PERIOD_YEARS = {"pandemic": (2020, 2022)}
 
 
@@ -106,8 +107,8 @@ def match_all(golds: list[dict], rows: list[dict]) -> tuple[list[dict], list[dic
 
 
 def analyze(documents: list[CleanDocument]) -> list[list[dict]]:
-    batch = [(document_id_for(d), 0, d, None) for d in documents]
-    analyzed = analyze_documents(batch, Config().nlp)
+    batch = [BatchItem(document_id_for(d), 0, d, None) for d in documents]
+    analyzed = analyze_documents(batch, Config().nlp, build_stages(Config(base_dir=REPO)))
     return [list(a.derived_rows("facts")) for a in analyzed]
 
 
@@ -203,7 +204,7 @@ def main() -> None:
     gold = evaluate_gold_set(args.gold)
     result = {
         "command": "python bench/eval_facts.py",
-        "extractor_version": FACTS_VERSION,
+        "extractor_version": facts_version(),
         "seeds": seeds,
         "gold_set": gold,
         "targets": {"seeds": "all 22 found, no spurious", "gold_set": "precision >= 0.95, recall >= 0.9"},

@@ -27,13 +27,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.activities import Report, ReportEntity, detect, tallies  # noqa: E402
-from pipeline.clean import clean_kcna_archive  # noqa: E402
+from pipeline.activities import detect  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.entities import person_key  # noqa: E402
 from pipeline.ingest import document_id_for  # noqa: E402
 from pipeline.nlp import analyze_documents  # noqa: E402
+from pipeline.records import BatchItem, Report, ReportEntity  # noqa: E402
 from pipeline.sectors import cached_model, default_model_dir, sector_rows_of_batch  # noqa: E402
+from pipeline.source_types.kcna_archive import clean_kcna_archive  # noqa: E402
+from pipeline.store import register_rows# noqa: E402
+from pipeline.tallies import tallies  # noqa: E402
 
 ARCHIVE = REPO / "corpus" / "kcna" / "headlines_2024-11-11.json"
 PUBLISHED_2024 = {
@@ -47,7 +50,7 @@ PUBLISHED_2024 = {
 def reports_for(links: list[str]) -> dict[str, Report]:
     documents = {d.key: d for d in clean_kcna_archive(ARCHIVE.read_bytes()).documents}
     chosen = [documents[link] for link in links if link in documents]
-    analyzed = analyze_documents([(document_id_for(d), 0, d, None) for d in chosen], Config().nlp, stages=())
+    analyzed = analyze_documents([BatchItem(document_id_for(d), 0, d, None) for d in chosen], Config().nlp, stages=())
     model = cached_model(str(default_model_dir()))
     sectors = [rows[0]["sector"] for rows in sector_rows_of_batch(model, analyzed)]
     return {
@@ -122,7 +125,7 @@ def corpus_tallies() -> dict:
     started = time.perf_counter()
     run_ingest(store, config, sources)
     rebuild_register(store)
-    register = store.load_register()
+    register = register_rows.load_register(store)
     in_2024 = [a for a in register if (a.event_date or a.report_date) and (a.event_date or a.report_date).year == 2024]
     return {
         "seconds": round(time.perf_counter() - started, 1),

@@ -21,11 +21,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.clean import clean_kcna_archive  # noqa: E402
-from pipeline.records import AnalyzedDocument  # noqa: E402
+from pipeline.records import SECTORS, AnalyzedDocument  # noqa: E402
 from pipeline.sectors import (  # noqa: E402
     DESIGNS,
-    SECTORS,
     evaluate_predictions,
     keyword_baseline,
     load_hand_labels,
@@ -34,6 +32,7 @@ from pipeline.sectors import (  # noqa: E402
     sector_rows_of_batch,
     unlabelled_texts,
 )
+from pipeline.source_types.kcna_archive import clean_kcna_archive  # noqa: E402
 from pipeline.train import evaluate_model  # noqa: E402
 
 TOP_UP_FILE = "kcna_part3.jsonl"  # items pulled in by a broad keyword search to add military/social/political

@@ -34,7 +34,7 @@ def peak_rss_mb() -> float:
 
 
 def bundled_documents(config):
-    from pipeline.clean import clean_source
+    from pipeline.source_types import split_source as clean_source
     from pipeline.fetch import fetch
     from pipeline.sources import read_source_list, normalise_source_url
 

@@ -24,8 +24,8 @@ from pipeline.activities import rebuild_register  # noqa: E402
 from pipeline.config import Config, StoreConfig  # noqa: E402
 from pipeline.ingest import run_ingest  # noqa: E402
 from pipeline.sources import SourceSpec, ensure_source  # noqa: E402
-from pipeline.store import open_store  # noqa: E402
-from pipeline.web.app import create_app  # noqa: E402
+from pipeline.store import open_store# noqa: E402
+from nkpipe.web.app import create_app  # noqa: E402
 from tests.browser import chromium, serving, sign_in  # noqa: E402
 
 SEEDS = {"000_f097f9237f64d457.txt": ("Asan Institute article", "2026-02-08"),

@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.config import Config
-from pipeline.store import resolve_db_url
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRYPOINT = "flows/nightly.py:nightly_ingest"
@@ -42,10 +41,9 @@ def deployment_parameters(config: Config, config_path: str | None, db_url: str |
     The database URL is None unless given: the config file and $NKPIPE_DB then decide it
     at each run, and no password is stored in the deployment, which Prefect's UI and API
     show to anyone who can reach them. The worker runs the flow in another folder, so
-    paths are made absolute here.
+    the config path is made absolute here (``load_config`` made the URL absolute already).
     """
-    return {"config_path": str(Path(config_path).resolve()) if config_path else None,
-            "db_url": resolve_db_url(db_url, config.base_dir) if db_url else None}
+    return {"config_path": str(Path(config_path).resolve()) if config_path else None, "db_url": db_url or None}
 
 
 def deploy_nightly(config: Config, config_path: str | None, work_pool: str, db_url: str | None = None,

@@ -25,9 +25,17 @@ from prefect.runtime import flow_run
 from pipeline.activities import rebuild_register
 from pipeline.config import Config, load_config
 from pipeline.errors import ConfigError, TransientError
-from pipeline.ingest import Steps, analyze_batch, analyze_rolling, clean_fetched, fetch_source, run_ingest, write_batch
+from pipeline.ingest import (
+    IngestSteps,
+    analyze_batch,
+    analyze_rolling,
+    clean_fetched,
+    fetch_source,
+    run_ingest,
+    write_batch,
+)
 from pipeline.sources import register_default_sources
-from pipeline.store import open_store
+from pipeline.store import ledger, open_store
 
 FLOW_NAME = "nightly_ingest"
 
@@ -42,12 +50,12 @@ def _transient_only(task, task_run, state) -> bool:
     return False
 
 
-def task_steps(retries: int, retry_delay_s: float) -> Steps:
+def task_steps(retries: int, retry_delay_s: float) -> IngestSteps:
     """Prefect tasks with the signatures of the plain steps."""
     delays = [retry_delay_s * 2**i for i in range(max(retries, 1))]
     io = dict(retries=retries, retry_delay_seconds=delays, cache_policy=NO_CACHE)
     pure = dict(retries=0, cache_policy=NO_CACHE)
-    return Steps(
+    return IngestSteps(
         # a 404 or an image will not change on retry; timeouts and 5xx may
         fetch=task(fetch_source, name="fetch", retry_condition_fn=_transient_only, **io),
         clean=task(clean_fetched, name="clean", **pure),
@@ -61,11 +69,11 @@ def nightly_ingest(config_path: str | None = None, db_url: str | None = None) ->
     """Fetch every enabled source, clean, run spaCy and store; returns the run summary."""
     logger = get_run_logger()
     config = load_config(config_path, db_url)
-    store = open_store(config.store.url, config.base_dir)
+    store = open_store(config.store.url)
     registered = register_default_sources(store, config.resolve(config.paths.default_sources))
     if registered:
         logger.info("new store: registered %d bundled sources", len(registered))
-    sources = store.list_sources(enabled_only=True)
+    sources = ledger.list_sources(store, enabled_only=True)
     logger.info("store %s: %d enabled sources", store.url, len(sources))
     steps = task_steps(config.flow.task_retries, config.flow.task_retry_delay_s)
     with analysis_on_runner(config, steps, logger.info) as (config, steps):
@@ -98,7 +106,8 @@ def dask_task_runner(config: Config):
 
 
 @contextlib.contextmanager
-def analysis_on_runner(config: Config, steps: Steps, log=lambda message: None) -> Iterator[tuple[Config, Steps]]:
+def analysis_on_runner(config: Config, steps: IngestSteps,
+                       log=lambda message: None) -> Iterator[tuple[Config, IngestSteps]]:
     """The config and steps of the run: unchanged for the default runner; with Dask, the
     analysis submitted to the cluster, batches of ``[dask] documents_per_task``."""
     if config.flow.task_runner != "dask":

@@ -17,7 +17,7 @@ def train_sector_model(config_path: str | None = None, db_url: str | None = None
     """Train from hand labels plus reviewer corrections in the store; record the result."""
     logger = get_run_logger()
     config = load_config(config_path, db_url)
-    store = open_store(config.store.url, config.base_dir)
+    store = open_store(config.store.url)
     train = task(run_training, name="train", retries=0, cache_policy=NO_CACHE)
     result = train(config, store, logger.info)
     return result.summary()

@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from pipeline.config import WebConfig
 from pipeline.errors import AuthError
-from pipeline.store import Store, users, utcnow, web_sessions
+from pipeline.store.db import Store, users, utcnow, web_sessions
 
 # Each role can do everything the roles before it can.
 ROLES = ("analyst", "reviewer", "admin")

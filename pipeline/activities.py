@@ -8,36 +8,37 @@ speech"); messages, letters, greetings, replies and published works are kept
 out (see ``resources/activity_rules.json``). The event date comes from the
 text, resolved against the report date, never the report date itself.
 The same activity reported twice (same day, type and place, or the same
-story under two links) is one row with several document ids.
+story under two links) is one row with several document ids. Which documents are
+state-media reports is their source type's say (``pipeline.source_types``); the
+rows are stored by ``pipeline.store.register_rows`` and counted by ``pipeline.tallies``.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import re
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from importlib import resources
 from typing import Any
 
 from pipeline.dates import find_temporal
 from pipeline.entities import canonical_person, korean_surnames, person_key
-from pipeline.facts import format_value, rules as fact_rules, word_alternation
+from pipeline.fact_rules import rules as fact_rules, word_alternation
+from pipeline.facts import format_value
+from pipeline.records import Activity, Person, Report, ReportEntity, activity_id_for
+from pipeline.rules import load_json
+from pipeline.source_types import state_media_formats
+from pipeline.store.db import Store
+from pipeline.store.persist import rebuilding_register
+from pipeline.text import sentence_spans
 
 REGISTER_VERSION = "register-1"
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])|\n+")
 _KOREAN_NAME = re.compile(r"\b([A-Z][a-z]{0,4}(?:\s+[A-Z][a-z]+){2})\b")
 
 
-@functools.cache
 def rules() -> dict[str, Any]:
-    return json.loads(resources.files("pipeline").joinpath("resources/activity_rules.json").read_text("utf-8"))
-
-
+    return load_json("activity_rules.json")
 
 
 @functools.cache
@@ -59,73 +60,6 @@ def _patterns() -> dict[str, re.Pattern[str]]:
             rf"({word_alternation(k for k in r['headline_verbs'] if k != 'note')})\b|^({word_alternation(['speech at', 'speech to'])})\b",
             re.IGNORECASE),
     }
-
-
-@dataclass(frozen=True)
-class ReportEntity:
-    label: str
-    text: str
-    start_char: int
-    end_char: int
-    canonical_id: str | None
-    canonical_name: str | None
-
-
-@dataclass(frozen=True)
-class Report:
-    """One stored state-media document, as the register needs it."""
-
-    document_id: str
-    title: str | None
-    text: str
-    report_date: date | None
-    entities: tuple[ReportEntity, ...] = ()
-    sector: str | None = None
-    section: str | None = None
-
-
-@dataclass(frozen=True)
-class Person:
-    person_id: str
-    name: str
-    role: str  # accompanied | present | counterpart
-
-
-@dataclass(frozen=True)
-class Activity:
-    activity_id: str
-    actor: str
-    event_date: date | None
-    report_date: date | None
-    title: str | None
-    activity_type: str
-    sector: str | None
-    place: str | None
-    counterpart_country: str | None
-    document_ids: tuple[str, ...]
-    people: tuple[Person, ...] = ()
-    confidence: float = 0.8
-    from_digest: bool = False  # a newspaper digest line: a follow-up, never an activity of its own
-
-    def row(self) -> dict[str, Any]:
-        return {
-            "activity_id": self.activity_id, "actor": self.actor, "event_date": self.event_date,
-            "report_date": self.report_date, "title": self.title, "activity_type": self.activity_type,
-            "sector": self.sector, "place": self.place, "counterpart_country": self.counterpart_country,
-            "document_ids": json.dumps(list(self.document_ids)), "confidence": round(self.confidence, 3),
-            "register_version": REGISTER_VERSION,
-        }
-
-
-def sentences(text: str) -> list[tuple[int, int]]:
-    spans, start = [], 0
-    for match in _SENTENCE_END.finditer(text):
-        if match.start() > start:
-            spans.append((start, match.start()))
-        start = match.end()
-    if start < len(text):
-        spans.append((start, len(text)))
-    return spans
 
 
 def _leader_mentions(report: Report) -> list[ReportEntity]:
@@ -162,7 +96,7 @@ def _activity_sentence(report: Report) -> tuple[tuple[int, int], str, int] | Non
     """The first sentence where the leader is the subject of an activity verb."""
     mentions = _leader_mentions(report)
     p = _patterns()
-    for start, end in sentences(report.text)[: rules()["first_sentences"]]:
+    for start, end in sentence_spans(report.text)[: rules()["first_sentences"]]:
         for mention in [m for m in mentions if start <= m.start_char < end][:1]:
             if p["object_before"].search(report.text[max(start, mention.start_char - 40):mention.start_char]):
                 continue  # "a message to Kim Jong Un": he is not the one acting
@@ -187,7 +121,7 @@ def _from_headline(report: Report) -> tuple[tuple[int, int], str, int] | None:
     if match is None or _patterns()["message_object"].match(report.title[match.end():]):
         return None
     verb = " ".join((match.group(1) or match.group(2)).lower().split())
-    first = (sentences(report.text) or [(0, len(report.text))])[0]
+    first = (sentence_spans(report.text) or [(0, len(report.text))])[0]
     return first, rules()["headline_verbs"].get(verb, "speech"), first[0]
 
 
@@ -217,7 +151,7 @@ def _event_date(report: Report, start: int, end: int) -> date | None:
     """
     if report.report_date is None:
         return None
-    spans = sentences(report.text)
+    spans = sentence_spans(report.text)
     before = [(s, e) for s, e in spans if e <= start]
     after = [(s, e) for s, e in spans if s >= end]
     for s_start, s_end in [(start, end), *reversed(before[-6:]), *after[:2]]:
@@ -257,7 +191,7 @@ def _people(report: Report, start: int, end: int) -> list[Person]:
             if _country_of(entity.canonical_name or entity.text):
                 found.setdefault(entity.canonical_id, Person(entity.canonical_id, entity.canonical_name or entity.text,
                                                              "counterpart"))
-    for s_start, s_end in sentences(report.text)[:12]:
+    for s_start, s_end in sentence_spans(report.text)[:12]:
         sentence = report.text[s_start:s_end]
         role = ("accompanied" if _patterns()["accompanied"].search(sentence)
                 else "present" if _patterns()["present"].search(sentence) else None)
@@ -298,10 +232,6 @@ def _country_of(name: str) -> str | None:
     words = set(re.findall(r"[\w.'-]+", lowered))
     return _countries().get(lowered) or next(
         (c for w, c in _countries().items() if len(w) > 3 and (w in words or (" " in w and w in lowered))), None)
-
-
-def activity_id_for(document_id: str) -> str:
-    return hashlib.sha256(f"activity:{document_id}".encode()).hexdigest()[:20]
 
 
 # --- de-duplication ---------------------------------------------------------------
@@ -357,65 +287,16 @@ def merge_duplicates(activities: Sequence[Activity]) -> list[Activity]:
 
 
 def build_register(reports: Iterable[Report]) -> list[Activity]:
+    """One activity per event the reports describe."""
     return merge_duplicates([a for a in map(detect, reports) if a is not None])
 
 
-# --- tallies ----------------------------------------------------------------------
-
-
-BY = ("sector", "type", "companion", "month")
-
-
-def tallies(activities: Sequence[Activity], year: int, by: str) -> list[tuple[str, int]]:
-    """Counts of the year's activities (by event date, else report date) per key."""
-    if by not in BY:
-        raise ValueError(f"--by must be one of {', '.join(BY)}")
-    counts: Counter[str] = Counter()
-    for activity in activities:
-        day = activity.event_date or activity.report_date
-        if day is None or day.year != year:
-            continue
-        if by == "sector":
-            counts[activity.sector or "unknown"] += 1
-        elif by == "type":
-            counts[activity.activity_type] += 1
-        elif by == "month":
-            counts[f"{day:%Y-%m}"] += 1
-        else:
-            for person in activity.people:
-                if person.role == "accompanied":
-                    counts[person.name] += 1
-    ordered = sorted(counts.items(), key=lambda kv: kv[0]) if by == "month" else counts.most_common()
-    return ordered
-
-
-def monthly_by_sector(activities: Sequence[Activity], year: int) -> dict[str, dict[str, int]]:
-    table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for activity in activities:
-        day = activity.event_date or activity.report_date
-        if day is not None and day.year == year:
-            table[f"{day:%Y-%m}"][activity.sector or "unknown"] += 1
-    return {month: dict(row) for month, row in sorted(table.items())}
-
-
-def rebuild_register(store: Any) -> int:
-    """Detect, de-duplicate and store the register from the store's documents; returns its size."""
-    with store.rebuilding_register() as rebuild:  # read and written under one lock: no stale read wins
-        register = build_register(rebuild.reports())
-        rebuild.write(register)
+def rebuild_register(store: Store) -> int:
+    """Detect, de-duplicate and store the register from the store's state-media reports; returns its size."""
+    with rebuilding_register(store) as rebuild:  # read and written under one lock: no stale read wins
+        register = build_register(rebuild.reports(state_media_formats()))
+        rebuild.write(register, REGISTER_VERSION)
     return len(register)
-
-
-def tally_rows(activities: Sequence[Activity]) -> list[dict[str, Any]]:
-    """Every tally of the register (each year, each breakdown), for the activity_tallies table."""
-    years = sorted({(a.event_date or a.report_date).year for a in activities if (a.event_date or a.report_date)})
-    rows = []
-    for year in years:
-        rows.append({"year": year, "by": "total", "key": "all",
-                     "count": sum(1 for a in activities if (a.event_date or a.report_date or date.min).year == year)})
-        for by in BY:
-            rows.extend({"year": year, "by": by, "key": key, "count": count} for key, count in tallies(activities, year, by))
-    return rows
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""The clean stage: the raw bytes of one source -> clean text plus metadata.
+"""The clean step: bytes of one format -> clean text plus metadata.
+
+HTML by trafilatura, PDF by pypdf, plain text with a line-level boilerplate filter.
+Which of these reads a source, and how it splits into documents, is its source type's
+choice (``pipeline.source_types``); this module only cleans.
 
 Every format ends in the same place: text that went through ``normalise_text`` (one
 Unicode form, one kind of space, no invisible characters) so that the NLP stages, the
@@ -17,25 +21,20 @@ from __future__ import annotations
 import codecs
 import functools
 import html
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from importlib import resources
+from datetime import date, datetime
 from io import BytesIO
 from typing import Any
 
 from pipeline.config import CleanConfig
-from pipeline.entities import repair_glued_words
 from pipeline.errors import RejectedContent
-from pipeline.records import CleanDocument, CleanResult, Fetched, ItemSkip
+from pipeline.rules import load_json
 
 CLEAN_VERSION = "clean-2"
 
 NO_TEXT_LAYER = "PDF has no text layer (scanned image?); OCR it first"
-EMPTY_STORY = "empty story_text in archive"
-DUPLICATE_LINK = "duplicate of another item with the same link (kept the longer version)"
 
 # --------------------------------------------------------------------------- text
 
@@ -99,8 +98,7 @@ def _alternation(patterns: list[str]) -> re.Pattern[str]:
 @functools.cache
 def _rules() -> _BoilerplateRules:
     """Load the boilerplate rules once per process."""
-    raw = resources.files("pipeline").joinpath("resources/boilerplate.json").read_text("utf-8")
-    data = json.loads(raw)
+    data = load_json("boilerplate.json")
     return _BoilerplateRules(
         line=_alternation(data["line_patterns"]),
         comment_marker=_alternation(data["comment_markers"]),
@@ -346,16 +344,16 @@ def _html_date(value: str | None) -> date | None:
         return None
 
 
-def _clean_field(value: Any) -> str | None:
+def clean_field(value: Any) -> str | None:
     return normalise_text(value) or None if isinstance(value, str) else None
 
 
 def _html_metadata(document: Any) -> dict[str, Any]:
     return {
-        "title": _clean_field(getattr(document, "title", None)),
-        "author": _clean_field(getattr(document, "author", None)),
+        "title": clean_field(getattr(document, "title", None)),
+        "author": clean_field(getattr(document, "author", None)),
         "published": _html_date(getattr(document, "date", None)),
-        "sitename": _clean_field(getattr(document, "sitename", None)),
+        "sitename": clean_field(getattr(document, "sitename", None)),
     }
 
 
@@ -464,8 +462,8 @@ def _pdf_info(reader: Any, name: str) -> Any:
 def _pdf_metadata(reader: Any) -> dict[str, Any]:
     created = _pdf_info(reader, "creation_date")
     return {
-        "title": _clean_field(_pdf_info(reader, "title")),
-        "author": _clean_field(_pdf_info(reader, "author")),
+        "title": clean_field(_pdf_info(reader, "title")),
+        "author": clean_field(_pdf_info(reader, "author")),
         "published": created.date() if isinstance(created, datetime) else None,
         "sitename": None,
     }
@@ -481,85 +479,7 @@ def clean_pdf(body: bytes) -> tuple[str, dict[str, Any]]:
     return text, _pdf_metadata(reader)
 
 
-# -------------------------------------------------------------------- KCNA archive
-
-_KCNA_KEYS = ("link", "story_text")
-
-
-def _load_archive(body: bytes) -> list[dict[str, Any]]:
-    try:
-        items = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RejectedContent(f"not a KCNA archive: invalid JSON ({exc})") from exc
-    if not isinstance(items, list):
-        raise RejectedContent(
-            f"not a KCNA archive: expected a JSON list of items, got {type(items).__name__}"
-        )
-    for index, item in enumerate(items):
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in _KCNA_KEYS):
-            raise RejectedContent(
-                f"not a KCNA archive: item {index} is not an object with string "
-                f"'link' and 'story_text' fields"
-            )
-        if not item["link"].strip():
-            raise RejectedContent(f"not a KCNA archive: item {index} has an empty 'link'")
-    return items
-
-
-def _kcna_date(item: dict[str, Any]) -> date | None:
-    """The UTC day of ``date`` (epoch milliseconds), else ``date_str``."""
-    millis = item.get("date")
-    if isinstance(millis, (int, float)) and not isinstance(millis, bool):
-        try:
-            return datetime.fromtimestamp(millis / 1000, tz=timezone.utc).date()
-        except (OverflowError, OSError, ValueError):
-            pass
-    try:
-        return date.fromisoformat(str(item.get("date_str") or "")[:10])
-    except ValueError:
-        return None
-
-
-def _kcna_document(item: dict[str, Any], text: str) -> CleanDocument:
-    link = item["link"].strip()
-    topic = item.get("topic")
-    return CleanDocument(
-        key=link,
-        url=link,
-        title=_clean_field(item.get("headline")),
-        author=None,
-        published=_kcna_date(item),
-        text=text,
-        format="kcna",
-        section=_clean_field(topic),
-    )
-
-
-def clean_kcna_archive(body: bytes) -> CleanResult:
-    """One document per link of a KCNA JSON archive.
-
-    Several items can share a link (revisions of one story): the longest text is
-    kept so a story is counted once, and every other copy is a recorded skip.
-    """
-    kept: dict[str, CleanDocument] = {}
-    skips: list[ItemSkip] = []
-    for item in _load_archive(body):
-        link = item["link"].strip()
-        text = repair_glued_words(normalise_text(item["story_text"]))  # "ComradeKim Jong Uninspected"
-        if not text:
-            skips.append(ItemSkip(key=link, reason=EMPTY_STORY))
-            continue
-        document = _kcna_document(item, text)
-        previous = kept.get(link)
-        if previous is not None:
-            skips.append(ItemSkip(key=link, reason=DUPLICATE_LINK))
-            if len(previous.text) >= len(text):
-                continue
-        kept[link] = document
-    return CleanResult(documents=tuple(kept.values()), skips=tuple(skips))
-
-
-# ---------------------------------------------------------------------- dispatch
+# ----------------------------------------------------------------- what it is
 
 _MAGIC_NAMES = (
     (b"\x89PNG", "PNG image"),
@@ -578,7 +498,7 @@ _TEXT_CONTROLS = frozenset(b"\t\n\r\f\x1b")
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
 
 
-def _binary_reason(head: bytes) -> str | None:
+def binary_reason(head: bytes) -> str | None:
     """Why ``head`` is not text, or None. NUL bytes or many control bytes mean binary;
     text never has them, except UTF-16/32, which must then start with a BOM."""
     if any(head.startswith(bom) for bom, _ in _BOMS):
@@ -592,7 +512,7 @@ def _binary_reason(head: bytes) -> str | None:
     )
 
 
-def _looks_like_html(head: bytes) -> bool:
+def looks_like_html(head: bytes) -> bool:
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if start.startswith(_HTML_STARTS):
         return True
@@ -601,77 +521,5 @@ def _looks_like_html(head: bytes) -> bool:
     )
 
 
-def _looks_like_json_list(head: bytes) -> bool:
+def looks_like_json_list(head: bytes) -> bool:
     return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
-
-
-def _detect_format(body: bytes, content_type: str | None, kind: str) -> str:
-    """'pdf', 'kcna', 'html' or 'text', from the kind, the magic bytes and the content
-    type; raises RejectedContent for binary data served under any name."""
-    head = body[:8192]
-    ctype = (content_type or "").split(";")[0].strip().lower()
-    if b"%PDF-" in head[:1024] or ctype == "application/pdf":  # some writers put junk first
-        return "pdf"
-    reason = _binary_reason(head)
-    if reason:
-        raise RejectedContent(reason)
-    json_like = ctype.endswith("json") or _looks_like_json_list(head)
-    if kind == "kcna" or (json_like and _is_kcna(body)):
-        return "kcna"
-    if ctype.endswith("json"):
-        raise RejectedContent(
-            "JSON that is not a KCNA archive (a list of items with link and story_text)"
-        )
-    if "html" in ctype or _looks_like_html(head):
-        return "html"
-    return "text"
-
-
-def _is_kcna(body: bytes) -> bool:
-    try:
-        _load_archive(body)
-    except RejectedContent:
-        return False
-    return True
-
-
-def _single_document(
-    body: bytes, fmt: str, fetched: Fetched, url: str, config: CleanConfig
-) -> tuple[str, dict[str, Any]]:
-    if fmt == "pdf":
-        return clean_pdf(body)
-    if fmt == "html":
-        return clean_html(body, url=url, config=config, charset=fetched.charset)
-    text, title = clean_plain_text(body, charset=fetched.charset)
-    return text, {"title": title, "author": None, "published": None, "sitename": None}
-
-
-def clean_source(
-    fetched: Fetched, *, kind: str, url: str, published: date | None, config: CleanConfig
-) -> CleanResult:
-    """Dispatch one fetched source to its cleaner; one document, or one per archive item.
-
-    An explicit ``published`` (given when the source was registered) beats the
-    date found in the page, which is often a crawl or modification date.
-    """
-    if fetched.not_modified:
-        raise ValueError("clean_source needs a body; a 304 Not Modified response has none")
-    body = fetched.body or b""
-    if not body.strip():
-        raise RejectedContent("empty body")
-    fmt = _detect_format(body, fetched.content_type, kind)
-    if fmt == "kcna":
-        return clean_kcna_archive(body)
-    text, metadata = _single_document(body, fmt, fetched, url, config)
-    if len(text) < config.min_text_chars:
-        raise RejectedContent(f"no article text found ({len(text)} characters after cleaning)")
-    document = CleanDocument(
-        key=url,
-        url=url,
-        title=metadata["title"],
-        author=metadata["author"],
-        published=published or metadata["published"],
-        text=text,
-        format=fmt,  # type: ignore[arg-type]  # one of the Literal values by construction
-    )
-    return CleanResult(documents=(document,))

@@ -4,6 +4,11 @@ The file is looked up as ``--config PATH``, else ``$NKPIPE_CONFIG``, else
 ``./config.toml``; without one the defaults apply. ``$NKPIPE_DB`` overrides the
 store URL of the file, and a ``--db`` option overrides both. Unknown sections
 or keys are an error naming them, so a typo never silently falls back to a default.
+
+``load_config`` is the one place the database URL is resolved: a relative SQLite path
+in the config file is relative to the file's folder (or the working directory when
+there is no file), one from ``$NKPIPE_DB`` or ``--db`` to the working directory.
+Everything else receives ``config.store.url`` absolute.
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from pipeline.errors import ConfigError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from pipeline.errors import ConfigError, StoreError
 
 CONFIG_ENV = "NKPIPE_CONFIG"
 DB_ENV = "NKPIPE_DB"
@@ -238,7 +246,7 @@ def find_config_file(explicit: str | Path | None = None) -> Path | None:
 
 
 def load_config(path: str | Path | None = None, db_url: str | None = None) -> Config:
-    """Defaults <- config file <- $NKPIPE_DB <- ``db_url`` (the ``--db`` option)."""
+    """Defaults <- config file <- $NKPIPE_DB <- ``db_url`` (the ``--db`` option), with an absolute store URL."""
     found = find_config_file(path)
     if found is None:
         config = Config()
@@ -248,11 +256,27 @@ def load_config(path: str | Path | None = None, db_url: str | None = None) -> Co
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{found}: not valid TOML ({exc}); fix the file") from exc
         config = config_from_mapping(data, base_dir=found.resolve().parent)
+    config = config.with_db(resolve_db_url(config.store.url, config.base_dir))
     return config.with_db(_from_cwd(os.environ.get(DB_ENV))).with_db(_from_cwd(db_url))
 
 
 def _from_cwd(url: str | None) -> str | None:
     """A relative SQLite path given on the command line or in the environment is relative to the CWD."""
-    from pipeline.store import resolve_db_url
-
     return resolve_db_url(url, Path.cwd()) if url else None
+
+
+def resolve_db_url(url: str, base_dir: Path) -> str:
+    """Make a relative SQLite path relative to ``base_dir``; other URLs are returned as they are."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(
+            f"database URL {url!r} is not valid; use e.g. sqlite:///data/nkpipe.db "
+            f"or postgresql+psycopg://user@host/dbname"
+        ) from exc
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return url
+    path = Path(parsed.database).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    return parsed.set(database=str(path)).render_as_string(hide_password=False)

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import calendar
 import functools
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from importlib import resources
+
+from pipeline.rules import load_json
+from pipeline.text import sentence_bounds
 
 GRANULARITIES: tuple[str, ...] = ("day", "month", "season", "half", "quarter", "year", "range")
 
@@ -171,7 +172,7 @@ def _named_period(entry: dict) -> tuple[_NamedPeriod, ...]:
 @functools.cache
 def _vocabulary() -> _Vocabulary:
     """Load resources/temporal.json once per process."""
-    data = json.loads(resources.files("pipeline").joinpath("resources/temporal.json").read_text("utf-8"))
+    data = load_json("temporal.json")
     full = {name: i + 1 for i, name in enumerate(data["months"])}
     abbreviations = {k: int(v) for k, v in data["month_abbreviations"].items()}
     seasons = {k: _Season(v["label"], v["first_month"], v["last_month"])
@@ -308,14 +309,9 @@ def _relative_year(m: re.Match[str], ctx: _Context) -> int | None:
     return _pub(ctx).year + _REL_OFFSET[_word(m, "rel").split()[-1]]
 
 
-def _sentence_start(text: str, pos: int) -> int:
-    return max(text.rfind(". ", 0, pos), text.rfind("! ", 0, pos), text.rfind("? ", 0, pos),
-               text.rfind("\n", 0, pos)) + 1
-
-
 def _anchor_year(text: str, pos: int) -> int | None:
     """The last plain year named earlier in the same sentence, for "the previous year"."""
-    start = _sentence_start(text, pos)
+    start = sentence_bounds(text, pos)[0]
     years = [int(m.group("year")) for m in _rules().year.finditer(text, start, pos) if _is_year_use(text, m)]
     return years[-1] if years else None
 
@@ -953,9 +949,8 @@ def _past_mentions(text: str) -> list[TemporalMention]:
 
 
 def _sentence(text: str, mention: TemporalMention) -> str:
-    end = min((i for i in (text.find(". ", mention.end_char), text.find("\n", mention.end_char)) if i != -1),
-              default=len(text))
-    return text[_sentence_start(text, mention.start_char):end]
+    start, end = sentence_bounds(text, mention.start_char, mention.end_char)
+    return text[start:end]
 
 
 def _inferred_year(text: str) -> int | None:

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 
 from spacy.language import Language
 
 from pipeline.errors import ModelError
+from pipeline.rules import load_json, load_jsonl
 
 ENTITIES_VERSION = "entities-1"
 RULER_NAME = "entity_ruler"
@@ -90,12 +89,6 @@ class _Name:
     given: tuple[str, ...]  # Korean: syllables of the given name; else the other tokens
 
 
-# --- resources -------------------------------------------------------------------------
-
-def _resource(name: str) -> str:
-    return resources.files("pipeline").joinpath(f"resources/{name}").read_text("utf-8")
-
-
 def _alternation(parts: list[str]) -> str:
     return "|".join(re.escape(p) for p in sorted(parts, key=len, reverse=True))
 
@@ -113,7 +106,7 @@ def _title_word(word: str, lower: bool) -> str:
 @functools.cache
 def _rules() -> _NameRules:
     """Load name_rules.json once per process."""
-    data = json.loads(_resource("name_rules.json"))
+    data = load_json("name_rules.json")
     roman = data["romanisation"]
     onset = f"(?:{_alternation(roman['onsets'])})"
     syllable = f"{onset}?(?:{_alternation(roman['nuclei'])})(?:{_alternation(roman['codas'])})?"
@@ -145,11 +138,7 @@ def _rules() -> _NameRules:
 @functools.cache
 def gazetteer() -> tuple[GazetteerEntry, ...]:
     """The entries of gazetteer.jsonl, loaded once per process."""
-    entries = tuple(
-        _entry(json.loads(line), number)
-        for number, line in enumerate(_resource("gazetteer.jsonl").splitlines(), 1)
-        if line.strip()
-    )
+    entries = tuple(_entry(raw, number) for number, raw in enumerate(load_jsonl("gazetteer.jsonl"), 1))
     ids = [e.id for e in entries]
     if len(ids) != len(set(ids)):
         raise ModelError("gazetteer.jsonl repeats an id; ids must be unique")

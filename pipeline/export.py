@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.errors import NkpipeError
-from pipeline.store import EXPORT_TABLES, Store
+from pipeline.store.db import EXPORT_TABLES, Store
 
 FORMATS = ("csv", "parquet")
 

@@ -1,7 +1,7 @@
 """Orchestration of one ingest run: sources -> fetch -> clean -> nlp -> store.
 
 The same code drives the Prefect flow and the immediate ``nkpipe ingest``:
-the flow passes Prefect tasks as ``Steps`` (adding retries and observability),
+the flow passes Prefect tasks as ``IngestSteps`` (adding retries and observability),
 the CLI passes the plain functions. Documents from all sources are pooled and
 processed in batches of ``flow.documents_per_task``; a source counts as
 processed (and is skipped next time when unchanged) only once every one of
@@ -16,14 +16,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pipeline.clean import CLEAN_VERSION, clean_source
+import sqlalchemy as sa
+
+from pipeline.clean import CLEAN_VERSION
 from pipeline.config import CleanConfig, Config, FetchConfig
 from pipeline.dates import infer_publication_date
+from pipeline.derived import build_stages, stage_tables, stages_version
 from pipeline.errors import RejectedContent, StoreError, TransientError
 from pipeline.fetch import fetch
 from pipeline.nlp import analyze_documents, load_nlp, nlp_version
 from pipeline.records import (
     AnalyzedDocument,
+    BatchItem,
     CleanDocument,
     CleanResult,
     Fetched,
@@ -32,11 +36,11 @@ from pipeline.records import (
     Source,
     sha256_hex,
 )
-from pipeline.stages import default_stages
-from pipeline.store import Store
+from pipeline.source_types import split_source
+from pipeline.store import document_rows, ledger, persist
+from pipeline.store.db import Store
 
 Progress = Callable[[str], None]
-BatchItem = tuple[str, int, CleanDocument, str | None]  # document_id, source_id, document, raw hash
 Analyze = Callable[[Sequence[BatchItem], Config], list[AnalyzedDocument]]
 # Analyses the batches drawn from an iterable, maybe several at once elsewhere (a Dask cluster);
 # yields (batch, its documents or the exception it raised) as each finishes. The iterable fetches
@@ -56,8 +60,8 @@ def fetch_source(source: Source, config: FetchConfig) -> Fetched:
 
 
 def clean_fetched(fetched: Fetched, source: Source, config: CleanConfig) -> CleanResult:
-    result = clean_source(fetched, kind=source.kind, url=source.url,
-                          published=source.published, config=config)
+    """The source's documents, by its source type, each with a publication date where one can be found."""
+    result = split_source(fetched, kind=source.kind, url=source.url, published=source.published, config=config)
     return replace(result, documents=tuple(with_publication_date(d) for d in result.documents))
 
 
@@ -70,12 +74,12 @@ def with_publication_date(document: CleanDocument) -> CleanDocument:
 
 
 def analyze_batch(batch: Sequence[BatchItem], config: Config) -> list[AnalyzedDocument]:
-    return analyze_documents(batch, config.nlp, sector_model_dir=config.sector_model_dir)
+    return analyze_documents(batch, config.nlp, build_stages(config))
 
 
 def write_batch(store: Store, run_id: int | None, analyzed: Sequence[AnalyzedDocument],
-                pipeline_version: str, nlp_version_: str) -> None:
-    store.write_documents(run_id, analyzed, pipeline_version, nlp_version_)
+                pipeline_version: str, nlp_version_: str, derived_tables: Sequence[sa.Table] | None = None) -> None:
+    persist.write_documents(store, run_id, analyzed, pipeline_version, nlp_version_, derived_tables)
 
 
 def analyze_in_turn(analyze: Analyze) -> AnalyzeMany:
@@ -126,8 +130,8 @@ def analyze_rolling(submit: Callable[[Sequence[BatchItem], Config], Any], window
 
 
 @dataclass(frozen=True)
-class Steps:
-    """The four stage functions; the flow swaps in Prefect tasks with the same signatures.
+class IngestSteps:
+    """The four step functions of a run; the flow swaps in Prefect tasks with the same signatures.
 
     ``analyze_many`` (default: ``analyze`` over each batch in turn) may analyse several
     batches at once elsewhere (``analyze_rolling``); fetching, cleaning and writing stay in
@@ -137,14 +141,14 @@ class Steps:
     fetch: Callable[[Source, FetchConfig], Fetched] = fetch_source
     clean: Callable[[Fetched, Source, CleanConfig], CleanResult] = clean_fetched
     analyze: Analyze = analyze_batch
-    write: Callable[[Store, int | None, Sequence[AnalyzedDocument], str, str], None] = write_batch
+    write: Callable[..., None] = write_batch  # (store, run_id, analyzed, pipeline version, nlp version, tables)
     analyze_many: AnalyzeMany | None = None
 
     def many(self) -> AnalyzeMany:
         return self.analyze_many or analyze_in_turn(self.analyze)
 
 
-PLAIN_STEPS = Steps()
+PLAIN_STEPS = IngestSteps()
 
 
 def current_versions(config: Config) -> tuple[str, str]:
@@ -153,8 +157,7 @@ def current_versions(config: Config) -> tuple[str, str]:
     Loads the models, so a broken one fails the run before any document is touched.
     """
     nlp_v = nlp_version(load_nlp(config.nlp.model, config.nlp.disable))
-    stages = ",".join(stage.version for stage in default_stages(config.sector_model_dir))
-    return f"{CLEAN_VERSION}|{nlp_v}|{stages}", nlp_v
+    return f"{CLEAN_VERSION}|{nlp_v}|{stages_version(build_stages(config))}", nlp_v
 
 
 @dataclass
@@ -171,11 +174,12 @@ class _PendingSource:
 class _Run:
     store: Store
     config: Config
-    steps: Steps
+    steps: IngestSteps
     run_id: int | None
     progress: Progress
     pipeline_version: str
     nlp_version: str
+    derived_tables: tuple[sa.Table, ...]
     counts: RunCounts = field(default_factory=RunCounts)
     queue: list[BatchItem] = field(default_factory=list)
     pending: dict[int, _PendingSource] = field(default_factory=dict)
@@ -195,15 +199,15 @@ class _Run:
         except Exception as exc:  # transient after retries, or a bug: record, go on
             return self._source_failed(source, _describe(exc), None, started)
         if self._unchanged(source, fetched):
-            count = self.store.count_documents(source.id)
-            self.store.record_fetch(self.run_id, source.id, "unchanged", fetched=fetched,
+            count = document_rows.count_documents(self.store, source.id)
+            ledger.record_fetch(self.store, self.run_id, source.id, "unchanged", fetched=fetched,
                                     documents_count=count, duration_s=time.perf_counter() - started)
-            self.store.mark_source_outcome(source.id, "unchanged", None)
+            ledger.mark_source_outcome(self.store, source.id, "unchanged", None)
             self.counts += RunCounts(unchanged=count)
             return
         try:
             fetched = self._with_body(source, fetched)
-            self.store.save_raw(fetched)
+            ledger.save_raw(self.store, fetched)
             result = self.steps.clean(fetched, source, self.config.clean)
         except RejectedContent as exc:
             return self._source_skipped(source, exc.reason, fetched, started)
@@ -219,7 +223,7 @@ class _Run:
         """After a 304 with a new pipeline version, re-clean the stored bytes."""
         if fetched.body is not None:
             return fetched
-        body = self.store.load_raw(source.state.content_hash or "")
+        body = ledger.load_raw(self.store, source.state.content_hash or "")
         if body is None:
             return self.steps.fetch(Source(**{**source.__dict__, "state": type(source.state)()}),
                                     self.config.fetch)
@@ -234,17 +238,17 @@ class _Run:
                 skips.append(ItemSkip(document.key, f"same document already came from source {self.seen[doc_id]} in this run"))
                 continue
             self.seen[doc_id] = source.id
-            items.append((doc_id, source.id, document, fetched.content_hash))
-        self.store.record_skips(self.run_id, source.id, skips)
-        stored = self.store.document_versions([i[0] for i in items])
+            items.append(BatchItem(doc_id, source.id, document, fetched.content_hash))
+        ledger.record_skips(self.store, self.run_id, source.id, skips)
+        stored = document_rows.document_versions(self.store, [item.document_id for item in items])
         todo, unchanged = [], 0
         for item in items:
-            previous = stored.get(item[0])
-            if previous == (item[2].text_hash, self.pipeline_version):
+            previous = stored.get(item.document_id)
+            if previous == (item.document.text_hash, self.pipeline_version):
                 unchanged += 1
             else:
                 todo.append(item)
-                self.is_new[item[0]] = previous is None
+                self.is_new[item.document_id] = previous is None
         self.counts += RunCounts(unchanged=unchanged, skipped=len(skips))
         outcome = "changed" if source.state.content_hash else "new"
         self.pending[source.id] = _PendingSource(source, fetched, outcome, len(todo), len(items), started)
@@ -278,69 +282,70 @@ class _Run:
         if isinstance(result, Exception):
             return self._batch_failed(batch, _describe(result))
         # a source whose other batch failed while this one was analysed stays unprocessed
-        late = [item for item in batch if item[1] in self.failed_sources]
+        late = [item for item in batch if item.source_id in self.failed_sources]
         if late:
             self.counts += RunCounts(failed=len(late))
             for item in late:
-                self.is_new.pop(item[0], None)
-            kept = [(item, a) for item, a in zip(batch, result) if item[1] not in self.failed_sources]
+                self.is_new.pop(item.document_id, None)
+            kept = [(item, a) for item, a in zip(batch, result) if item.source_id not in self.failed_sources]
             batch, result = [k[0] for k in kept], [k[1] for k in kept]
             if not batch:
                 return
-        words = sum(item[2].word_count for item in batch)
+        words = sum(item.document.word_count for item in batch)
         try:
-            self.steps.write(self.store, self.run_id, result, self.pipeline_version, self.nlp_version)
+            self.steps.write(self.store, self.run_id, result, self.pipeline_version, self.nlp_version,
+                             self.derived_tables)
         except Exception as exc:  # keep the rest of the run going; the sources stay unprocessed
             return self._batch_failed(batch, _describe(exc))
         self.stored += len(batch)
-        new = sum(self.is_new.pop(item[0]) for item in batch)
+        new = sum(self.is_new.pop(item.document_id) for item in batch)
         self.counts += RunCounts(new=new, changed=len(batch) - new, words=words)
         for item in batch:
-            self.pending[item[1]].remaining -= 1
+            self.pending[item.source_id].remaining -= 1
         self.progress(f"stored {len(batch)} documents ({words:,} words); {self.stored} this run")
         self._complete_finished_sources()
 
     def _complete_finished_sources(self) -> None:
         for source_id, entry in list(self.pending.items()):
             if entry.remaining == 0:
-                self.store.mark_source_processed(source_id, entry.fetched, self.pipeline_version, entry.outcome)
-                self.store.record_fetch(self.run_id, source_id, entry.outcome, fetched=entry.fetched,
+                ledger.mark_source_processed(self.store, source_id, entry.fetched, self.pipeline_version, entry.outcome)
+                ledger.record_fetch(self.store, self.run_id, source_id, entry.outcome, fetched=entry.fetched,
                                         documents_count=entry.documents,
                                         duration_s=time.perf_counter() - entry.started)
                 del self.pending[source_id]
 
     def _batch_failed(self, batch: Sequence[BatchItem], reason: str) -> None:
-        failed_sources = {item[1] for item in batch} - self.failed_sources
+        failed_sources = {item.source_id for item in batch} - self.failed_sources
         self.failed_sources |= failed_sources
-        dropped = [item for item in self.queue if item[1] in failed_sources]
-        self.queue = [item for item in self.queue if item[1] not in failed_sources]
+        dropped = [item for item in self.queue if item.source_id in failed_sources]
+        self.queue = [item for item in self.queue if item.source_id not in failed_sources]
         for item in (*batch, *dropped):
-            self.is_new.pop(item[0], None)
+            self.is_new.pop(item.document_id, None)
         self.counts += RunCounts(failed=len(batch) + len(dropped))
         self.progress(f"batch of {len(batch)} documents failed ({len(dropped)} more of its sources dropped): {reason}")
         for source_id in failed_sources:
             entry = self.pending.pop(source_id, None)
             try:
-                self.store.record_fetch(self.run_id, source_id, "failed", reason=reason,
+                ledger.record_fetch(self.store, self.run_id, source_id, "failed", reason=reason,
                                         fetched=entry.fetched if entry else None)
-                self.store.mark_source_outcome(source_id, "failed", reason)
+                ledger.mark_source_outcome(self.store, source_id, "failed", reason)
             except Exception as exc:  # the database is away: the source stays unprocessed, the run goes on
                 self.store_error = exc
                 self.progress(f"could not record the failure of source {source_id}: {_describe(exc)}")
 
     # --- outcomes --------------------------------------------------------------
     def _source_skipped(self, source: Source, reason: str, fetched: Fetched | None, started: float) -> None:
-        self.store.record_fetch(self.run_id, source.id, "skipped", reason=reason, fetched=fetched,
+        ledger.record_fetch(self.store, self.run_id, source.id, "skipped", reason=reason, fetched=fetched,
                                 duration_s=time.perf_counter() - started)
-        self.store.record_skips(self.run_id, source.id, [ItemSkip(None, reason, stage="fetch" if fetched is None else "clean")])
-        self.store.mark_source_outcome(source.id, "skipped", reason)
+        ledger.record_skips(self.store, self.run_id, source.id, [ItemSkip(None, reason, step="fetch" if fetched is None else "clean")])
+        ledger.mark_source_outcome(self.store, source.id, "skipped", reason)
         self.counts += RunCounts(skipped=1)
         self.progress(f"source {source.id} ({_short(source.url)}) skipped: {reason}")
 
     def _source_failed(self, source: Source, reason: str, fetched: Fetched | None, started: float) -> None:
-        self.store.record_fetch(self.run_id, source.id, "failed", reason=reason, fetched=fetched,
+        ledger.record_fetch(self.store, self.run_id, source.id, "failed", reason=reason, fetched=fetched,
                                 duration_s=time.perf_counter() - started)
-        self.store.mark_source_outcome(source.id, "failed", reason)
+        ledger.mark_source_outcome(self.store, source.id, "failed", reason)
         self.counts += RunCounts(failed=1)
         self.progress(f"source {source.id} ({_short(source.url)}) failed: {reason}")
 
@@ -369,7 +374,7 @@ def run_ingest(
     config: Config,
     sources: Sequence[Source],
     *,
-    steps: Steps = PLAIN_STEPS,
+    steps: IngestSteps = PLAIN_STEPS,
     progress: Progress = lambda message: None,
     flow_name: str = "ingest",
     flow_run_id: str | None = None,
@@ -377,8 +382,8 @@ def run_ingest(
     """Process ``sources`` once and record the run with its counts."""
     started = time.perf_counter()
     pipeline_version, nlp_v = current_versions(config)
-    run_id = store.start_run(flow_name, len(sources), pipeline_version, flow_run_id)
-    run = _Run(store, config, steps, run_id, progress, pipeline_version, nlp_v)
+    run_id = ledger.start_run(store, flow_name, len(sources), pipeline_version, flow_run_id)
+    run = _Run(store, config, steps, run_id, progress, pipeline_version, nlp_v, stage_tables(build_stages(config)))
     try:
         run.process(sources)
     except BaseException as exc:
@@ -395,7 +400,7 @@ def _finish(store: Store, run_id: int, counts: RunCounts, status: str, message: 
             cause: BaseException | None = None) -> None:
     """Record the end of the run; a database that is away turns into one clear StoreError."""
     try:
-        store.finish_run(run_id, counts, status, message)
+        ledger.finish_run(store, run_id, counts, status, message)
     except Exception as exc:
         raise StoreError(
             f"the database {store.url} went away during run {run_id} ({getattr(exc, 'orig', None) or _describe(exc)}); "

@@ -1,30 +1,30 @@
 """Build the spaCy pipeline once and run it over batches of documents.
 
 spaCy Docs never leave this module: they are converted to ``Entity`` records
-here, and the derived stages (facts, sectors) run on the same Docs before
-they are dropped.
+here, and the derived stages (``pipeline.derived``: facts, sectors) run on the
+same Docs before they are dropped.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from pipeline.config import NlpConfig
+from pipeline.config import Config, NlpConfig
+from pipeline.derived import DerivedStage, ParsedDocument, build_stages, document_rows, finish_batch
 from pipeline.entities import ENTITIES_VERSION, add_gazetteer_ruler, canonical_person
 from pipeline.errors import ModelError
-from pipeline.records import AnalyzedDocument, CleanDocument, Entity
-from pipeline.stages import DerivedStage, default_stages
+from pipeline.records import AnalyzedDocument, BatchItem, CleanDocument, Entity
+from pipeline.text import SENTENCE_END
 
 NLP_STAGE_VERSION = "nlp-2"
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @functools.lru_cache(maxsize=4)
@@ -69,7 +69,7 @@ def split_for_nlp(text: str, max_chars: int) -> list[tuple[int, str]]:
 def _best_cut(text: str, start: int, end: int) -> int:
     window = text[start:end]
     floor = len(window) // 2  # never cut so early that chunks become tiny
-    for pattern in (_PARAGRAPH_BREAK, _SENTENCE_END):
+    for pattern in (_PARAGRAPH_BREAK, SENTENCE_END):
         cuts = [m.end() for m in pattern.finditer(window) if m.end() > floor]
         if cuts:
             return start + cuts[-1]
@@ -112,39 +112,31 @@ def _chunks(items: Sequence[CleanDocument], max_chars: int) -> Iterator[tuple[in
             yield index, offset, chunk
 
 
-def analyze_documents(
-    batch: Sequence[tuple[str, int, CleanDocument, str | None]],
-    config: NlpConfig,
-    stages: Sequence[DerivedStage] | None = None,
-    sector_model_dir: Path | None = None,
-) -> list[AnalyzedDocument]:
+def analyze_documents(batch: Sequence[BatchItem], config: NlpConfig,
+                      stages: Sequence[DerivedStage] | None = None) -> list[AnalyzedDocument]:
     """Run spaCy (``nlp.pipe``) and the derived stages over one batch.
 
-    ``batch`` holds (document_id, source_id, document, raw_hash) tuples.
+    Each document's chunks come out of ``nlp.pipe`` together; its per-document stages run
+    on its Docs at once and the Docs are dropped, then the per-batch stages run. ``stages``
+    default to the registered ones built with the package defaults.
     """
     nlp = load_nlp(config.model, config.disable)
-    documents = [item[2] for item in batch]
-    found: list[list[Entity]] = [[] for _ in documents]
-    sentences: list[list[tuple[int, int]]] = [[] for _ in documents]
-    chunks = list(_chunks(documents, config.max_chunk_chars))
-    texts = (chunk for _, _, chunk in chunks)
-    for (index, offset, _), doc in zip(chunks, nlp.pipe(texts, batch_size=config.batch_size)):
-        found[index].extend(_entities(doc, offset))
-        sentences[index].extend(_sentences(doc, offset))
-    analyzed = [
-        AnalyzedDocument(document_id=doc_id, source_id=source_id, document=document,
-                         entities=tuple(found[i]), sentence_count=len(sentences[i]), raw_hash=raw_hash,
-                         sentences=tuple(sentences[i]))
-        for i, (doc_id, source_id, document, raw_hash) in enumerate(batch)
-    ]
-    chosen = stages if stages is not None else default_stages(sector_model_dir)
-    return _with_derived(analyzed, chosen)
+    chosen = build_stages(Config()) if stages is None else stages
+    chunks = list(_chunks([item.document for item in batch], config.max_chunk_chars))
+    parses = zip(chunks, nlp.pipe((chunk for _, _, chunk in chunks), batch_size=config.batch_size))
+    analyzed: list[AnalyzedDocument] = []
+    per_document: list[dict] = []
+    for index, pieces in itertools.groupby(parses, key=lambda parse: parse[0][0]):
+        docs = tuple((offset, doc) for (_, offset, _), doc in pieces)
+        document = _analyzed(batch[index], docs)
+        per_document.append(document_rows(ParsedDocument(document, docs), chosen))
+        analyzed.append(document)
+    return finish_batch(analyzed, per_document, chosen)
 
 
-def _with_derived(analyzed: list[AnalyzedDocument], stages: Sequence[DerivedStage]) -> list[AnalyzedDocument]:
-    """Run every derived stage over the whole batch (models predict faster in bulk)."""
-    per_stage = [(stage.table, stage.extract(analyzed)) for stage in stages]
-    return [
-        AnalyzedDocument(**{**a.__dict__, "derived": tuple((table, tuple(rows[i])) for table, rows in per_stage)})
-        for i, a in enumerate(analyzed)
-    ]
+def _analyzed(item: BatchItem, docs: Sequence[tuple[int, Doc]]) -> AnalyzedDocument:
+    entities = [entity for offset, doc in docs for entity in _entities(doc, offset)]
+    sentences = [span for offset, doc in docs for span in _sentences(doc, offset)]
+    return AnalyzedDocument(document_id=item.document_id, source_id=item.source_id, document=item.document,
+                            entities=tuple(entities), sentence_count=len(sentences), raw_hash=item.raw_hash,
+                            sentences=tuple(sentences))

@@ -1,4 +1,4 @@
-"""Frozen dataclasses that the stages exchange.
+"""Frozen dataclasses that the steps of nkpipe exchange.
 
 Stages never pass spaCy Docs, SQLAlchemy rows or HTTP responses to each other:
 each boundary converts to one of these records.
@@ -9,10 +9,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
+# What a source is, as the analyst registers it (`--kind`): a news article, a policy brief, or a
+# state-media archive (KCNA). Which parser reads its bytes is its source type (pipeline.source_types).
 SourceKind = Literal["article", "brief", "kcna"]
 SOURCE_KINDS: tuple[str, ...] = ("article", "brief", "kcna")
+SECTORS: tuple[str, ...] = ("military", "economic", "political", "foreign", "social")
 
 
 def sha256_hex(data: bytes | str) -> str:
@@ -95,7 +98,7 @@ class ItemSkip:
 
     key: str | None
     reason: str
-    stage: str = "clean"
+    step: str = "clean"  # the ingest step that rejected it: fetch or clean (column skips.stage)
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ class Entity:
 
 @dataclass(frozen=True)
 class AnalyzedDocument:
-    """A clean document plus everything the NLP stages derived from it."""
+    """A clean document plus everything the NLP stage and the derived stages made of it."""
 
     document_id: str
     source_id: int
@@ -155,3 +158,69 @@ class RunCounts:
     @property
     def processed(self) -> int:
         return self.new + self.changed
+
+
+class BatchItem(NamedTuple):
+    """One document waiting for the NLP stage, with where it came from."""
+
+    document_id: str
+    source_id: int
+    document: CleanDocument
+    raw_hash: str | None
+
+
+# --- the activity register ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportEntity:
+    label: str
+    text: str
+    start_char: int
+    end_char: int
+    canonical_id: str | None
+    canonical_name: str | None
+
+
+@dataclass(frozen=True)
+class Report:
+    """One stored state-media document, as the register needs it."""
+
+    document_id: str
+    title: str | None
+    text: str
+    report_date: date | None
+    entities: tuple[ReportEntity, ...] = ()
+    sector: str | None = None
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    person_id: str
+    name: str
+    role: str  # accompanied | present | counterpart
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One reported public activity of the leader, from one or several reports."""
+
+    activity_id: str
+    actor: str
+    event_date: date | None
+    report_date: date | None
+    title: str | None
+    activity_type: str
+    sector: str | None
+    place: str | None
+    counterpart_country: str | None
+    document_ids: tuple[str, ...]
+    people: tuple[Person, ...] = ()
+    confidence: float = 0.8
+    from_digest: bool = False  # a newspaper digest line: a follow-up, never an activity of its own
+
+
+def activity_id_for(document_id: str) -> str:
+    """The id of the activity first reported by a document."""
+    return hashlib.sha256(f"activity:{document_id}".encode()).hexdigest()[:20]

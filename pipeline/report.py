@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from pipeline.activities import Activity, Reconciliation, monthly_by_sector
+from pipeline.activities import Reconciliation
+from pipeline.records import Activity
+from pipeline.tallies import monthly_by_sector
 
 SECTOR_COLOURS = {"military": "#b2182b", "economic": "#2166ac", "political": "#762a83",
                   "foreign": "#1b7837", "social": "#e08214", "unknown": "#999999"}

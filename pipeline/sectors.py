@@ -18,21 +18,24 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pipeline.clean import clean_kcna_archive, normalise_text
+from pipeline.clean import normalise_text
+from pipeline.config import Config
+from pipeline.derived import DERIVED_STAGES, DerivedStage, StageFactory
 from pipeline.errors import ModelError
-from pipeline.records import AnalyzedDocument
-
-SECTORS: tuple[str, ...] = ("military", "economic", "political", "foreign", "social")
+from pipeline.nlp import load_nlp
+from pipeline.records import SECTORS, AnalyzedDocument
+from pipeline.rules import load_json
+from pipeline.source_types.kcna_archive import clean_kcna_archive
+from pipeline.store.db import sector_labels
+from pipeline.text import paragraphs, text_key, unit_text
 DESIGNS: tuple[str, ...] = ("tfidf_logreg", "tfidf_svm", "tfidf_svm_selftrain", "spacy_features_logreg",
                            "tfidf_spacy_svm")
 SELF_TRAINING_THRESHOLD = 0.9
-MIN_PARAGRAPH_CHARS = 200
 DIGEST_HEADLINE = re.compile(r"^(press review|review of rodong sinmun)", re.IGNORECASE)
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
@@ -40,21 +43,6 @@ _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "pipeline.sectors.", "built
 
 
 # --- units and labels ----------------------------------------------------------------
-
-
-def paragraphs(text: str) -> list[str]:
-    """Paragraphs long enough to label on their own (the rule the hand labels used)."""
-    blocks = [block.strip() for block in text.strip().split("\n\n")]
-    return [block for block in blocks if len(block) >= MIN_PARAGRAPH_CHARS]
-
-
-def text_key(text: str) -> str:
-    """Case and whitespace folded: copies of one story under two links share a key."""
-    return " ".join(text.split()).lower()
-
-
-def unit_text(title: str | None, text: str) -> str:
-    return f"{title}\n{text}" if title else text
 
 
 @dataclass(frozen=True)
@@ -160,8 +148,6 @@ _FEATURE_CACHE: dict[tuple[str, str], np.ndarray] = {}
 
 @functools.lru_cache(maxsize=2)
 def _feature_nlp(model: str):
-    from pipeline.nlp import load_nlp
-
     return load_nlp(model, ("parser", "lemmatizer", "tagger", "attribute_ruler"))
 
 
@@ -433,6 +419,15 @@ def sector_rows_of_batch(model: SectorModel, batch: Sequence[AnalyzedDocument]) 
 
 
 def keyword_baseline(texts: Sequence[str]) -> list[str]:
-    words = json.loads(resources.files("pipeline").joinpath("resources/sector_keywords.json").read_text("utf-8"))
+    words = load_json("sector_keywords.json")
     patterns = {s: re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words[s]) + r")\b", re.I) for s in SECTORS}
     return [max(SECTORS, key=lambda s: (len(patterns[s].findall(t)), -SECTORS.index(s))) for t in texts]
+
+
+def _sector_stage(config: Config) -> DerivedStage:
+    model = cached_model(str(config.sector_model_dir))
+    return DerivedStage(name="sector_labels", tables=(sector_labels,), version=model.version,
+                        per_batch=lambda batch: [{"sector_labels": rows} for rows in sector_rows_of_batch(model, batch)])
+
+
+DERIVED_STAGES.register(StageFactory(name="sector_labels", build=_sector_stage))

@@ -13,7 +13,8 @@ from urllib.request import url2pathname
 
 from pipeline.errors import DuplicateSourceError, InvalidSourceError, SourceError
 from pipeline.records import SOURCE_KINDS, Source
-from pipeline.store import Store
+from pipeline.store import ledger
+from pipeline.store.db import Store
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TRACKING_PARAMS = re.compile(r"^(utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid)$")
@@ -126,7 +127,7 @@ def register_source(store: Store, spec: SourceSpec, base_dir: Path | None = None
     kind = spec.kind or guess_kind(url)
     if kind not in SOURCE_KINDS:
         raise InvalidSourceError(f"unknown kind {kind!r}; choose one of {', '.join(SOURCE_KINDS)}")
-    return store.add_source(url, kind, spec.name, parse_published(spec.published))
+    return ledger.add_source(store, url, kind, spec.name, parse_published(spec.published))
 
 
 def ensure_source(store: Store, spec: SourceSpec, base_dir: Path | None = None) -> Source:
@@ -136,13 +137,13 @@ def ensure_source(store: Store, spec: SourceSpec, base_dir: Path | None = None) 
     registered meanwhile returns that source.
     """
     url = normalise_source_url(spec.url, base_dir)
-    existing = store.find_source(url)
+    existing = ledger.find_source(store, url)
     if existing:
         return existing
     try:
         return register_source(store, spec, base_dir)
     except DuplicateSourceError:
-        again = store.find_source(url)
+        again = ledger.find_source(store, url)
         if again is None:  # pragma: no cover - a source is never deleted
             raise
         return again
@@ -174,6 +175,6 @@ def read_source_list(path: Path) -> list[SourceSpec]:
 
 def register_default_sources(store: Store, source_list: Path) -> list[Source]:
     """On a new, empty store, register the bundled source list; otherwise do nothing."""
-    if store.count_sources() > 0:
+    if ledger.count_sources(store) > 0:
         return []
     return [ensure_source(store, spec) for spec in read_source_list(source_list)]

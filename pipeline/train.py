@@ -19,21 +19,27 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.config import Config
+from pipeline.errors import ModelError
+from pipeline.records import SECTORS
 from pipeline.sectors import (
+    _FEATURE_CACHE,
     DESIGNS,
-    SECTORS,
     SELF_TRAINING_THRESHOLD,
-    fit_design,
     LabelledUnit,
     data_hash,
     evaluate_predictions,
+    fit_design,
     library_versions,
+    load_hand_labels,
     load_model,
     save_model,
-    text_key,
+    unlabelled_texts,
 )
-from pipeline.sectors import _FEATURE_CACHE
-from pipeline.errors import ModelError
+from pipeline.store.db import Store
+from pipeline.store.document_rows import reviewed_sector_units
+from pipeline.store.ledger import record_training_run
+from pipeline.text import text_key
 
 Progress = Callable[[str], None]
 
@@ -182,13 +188,11 @@ def predicted_probabilities(pipeline: Any, texts: Sequence[str]) -> np.ndarray:
     return probabilities[:, order]
 
 
-def training_units(config: Any, store: Any) -> list[LabelledUnit]:
+def training_units(config: Config, store: Store) -> list[LabelledUnit]:
     """Hand labels plus the reviewer corrections stored in ``sector_labels``."""
-    from pipeline.sectors import load_hand_labels
-
     hand = load_hand_labels(config.resolve(config.sectors.labels_dir), config.resolve(config.paths.corpus_dir))
     test_texts = {text_key(u.text) for u in hand if u.split == "test"}
-    return with_reviewer_labels(hand, reviewer_units(store.reviewed_sector_units(), test_texts))
+    return with_reviewer_labels(hand, reviewer_units(reviewed_sector_units(store), test_texts))
 
 
 def with_reviewer_labels(hand: Sequence[LabelledUnit], reviewed: Sequence[LabelledUnit]) -> list[LabelledUnit]:
@@ -199,15 +203,13 @@ def with_reviewer_labels(hand: Sequence[LabelledUnit], reviewed: Sequence[Labell
     return kept + list(reviewed)
 
 
-def run_training(config: Any, store: Any, progress: Progress = lambda message: None) -> TrainingResult:
+def run_training(config: Config, store: Store, progress: Progress = lambda message: None) -> TrainingResult:
     """Train, maybe promote, and record the training run in the store."""
-    from pipeline.sectors import unlabelled_texts
-
     units = training_units(config, store)
     pool = unlabelled_texts(config.resolve(config.paths.corpus_dir), units)
     progress(f"training on {sum(u.split == 'train' for u in units)} units "
              f"({sum(u.source == 'reviewer' for u in units)} reviewer corrections), {len(pool)} unlabelled items")
     designs = config.sectors.designs or DESIGNS
     result = train_sector_model(units, config.sector_model_dir, unlabelled=pool, designs=designs, progress=progress)
-    store.record_training_run(result.summary())
+    record_training_run(store, result.summary())
     return result

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pipeline.store import ledger, persist
 import pytest
 
 # Prefect reads its settings at import: keep its state out of ~/.prefect, offline.
@@ -196,7 +197,7 @@ def review_document(store, source_id: int, text: str = REVIEW_TEXT, doc_id: str 
     person = Entity("PERSON", "Kim Jong Un", 0, 11, 0, 64, "kim-jong-un", "Kim Jong Un")
     analyzed = AnalyzedDocument(doc_id, source_id, document, (person,), 2,
                                 derived=(("facts", (fact,)), ("sector_labels", (label,))))
-    store.write_documents(None, [analyzed], "v1", "n1")
+    persist.write_documents(store, None, [analyzed], "v1", "n1")
     return analyzed
 
 
@@ -217,7 +218,7 @@ def review_store(web_config):
     from pipeline.store import open_store
 
     store = open_store(web_config.store.url)
-    source = store.add_source("https://x.org/feed", "article", "Feed", None)
+    source = ledger.add_source(store, "https://x.org/feed", "article", "Feed", None)
     review_document(store, source.id)
     for role in ROLES:
         add_user(store, role, role, f"{role}-password", web_config.web)

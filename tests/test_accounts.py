@@ -14,7 +14,7 @@ from pipeline.accounts import (
     start_session,
 )
 from pipeline.errors import AuthError
-from pipeline.store import web_sessions
+from pipeline.store.db import web_sessions
 
 
 def test_accounts_password_is_stored_as_a_salted_argon2id_hash(store, web_config):

@@ -7,19 +7,11 @@ from datetime import date
 
 import pytest
 
-from pipeline.activities import (
-    Activity,
-    Person,
-    Report,
-    ReportEntity,
-    build_register,
-    detect,
-    reconcile,
-    tallies,
-)
+from pipeline.activities import build_register, detect, reconcile
 from pipeline.config import NlpConfig
 from pipeline.nlp import analyze_documents
-from pipeline.records import CleanDocument
+from pipeline.records import Activity, BatchItem, CleanDocument, Person, Report, ReportEntity
+from pipeline.tallies import tallies
 
 TOPIC = "WPK General Secretary Kim Jong Un's Revolutionary Activities"
 
@@ -27,7 +19,7 @@ TOPIC = "WPK General Secretary Kim Jong Un's Revolutionary Activities"
 def report(text: str, report_date=date(2024, 9, 30), section=TOPIC, title="T", document_id="d1") -> Report:
     document = CleanDocument(key=document_id, url=f"http://kcna.example/{document_id}", title=title, author=None,
                              published=report_date, text=text, format="kcna", section=section)
-    [analyzed] = analyze_documents([(document_id, 1, document, None)], NlpConfig(), stages=())
+    [analyzed] = analyze_documents([BatchItem(document_id, 1, document, None)], NlpConfig(), stages=())
     entities = tuple(ReportEntity(e.label, e.text, e.start_char, e.end_char, e.canonical_id, e.canonical_name)
                      for e in analyzed.entities)
     return Report(document_id, title, text, report_date, entities, "economic", section)
@@ -143,7 +135,7 @@ def test_activities_report_is_self_contained_and_escapes_text(tmp_path):
 def test_activities_cli_register_after_ingesting_kcna_items(tmp_path):
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
+    from nkpipe.cli import app
 
     archive = tmp_path / "kcna.json"
     archive.write_text(json.dumps([

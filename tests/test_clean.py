@@ -17,17 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.clean import (
-    DUPLICATE_LINK,
-    EMPTY_STORY,
     NO_TEXT_LAYER,
     clean_html,
-    clean_kcna_archive,
     clean_pdf,
     clean_plain_text,
-    clean_source,
     normalise_text,
     remove_boilerplate_lines,
 )
+from pipeline.source_types import split_source as clean_source
+from pipeline.source_types.kcna_archive import DUPLICATE_LINK, EMPTY_STORY, clean_kcna_archive
 from pipeline.config import CleanConfig
 from pipeline.errors import RejectedContent
 from pipeline.records import Fetched

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from nkpipe.cli import app
 from tests.conftest import REPO, SEED_ARTICLE, SEED_BRIEF
 
 runner = CliRunner()
@@ -240,6 +240,7 @@ def test_cli_deploy_stores_the_database_url_only_when_given(tmp_path, monkeypatc
 
     config = tmp_path / "config.toml"
     config.write_text('[store]\nurl = "postgresql+psycopg://nk:secret@db.example/nkpipe"\n')
+    monkeypatch.chdir(tmp_path)  # a relative --db is relative to the working directory, as for every command
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
     monkeypatch.setenv("NKPIPE_DB", "postgresql+psycopg://nk:other@db.example/nkpipe")
     monkeypatch.setattr(flows.deploy, "ensure_process_pool", lambda pool: False)

@@ -6,6 +6,7 @@ import json
 import multiprocessing
 from dataclasses import replace
 
+from pipeline.store import document_rows, ledger
 from pipeline.config import FlowConfig
 from tests.conftest import KCNA_ARCHIVE, SEED_ARTICLE, derived_counts
 
@@ -18,7 +19,7 @@ def overlapping_run(url, config, barrier, results) -> None:
     current_versions(config)
     store = open_store(url)
     barrier.wait(timeout=120)
-    summary = run_ingest(store, config, store.list_sources(enabled_only=True))
+    summary = run_ingest(store, config, ledger.list_sources(store, enabled_only=True))
     results.put((summary.status, summary.counts.failed))
 
 
@@ -55,10 +56,10 @@ def test_concurrency_overlapping_runs_neither_duplicate_nor_lose_rows(any_db_url
     reference = open_store(f"sqlite:///{tmp_path / 'reference.db'}")
     for url in (str(SEED_ARTICLE), str(archive)):
         register_source(reference, SourceSpec(url))
-    run_ingest(reference, config, reference.list_sources())
-    assert store.count_documents() == reference.count_documents() > 35
+    run_ingest(reference, config, ledger.list_sources(reference))
+    assert document_rows.count_documents(store) == document_rows.count_documents(reference) > 35
     assert derived_counts(store).equals(derived_counts(reference))
     aliases = store.read_table("person_aliases").set_index("alias").mentions.sort_index()
     assert aliases.equals(reference.read_table("person_aliases").set_index("alias").mentions.sort_index())
-    assert [r["status"] for r in store.recent_runs()] == ["completed", "completed"]
+    assert [r["status"] for r in ledger.recent_runs(store)] == ["completed", "completed"]
     store.engine.dispose()

@@ -15,8 +15,8 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_config_defaults_without_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_config()
-    assert config == Config(base_dir=config.base_dir)
-    assert config.store.url == "sqlite:///data/nkpipe.db"
+    assert config == Config(base_dir=config.base_dir).with_db(config.store.url)
+    assert config.store.url == f"sqlite:///{tmp_path.resolve()}/data/nkpipe.db"  # the default path, made absolute
     assert config.schedule.cron == "0 2 * * *"
 
 
@@ -45,11 +45,24 @@ def test_config_wrong_type_is_an_error(tmp_path):
 
 def test_config_db_env_overrides_file_and_option_overrides_env(tmp_path, monkeypatch):
     path = write(tmp_path, '[store]\nurl = "sqlite:///file.db"\n')
-    assert load_config(path).store.url == "sqlite:///file.db"
+    assert load_config(path).store.url == f"sqlite:///{tmp_path.resolve()}/file.db"
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NKPIPE_DB", "sqlite:////abs/env.db")
     assert load_config(path).store.url == "sqlite:////abs/env.db"
     assert load_config(path, db_url="sqlite:///opt.db").store.url == f"sqlite:///{tmp_path.resolve()}/opt.db"
+
+
+def test_config_resolves_the_store_url_once_against_the_right_folder(tmp_path, monkeypatch):
+    """A relative SQLite path in the file is relative to the file's folder, one given by --db or
+    $NKPIPE_DB to the working directory; PostgreSQL URLs are left alone."""
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    path = write(folder, '[store]\nurl = "sqlite:///data/x.db"\n')
+    monkeypatch.chdir(tmp_path)
+    assert load_config(path).store.url == f"sqlite:///{folder.resolve()}/data/x.db"
+    assert load_config(path, db_url="sqlite:///y.db").store.url == f"sqlite:///{tmp_path.resolve()}/y.db"
+    monkeypatch.setenv("NKPIPE_DB", "postgresql+psycopg://u@h/db")
+    assert load_config(path).store.url == "postgresql+psycopg://u@h/db"
 
 
 def test_config_missing_explicit_file_is_an_error(tmp_path):

@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 
+from pipeline.store import document_rows
 import pytest
 
 from tests.conftest import KCNA_ARCHIVE, SEED_ARTICLE, derived_counts
@@ -45,8 +46,8 @@ def test_dask_local_cluster_runs_the_nlp_stage_like_the_default_runner(tmp_path)
     plain_run = nightly_ingest(config_path=plain_project(plain_dir, 20, 4), db_url=None)
     assert dask_run["status"] == plain_run["status"] == "completed"
     assert (dask_run["new"], dask_run["words"]) == (plain_run["new"], plain_run["words"])
-    dask_store = open_store("sqlite:///data/nkpipe.db", tmp_path / "dask")
-    plain_store = open_store("sqlite:///data/nkpipe.db", plain_dir)
+    dask_store = open_store(f"sqlite:///{tmp_path / 'dask' / 'data/nkpipe.db'}")
+    plain_store = open_store(f"sqlite:///{plain_dir / 'data/nkpipe.db'}")
     for table in ("entities", "facts", "sector_labels"):
         columns = ["document_id", "start_char", "end_char"] if table != "sector_labels" else [
             "document_id", "unit", "unit_index", "sector"]
@@ -93,13 +94,13 @@ def test_dask_killed_worker_batches_are_retried_and_models_load_once_per_worker(
             killer.join()
         assert killed, "no worker was killed while it analysed a batch"
         assert (result["status"], result["failed"]) == ("completed", 0)
-        store = open_store("sqlite:///data/nkpipe.db", tmp_path)
-        assert store.count_documents() == result["new"] > 70
+        store = open_store(f"sqlite:///{tmp_path / 'data/nkpipe.db'}")
+        assert document_rows.count_documents(store) == result["new"] > 70
         plain_dir = tmp_path / "plain"
         nightly_ingest(config_path=plain_project(plain_dir, 80, 5), db_url=None)
         counts = derived_counts(store)  # a retried batch written twice would show as more rows per document
         assert counts.facts.sum() > 0 and counts.sector_labels.sum() > 0
-        assert counts.equals(derived_counts(open_store("sqlite:///data/nkpipe.db", plain_dir)))
+        assert counts.equals(derived_counts(open_store(f"sqlite:///{plain_dir / 'data/nkpipe.db'}")))
         loads = client.run(_model_loads)
         assert all(nlp_misses <= 1 and model_misses <= 1 for nlp_misses, model_misses, _ in loads.values())
         assert sum(hits for _, _, hits in loads.values()) > 0  # later batches reused the loaded models

@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 
 import httpx
+from pipeline.store import document_rows, ledger
 import pytest
 
 from flows.server import api_healthy
@@ -57,7 +58,7 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
         start("server", "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
               "--no-ui", "--analytics-off")
         wait_for(lambda: api_healthy(api), 180, "the Prefect server")
-        deployed = subprocess.run([sys.executable, "-m", "pipeline.cli", "--config", str(config), "deploy",
+        deployed = subprocess.run([sys.executable, "-m", "nkpipe.cli", "--config", str(config), "deploy",
                                    "--pool", "nk-test"], env=env, cwd=REPO, capture_output=True, text=True, check=False)
         assert deployed.returncode == 0, deployed.stderr
         assert "deployed nightly_ingest/nightly to pool 'nk-test'" in deployed.stdout
@@ -94,9 +95,9 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
 
     from pipeline.store import open_store
 
-    store = open_store("sqlite:///data/nkpipe.db", tmp_path)
-    assert store.count_documents() == 2
-    assert [r["status"] for r in store.recent_runs()] == ["completed", "completed"]
+    store = open_store(f"sqlite:///{tmp_path / 'data/nkpipe.db'}")
+    assert document_rows.count_documents(store) == 2
+    assert [r["status"] for r in ledger.recent_runs(store)] == ["completed", "completed"]
 
 
 def test_deploy_run_server_stop_without_a_server_says_so_and_succeeds(tmp_path):

@@ -11,14 +11,14 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from pipeline.config import NlpConfig
 from pipeline.ingest import with_publication_date
 from pipeline.nlp import analyze_documents
-from pipeline.records import CleanDocument
+from pipeline.records import BatchItem, CleanDocument
 from tests.conftest import SEED_ARTICLE, SEED_BRIEF, SHARED
 
 
 def facts_of(text: str, published: date | None = date(2025, 6, 1)) -> list[dict]:
     document = with_publication_date(CleanDocument(
         key="k", url="https://x.org/k", title=None, author=None, published=published, text=text, format="text"))
-    [analyzed] = analyze_documents([("d", 1, document, None)], NlpConfig())
+    [analyzed] = analyze_documents([BatchItem("d", 1, document, None)], NlpConfig())
     rows = list(analyzed.derived_rows("facts"))
     for row in rows:  # provenance: the span is inside the text and inside its sentence
         assert text[row["start_char"]:row["end_char"]] in row["sentence"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from pipeline.store import document_rows, ledger
 import pytest
 
 from pipeline.config import FlowConfig
 from pipeline.errors import StoreError
-from pipeline.ingest import Steps, run_ingest, write_batch
+from pipeline.ingest import IngestSteps, run_ingest, write_batch
 from pipeline.sources import SourceSpec, register_source
 from pipeline.store import open_store
 from tests.conftest import KCNA_ARCHIVE, SEED_ARTICLE, derived_counts
@@ -50,13 +51,13 @@ def writes_stopping_the_server(server, restart: bool):
     """The second write finds the server stopped; with ``restart`` it is back right after."""
     calls = []
 
-    def write(store, run_id, analyzed, pipeline_version, nlp_version):
+    def write(store, run_id, analyzed, pipeline_version, nlp_version, derived_tables=None):
         calls.append(len(analyzed))
         if len(calls) != 2:
-            return write_batch(store, run_id, analyzed, pipeline_version, nlp_version)
+            return write_batch(store, run_id, analyzed, pipeline_version, nlp_version, derived_tables)
         server.stop()
         try:
-            return write_batch(store, run_id, analyzed, pipeline_version, nlp_version)
+            return write_batch(store, run_id, analyzed, pipeline_version, nlp_version, derived_tables)
         finally:
             if restart:
                 server.start()
@@ -66,13 +67,13 @@ def writes_stopping_the_server(server, restart: bool):
 
 def assert_rerun_completes_once(store, config, expected_documents, tmp_path):
     """The re-run completes, and every document has the rows of a clean single run: none twice, none lost."""
-    rerun = run_ingest(store, config, store.list_sources())
+    rerun = run_ingest(store, config, ledger.list_sources(store))
     assert rerun.status == "completed" and rerun.counts.failed == 0
-    assert store.count_documents() == expected_documents
+    assert document_rows.count_documents(store) == expected_documents
     reference = open_store(f"sqlite:///{tmp_path / 'reference.db'}")
-    for source in store.list_sources():
-        reference.add_source(source.url, source.kind, source.name, source.published)
-    run_ingest(reference, config, reference.list_sources())
+    for source in ledger.list_sources(store):
+        ledger.add_source(reference, source.url, source.kind, source.name, source.published)
+    run_ingest(reference, config, ledger.list_sources(reference))
     counts = derived_counts(store)
     assert counts.facts.sum() > 0 and counts.sector_labels.sum() > 0
     assert counts.equals(derived_counts(reference))
@@ -81,24 +82,24 @@ def assert_rerun_completes_once(store, config, expected_documents, tmp_path):
 
 def test_faults_database_back_before_the_end_records_the_failed_batches(faulty, own_pg_server, tmp_path):
     store, config = faulty
-    steps = Steps(write=writes_stopping_the_server(own_pg_server, restart=True))
-    summary = run_ingest(store, config, store.list_sources(), steps=steps)
+    steps = IngestSteps(write=writes_stopping_the_server(own_pg_server, restart=True))
+    summary = run_ingest(store, config, ledger.list_sources(store), steps=steps)
     assert summary.status == "completed_with_failures" and summary.counts.failed == 5
-    run = store.get_run(summary.run_id)
+    run = ledger.get_run(store, summary.run_id)
     assert (run["status"], run["failed"]) == ("completed_with_failures", 5)
     failed = store.read_table("fetches").query("outcome == 'failed'")
     assert len(failed) == 1 and "OperationalError" in failed.reason.iloc[0]
-    assert store.count_documents() == DOCUMENTS - 5
+    assert document_rows.count_documents(store) == DOCUMENTS - 5
     assert_rerun_completes_once(store, config, DOCUMENTS, tmp_path)
 
 
 def test_faults_database_still_away_raises_a_clear_store_error(faulty, own_pg_server, tmp_path):
     store, config = faulty
-    steps = Steps(write=writes_stopping_the_server(own_pg_server, restart=False))
+    steps = IngestSteps(write=writes_stopping_the_server(own_pg_server, restart=False))
     try:
         with pytest.raises(StoreError, match=r"(?s)went away during run 1 .*Connection refused.*run again once the database is back"):
-            run_ingest(store, config, store.list_sources(), steps=steps)
+            run_ingest(store, config, ledger.list_sources(store), steps=steps)
     finally:
         own_pg_server.start()
-    assert store.count_documents() == 5  # the first batch, written before the server stopped
+    assert document_rows.count_documents(store) == 5  # the first batch, written before the server stopped
     assert_rerun_completes_once(store, config, DOCUMENTS, tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from pipeline.store import ledger, register_rows
 import pytest
 
 from tests.conftest import SEED_ARTICLE
@@ -40,8 +41,8 @@ def test_flow_nightly_ingest_registers_defaults_then_reruns_unchanged(tmp_path):
     second = nightly_ingest(config_path=str(config), db_url=None)
     assert (second["new"], second["changed"], second["unchanged"]) == (0, 0, 2)
 
-    store = open_store("sqlite:///data/nkpipe.db", tmp_path)
-    runs = store.recent_runs()
+    store = open_store(f"sqlite:///{tmp_path / 'data/nkpipe.db'}")
+    runs = ledger.recent_runs(store)
     assert [r["flow_name"] for r in runs] == ["nightly_ingest", "nightly_ingest"]
     flow_run_id = runs[1]["flow_run_id"]
     with get_client(sync_client=True) as client:
@@ -90,7 +91,8 @@ def test_flow_fetch_retries_only_transient_failures():
 
 def test_flow_rerun_keeps_reviewer_corrections_in_the_tables(tmp_path, monkeypatch):
     from flows.nightly import nightly_ingest
-    from pipeline.review import Correction, activity_key, record_correction, sector_key
+    from pipeline.corrections import Correction, record_correction
+    from pipeline.keys import activity_key, sector_key
     from pipeline.store import open_store
 
     from tests.test_activities import GUIDANCE, TOPIC
@@ -100,10 +102,10 @@ def test_flow_rerun_keeps_reviewer_corrections_in_the_tables(tmp_path, monkeypat
         {"topic": TOPIC, "headline": "Kim Jong Un Guides Rehabilitation Campaign", "link": "http://kcna.example/1",
          "date": 1727654400000, "date_str": "2024-09-30", "story_text": GUIDANCE}]))
     nightly_ingest(config_path=str(config), db_url=None)
-    store = open_store("sqlite:///data/nkpipe.db", tmp_path)
+    store = open_store(f"sqlite:///{tmp_path / 'data/nkpipe.db'}")
     documents = store.read_table("documents").set_index("format")
     kcna_id, kcna_hash = documents.loc["kcna", "document_id"], documents.loc["kcna", "text_hash"]
-    [activity] = store.load_register()
+    [activity] = register_rows.load_register(store)
     record_correction(store, Correction(sector_key(kcna_hash, "document", 0), "set", "rev", "social"))
     record_correction(store, Correction(activity_key(activity.activity_id), "not_activity", "rev", True))
 
@@ -113,6 +115,6 @@ def test_flow_rerun_keeps_reviewer_corrections_in_the_tables(tmp_path, monkeypat
     labels = store.read_table("sector_labels")
     label = labels[(labels.document_id == kcna_id) & (labels.unit == "document")].iloc[0]
     assert (label["sector"], label["source"], bool(label["reviewed"])) == ("social", "reviewer", True)
-    assert store.load_register() == []  # rejected: out of the register's counts...
+    assert register_rows.load_register(store) == []  # rejected: out of the register's counts...
     assert store.read_table("activity_tallies").empty
     assert bool(store.read_table("activities").iloc[0]["rejected"])  # ...but kept for the audit

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+from pipeline.store import ledger
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from nkpipe.cli import app
 from pipeline.store import open_store
 from tests.conftest import KCNA_ARCHIVE, REPO
 
@@ -33,12 +34,12 @@ def test_full_corpus_run_stores_every_document_and_rerun_processes_nothing(tmp_p
     entities = store.read_table("entities")
     with_entities = documents.document_id.isin(entities.document_id)
     assert with_entities.mean() > 0.97, documents[~with_entities][["title", "word_count"]].head()
-    [run] = store.recent_runs(1)
+    [run] = ledger.recent_runs(store, 1)
     assert (run["new"], run["failed"]) == (expected, 0)
 
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output
-    [rerun] = store.recent_runs(1)
+    [rerun] = ledger.recent_runs(store, 1)
     assert (rerun["new"], rerun["changed"], rerun["unchanged"]) == (0, 0, expected)
     assert len(store.read_table("documents")) == expected
     assert len(store.read_table("entities")) == len(entities)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from pipeline.store import document_rows, ledger
 import pytest
 
 from pipeline.config import FlowConfig
-from pipeline.ingest import PLAIN_STEPS, Steps, run_ingest, write_batch
+from pipeline.ingest import PLAIN_STEPS, IngestSteps, run_ingest, write_batch
 from pipeline.sources import SourceSpec, register_source
 from tests.conftest import SEED_ARTICLE, SEED_BRIEF
 from tests.http_server import bench_names, http_server, unreachable_url  # noqa: F401
@@ -57,7 +58,7 @@ def test_ingest_local_sources_store_documents_and_entities(store, config, tmp_pa
     assert set(entities.document_id) == set(documents.document_id)
     joined = entities.merge(documents[["document_id", "text"]], on="document_id")
     assert all(row.text_y[row.start_char:row.end_char] == row.text_x for row in joined.itertuples())
-    skips = store.skips_for_run(summary.run_id)
+    skips = ledger.skips_for_run(store, summary.run_id)
     assert [(s["item_key"], s["reason"]) for s in skips] == [
         ("http://kcna.example/3", "empty story_text in archive")]
     assert "NO COMMENTS" not in documents[documents.format == "text"].text.str.cat()
@@ -69,7 +70,7 @@ def test_ingest_rerun_reprocesses_nothing(store, config, tmp_path):
     run_ingest(store, config, sources)
     calls = []
     counting = replace(PLAIN_STEPS, analyze=lambda batch, cfg: calls.append(batch) or [])
-    second = run_ingest(store, config, store.list_sources(), steps=counting)
+    second = run_ingest(store, config, ledger.list_sources(store), steps=counting)
     assert calls == []
     assert (second.counts.new, second.counts.changed, second.counts.unchanged) == (0, 0, 4)
     assert set(o for o, _ in outcomes(store, second.run_id).values()) == {"unchanged"}
@@ -86,10 +87,10 @@ def test_ingest_changed_archive_reprocesses_only_changed_items(store, config, tm
         seen.extend(item[2].key for item in batch)
         return PLAIN_STEPS.analyze(batch, cfg)
 
-    summary = run_ingest(store, config, store.list_sources(), steps=replace(PLAIN_STEPS, analyze=analyze))
+    summary = run_ingest(store, config, ledger.list_sources(store), steps=replace(PLAIN_STEPS, analyze=analyze))
     assert seen == ["http://kcna.example/2"]
     assert (summary.counts.changed, summary.counts.unchanged) == (1, 2)
-    assert store.count_documents() == 3
+    assert document_rows.count_documents(store) == 3
 
 
 def test_ingest_killed_run_resumes_without_duplicates(store, config, tmp_path):
@@ -106,15 +107,15 @@ def test_ingest_killed_run_resumes_without_duplicates(store, config, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         run_ingest(store, config, sources, steps=replace(PLAIN_STEPS, write=dying_write))
-    assert store.count_documents() == 2
-    assert store.recent_runs(1)[0]["status"] == "failed"
-    summary = run_ingest(store, config, store.list_sources())
+    assert document_rows.count_documents(store) == 2
+    assert ledger.recent_runs(store, 1)[0]["status"] == "failed"
+    summary = run_ingest(store, config, ledger.list_sources(store))
     assert (summary.counts.new, summary.counts.unchanged) == (3, 2)
     documents = store.read_table("documents")
     assert len(documents) == 5 and documents.document_id.is_unique
     entities = store.read_table("entities")
     assert not entities.duplicated(["document_id", "entity_index"]).any()
-    third = run_ingest(store, config, store.list_sources())
+    third = run_ingest(store, config, ledger.list_sources(store))
     assert (third.counts.processed, third.counts.unchanged) == (0, 5)
 
 
@@ -123,7 +124,7 @@ def test_ingest_new_pipeline_version_recleans_stored_raw_without_refetching(stor
     [source] = register(store, http_server.url(f"/bench/{name}.html"))
     run_ingest(store, config, [source])
     monkeypatch.setattr("pipeline.ingest.CLEAN_VERSION", "clean-next")
-    summary = run_ingest(store, config, store.list_sources())
+    summary = run_ingest(store, config, ledger.list_sources(store))
     assert http_server.last_headers(f"/bench/{name}.html").get("If-None-Match")
     assert summary.counts.changed == 1
     assert store.read_table("documents").pipeline_version[0].startswith("clean-next")
@@ -152,7 +153,7 @@ def test_ingest_bad_inputs_are_recorded_and_the_rest_is_stored(store, config, ht
     }
     ids = {key: register(store, url)[0].id for key, url in urls.items()}
     vanishing.unlink()
-    summary = run_ingest(store, config, store.list_sources())
+    summary = run_ingest(store, config, ledger.list_sources(store))
     result = outcomes(store, summary.run_id)
     by_key = {key: result[source_id] for key, source_id in ids.items()}
     for key in ("good", "flaky", "legacy", "seed"):
@@ -173,7 +174,7 @@ def test_ingest_bad_inputs_are_recorded_and_the_rest_is_stored(store, config, ht
     documents = store.read_table("documents")
     legacy = documents[documents.source_id == ids["legacy"]].text.iloc[0]
     assert any("\u0400" <= ch <= "\u04ff" for ch in legacy), "windows-1251 text decoded to Cyrillic"
-    sources = {s["id"]: s for s in store.source_overview()}
+    sources = {s["id"]: s for s in ledger.source_overview(store)}
     assert sources[ids["missing"]]["last_outcome"] == "skipped"
     assert "404" in sources[ids["missing"]]["last_reason"]
 
@@ -189,11 +190,11 @@ def test_ingest_failed_batch_keeps_other_batches(store, config, tmp_path):
             raise RuntimeError("model crashed")
         return PLAIN_STEPS.analyze(batch, cfg)
 
-    summary = run_ingest(store, config, sources, steps=Steps(analyze=analyze))
+    summary = run_ingest(store, config, sources, steps=IngestSteps(analyze=analyze))
     assert (summary.counts.new, summary.counts.failed) == (2, 1)
     result = outcomes(store, summary.run_id)
     assert result[sources[1].id][0] == "failed" and "model crashed" in result[sources[1].id][1]
-    again = run_ingest(store, config, store.list_sources())
+    again = run_ingest(store, config, ledger.list_sources(store))
     assert (again.counts.new, again.counts.unchanged) == (1, 2)
 
 
@@ -215,16 +216,16 @@ def test_ingest_batches_in_flight_arrive_out_of_order_and_one_fails(store, confi
                 results.append((batch, analyze_batch(batch, config_)))
         return iter([results[0], results[2], results[1]])  # the failure first, then out of order
 
-    steps = Steps(analyze_many=analyze_many)
+    steps = IngestSteps(analyze_many=analyze_many)
     config = replace(config, flow=FlowConfig(documents_per_task=2))
     summary = run_ingest(store, config, sources, steps=steps)
     assert summary.status == "completed_with_failures"
     # b.json stored; a.json's batch after the failure is dropped, not written
     assert (summary.counts.new, summary.counts.failed) == (2, 4)
-    assert store.count_documents() == 2
+    assert document_rows.count_documents(store) == 2
     found = outcomes(store, summary.run_id)
     assert found[sources[0].id] == ("failed", "RuntimeError: worker lost") and found[sources[1].id][0] == "new"
-    rerun = run_ingest(store, config, store.list_sources())
+    rerun = run_ingest(store, config, ledger.list_sources(store))
     assert (rerun.status, rerun.counts.new, rerun.counts.unchanged) == ("completed", 4, 2)
 
 
@@ -248,16 +249,16 @@ def test_ingest_rolling_window_submits_a_batch_whenever_one_finishes(store, conf
             raise RuntimeError("the other batches waited for the slow one")
         return [AnalyzedDocument(item[0], item[1], item[2], (), 1, raw_hash=item[3]) for item in batch]
 
-    def write(store_, run_id, analyzed, pipeline_version, nlp_version_):
+    def write(store_, run_id, analyzed, pipeline_version, nlp_version_, derived_tables=None):
         events.append(("write", [a.document.key.rsplit("/", 1)[-1] for a in analyzed]))
-        write_batch(store_, run_id, analyzed, pipeline_version, nlp_version_)
+        write_batch(store_, run_id, analyzed, pipeline_version, nlp_version_, derived_tables)
         if len([e for e in events if e[0] == "write"]) == 3:
             first_written.set()  # the slow batch may finish once three others are written
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        steps = Steps(write=write, analyze_many=analyze_rolling(lambda b, c: pool.submit(analyze, b, c), window=2))
+        steps = IngestSteps(write=write, analyze_many=analyze_rolling(lambda b, c: pool.submit(analyze, b, c), window=2))
         summary = run_ingest(store, replace(config, flow=FlowConfig(documents_per_task=2)), sources, steps=steps)
     assert (summary.status, summary.counts.new) == ("completed", 8)
     writes = [keys for kind, keys in events if kind == "write"]
     assert writes == [["3", "4"], ["5", "6"], ["7", "8"], ["1", "2"]]
-    assert store.count_documents() == 8
+    assert document_rows.count_documents(store) == 8

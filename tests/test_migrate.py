@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from datetime import UTC, datetime
 
+from pipeline.store import ledger
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -14,9 +15,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from nkpipe.cli import app
 from pipeline.errors import StoreError
-from pipeline.migrate import (
+from pipeline.store.migrate import (
     BASELINE,
     BASELINE_TABLES,
     alembic_config,
@@ -24,7 +25,8 @@ from pipeline.migrate import (
     head_revision,
     history,
 )
-from pipeline.store import create_engine_for, metadata, open_store, schema_info
+from pipeline.store import open_store
+from pipeline.store.db import create_engine_for, metadata, schema_info
 
 
 def test_migrate_schema_matches_metadata(any_db_url):
@@ -73,11 +75,11 @@ def test_migrate_unversioned_store_is_stamped_and_keeps_its_rows(any_db_url):
     _pre_migration_store(any_db_url)
     store = open_store(any_db_url)  # 0002 copies runs on SQLite, which fetches and skips refer to
     assert current_revision(store.engine) == head_revision()
-    assert store.count_sources() == 1
-    assert store.get_run(1)["status"] == "completed"
+    assert ledger.count_sources(store) == 1
+    assert ledger.get_run(store, 1)["status"] == "completed"
     fetched = store.read_table("fetches")
     assert list(fetched["run_id"]) == [1]
-    assert [s["item_key"] for s in store.skips_for_run(1)] == ["item-1"]
+    assert [s["item_key"] for s in ledger.skips_for_run(store, 1)] == ["item-1"]
     found = store.read_table("facts")  # 0003 added the review flags to an existing row
     assert list(found["reviewed"]) == [False] and list(found["rejected"]) == [False]
     with store.engine.connect() as conn:
@@ -92,7 +94,7 @@ def test_migrate_sqlite_store_keeps_foreign_keys_enforced_after_migrating(tmp_pa
     with store.engine.connect() as conn:  # the pooled connection that migrated is handed out again
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     with pytest.raises(sa.exc.IntegrityError):
-        store.record_fetch(999, 1, "new")
+        ledger.record_fetch(store, 999, 1, "new")
     store.engine.dispose()
 
 

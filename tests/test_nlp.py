@@ -2,7 +2,7 @@ from hypothesis import given, settings, strategies as st
 
 from pipeline.config import NlpConfig
 from pipeline.nlp import analyze_documents, nlp_version, split_for_nlp
-from pipeline.records import CleanDocument
+from pipeline.records import BatchItem, CleanDocument
 
 
 def doc(text: str, key: str = "k") -> CleanDocument:
@@ -12,7 +12,7 @@ def doc(text: str, key: str = "k") -> CleanDocument:
 
 def test_nlp_entities_have_labels_and_offsets(nlp):
     text = "Kim Jong Un inspected a factory in Pyongyang on Tuesday. Xi Jinping sent a message."
-    [analyzed] = analyze_documents([("d1", 1, doc(text), None)], NlpConfig())
+    [analyzed] = analyze_documents([BatchItem("d1", 1, doc(text), None)], NlpConfig())
     assert analyzed.entities, "the small English model finds entities here"
     for entity in analyzed.entities:
         assert text[entity.start_char:entity.end_char] == entity.text
@@ -26,8 +26,8 @@ def test_nlp_long_text_is_chunked_without_losing_offsets(nlp):
     paragraph = "Kim Jong Un visited Pyongyang. The weather was fine.\n\n"
     text = paragraph * 60
     config = NlpConfig(max_chunk_chars=500)
-    [chunked] = analyze_documents([("d", 1, doc(text), None)], config)
-    [whole] = analyze_documents([("d", 1, doc(text), None)], NlpConfig())
+    [chunked] = analyze_documents([BatchItem("d", 1, doc(text), None)], config)
+    [whole] = analyze_documents([BatchItem("d", 1, doc(text), None)], NlpConfig())
     assert [(e.start_char, e.end_char) for e in chunked.entities] == [
         (e.start_char, e.end_char) for e in whole.entities]
     assert all(text[e.start_char:e.end_char] == e.text for e in chunked.entities)
@@ -43,7 +43,7 @@ def test_nlp_split_covers_the_text_exactly(text, limit):
 
 
 def test_nlp_batch_keeps_document_order(nlp):
-    batch = [(f"d{i}", 1, doc(f"Document number {i} mentions Seoul.", f"k{i}"), None) for i in range(5)]
+    batch = [BatchItem(f"d{i}", 1, doc(f"Document number {i} mentions Seoul.", f"k{i}"), None) for i in range(5)]
     analyzed = analyze_documents(batch, NlpConfig(batch_size=2))
     assert [a.document_id for a in analyzed] == [f"d{i}" for i in range(5)]
     assert all(a.derived_rows("facts") == () for a in analyzed)

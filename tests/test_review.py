@@ -1,26 +1,21 @@
 from dataclasses import replace
 from datetime import date
 
+from pipeline.store import document_rows, ledger, persist, register_rows
 import pytest
 import sqlalchemy as sa
 
-from pipeline.activities import Activity, Person, activity_id_for, merge_duplicates
+from pipeline.activities import merge_duplicates
 from pipeline.errors import ReviewError
-from pipeline.review import (
-    Correction,
+from pipeline.corrections import Correction, alias_target, parse_fact_edit, record_correction
+from pipeline.keys import activity_key, alias_key, fact_key, parse_key, sector_key
+from pipeline.records import Activity, Person, activity_id_for
+from pipeline.review_queue import (
     QueueFilter,
-    activity_key,
-    alias_key,
-    alias_target,
     corrections_of,
-    fact_key,
     find_item,
-    parse_fact_edit,
-    parse_key,
-    record_correction,
     review_queue,
     review_queue_page,
-    sector_key,
     sentence_context,
 )
 from pipeline.store import open_store
@@ -29,7 +24,7 @@ from tests.conftest import REVIEW_TEXT, review_document
 
 @pytest.fixture
 def seeded(store):
-    source = store.add_source("https://x.org/feed", "article", None, None)
+    source = ledger.add_source(store, "https://x.org/feed", "article", None, None)
     analyzed = review_document(store, source.id)
     return store, source, analyzed.document.text_hash
 
@@ -64,7 +59,7 @@ def test_review_sector_correction_survives_reprocessing_and_feeds_training(seede
     review_document(store, source.id)  # the pipeline rewrites the document's rows with the model's label
     row = sector_row(store)
     assert (row["sector"], row["source"], bool(row["reviewed"])) == ("economic", "reviewer", True)
-    units = store.reviewed_sector_units()
+    units = document_rows.reviewed_sector_units(store)
     assert [(u["document_id"], u["sector"]) for u in units] == [("doc-a", "economic")]
     assert "51 public appearances" in units[0]["text"]
 
@@ -79,7 +74,7 @@ def test_review_sector_correction_of_a_story_under_several_links_gives_one_train
     other_hash = store.read_table("documents").set_index("document_id").loc["doc-c", "text_hash"]
     record_correction(store, Correction(sector_key(other_hash, "document", 0), "set", "rev", "economic"))
     assert sorted(store.read_table("sector_labels")["source"]) == ["reviewer"] * 3
-    assert [u["document_id"] for u in store.reviewed_sector_units()] == ["doc-a"]
+    assert [u["document_id"] for u in document_rows.reviewed_sector_units(store)] == ["doc-a"]
 
 
 def test_review_correction_lapses_when_the_document_text_changes(seeded):
@@ -111,10 +106,10 @@ def test_review_fact_edit_and_reject_survive_reprocessing(seeded):
     row = fact_row(store)
     assert (row["value"], str(row["period_start"])[:10], row["period_label"], bool(row["reviewed"])) == (
         52.0, "2024-01-01", "2024", True)
-    assert [f["value"] for f in store.query_facts("activity_count", 2024)] == [52.0]
+    assert [f["value"] for f in document_rows.query_facts(store, "activity_count", 2024)] == [52.0]
     record_correction(store, Correction(key, "reject", "rev"))
     review_document(store, source.id)
-    assert bool(fact_row(store)["rejected"]) and store.query_facts("activity_count") == []
+    assert bool(fact_row(store)["rejected"]) and document_rows.query_facts(store, "activity_count") == []
 
 
 def test_review_fact_edit_refuses_bad_values():
@@ -140,14 +135,14 @@ def test_review_correction_refuses_wrong_actions_and_values(seeded):
 def test_review_not_an_activity_leaves_the_tallies_and_stays_after_a_rebuild(seeded):
     store, _, _ = seeded
     register = [activity("doc-a"), activity("doc-b", date(2024, 5, 2))]
-    store.write_register(register)
+    persist.write_register(store, register)
     total = lambda: store.read_table("activity_tallies").query("by == 'total'")["count"].tolist()  # noqa: E731
     assert total() == [2]
     record_correction(store, Correction(activity_key(activity_id_for("doc-a")), "not_activity", "rev", True))
     assert total() == [1]
-    store.write_register(register)  # the register is rebuilt from the documents on every run
+    persist.write_register(store, register)  # the register is rebuilt from the documents on every run
     assert total() == [1]
-    assert [a.activity_id for a in store.load_register()] == [activity_id_for("doc-b")]
+    assert [a.activity_id for a in register_rows.load_register(store)] == [activity_id_for("doc-b")]
     frame = store.read_table("activities").set_index("activity_id")
     assert frame.loc[activity_id_for("doc-a"), "rejected"] and frame.loc[activity_id_for("doc-a"), "reviewed"]
 
@@ -162,24 +157,24 @@ def _rejected(store) -> dict[str, bool]:
 
 def test_review_rejection_follows_the_story_when_another_report_of_it_sorts_first(seeded):
     store, _, _ = seeded
-    store.write_register([activity("doc-a"), activity("doc-b", date(2024, 5, 2))])
+    persist.write_register(store, [activity("doc-a"), activity("doc-b", date(2024, 5, 2))])
     record_correction(store, Correction(activity_key(activity_id_for("doc-a")), "not_activity", "rev", True))
     # A second link to the same story whose id sorts first gives the merged activity another id.
     first = next(d for d in (f"doc-new-{n}" for n in range(100)) if activity_id_for(d) < activity_id_for("doc-a"))
     merged = merge_duplicates([activity("doc-a"), activity(first)])
     assert [a.activity_id for a in merged] == [activity_id_for(first)]
-    store.write_register([*merged, activity("doc-b", date(2024, 5, 2))])
+    persist.write_register(store, [*merged, activity("doc-b", date(2024, 5, 2))])
     assert _rejected(store) == {activity_id_for(first): True, activity_id_for("doc-b"): False}
     assert _total_tally(store) == [1]
-    assert [a.activity_id for a in store.load_register()] == [activity_id_for("doc-b")]
+    assert [a.activity_id for a in register_rows.load_register(store)] == [activity_id_for("doc-b")]
 
 
 def test_review_rejection_follows_the_story_when_its_url_changes(seeded):
     store, source, _ = seeded
-    store.write_register([activity("doc-a"), activity("doc-b", date(2024, 5, 2))])
+    persist.write_register(store, [activity("doc-a"), activity("doc-b", date(2024, 5, 2))])
     record_correction(store, Correction(activity_key(activity_id_for("doc-a")), "not_activity", "rev", True))
     review_document(store, source.id, doc_id="doc-moved")  # the same text under a new URL
-    store.write_register([activity("doc-moved"), activity("doc-b", date(2024, 5, 2))])
+    persist.write_register(store, [activity("doc-moved"), activity("doc-b", date(2024, 5, 2))])
     assert _rejected(store) == {activity_id_for("doc-moved"): True, activity_id_for("doc-b"): False}
     assert _total_tally(store) == [1]
 
@@ -187,13 +182,13 @@ def test_review_rejection_follows_the_story_when_its_url_changes(seeded):
 def test_review_is_activity_undoes_not_activity_now_and_after_a_rebuild(seeded):
     store, _, _ = seeded
     register = [activity("doc-a"), activity("doc-b", date(2024, 5, 2))]
-    store.write_register(register)
+    persist.write_register(store, register)
     key = activity_key(activity_id_for("doc-a"))
     first = record_correction(store, Correction(key, "not_activity", "rev", True))
     assert _total_tally(store) == [1]
     second = record_correction(store, Correction(key, "is_activity", "rev", False))
     assert _total_tally(store) == [2] and _rejected(store)[activity_id_for("doc-a")] is False
-    store.write_register(register)
+    persist.write_register(store, register)
     assert _total_tally(store) == [2] and _rejected(store)[activity_id_for("doc-a")] is False
     history = store.read_table("corrections").set_index("id")
     assert (bool(history.loc[first, "active"]), history.loc[first, "superseded_by"]) == (False, second)
@@ -201,11 +196,11 @@ def test_review_is_activity_undoes_not_activity_now_and_after_a_rebuild(seeded):
 
 def test_review_document_sector_correction_changes_the_activity_and_its_tallies(seeded):
     store, _, text_hash = seeded
-    store.write_register([activity("doc-a")])
+    persist.write_register(store, [activity("doc-a")])
     record_correction(store, Correction(sector_key(text_hash, "document", 0), "set", "rev", "economic"))
     tallies = store.read_table("activity_tallies").query("by == 'sector'")
     assert tallies[["key", "count"]].values.tolist() == [["economic", 1]]
-    assert store.load_register()[0].sector == "economic"
+    assert register_rows.load_register(store)[0].sector == "economic"
 
 
 def test_review_alias_merge_and_split_apply_to_entities_now_and_after_reprocessing(seeded):
@@ -236,7 +231,7 @@ def test_review_alias_merge_and_split_rename_the_register_people_and_companion_t
         conn.exec_driver_sql("INSERT INTO persons (person_id, canonical_name, in_gazetteer, first_seen_at) "
                              "VALUES ('kim-jong-un-2', 'Kim Jong Un (other)', 0, '2024-01-01')")
     kim = Person("kim-jong-un", "Kim Jong Un", "accompanied")
-    store.write_register([replace(activity("doc-a"), people=(kim,)),
+    persist.write_register(store, [replace(activity("doc-a"), people=(kim,)),
                           replace(activity("doc-b", date(2024, 5, 2)), people=(kim,))])
     companions = lambda: dict(store.read_table("activity_tallies").query("by == 'companion'")[  # noqa: E731
         ["key", "count"]].values.tolist())
@@ -254,10 +249,10 @@ def test_review_alias_merge_and_split_rename_the_register_people_and_companion_t
 
 
 def test_review_queue_puts_uncertain_items_that_feed_tallies_first(store):
-    source = store.add_source("https://x.org/feed", "article", None, None)
+    source = ledger.add_source(store, "https://x.org/feed", "article", None, None)
     review_document(store, source.id, doc_id="doc-a", probability=0.9)
     review_document(store, source.id, text="Another text about 12 things. " * 3, doc_id="doc-b", probability=0.5)
-    store.write_register([activity("doc-a", confidence=0.9)])
+    persist.write_register(store, [activity("doc-a", confidence=0.9)])
     items = review_queue(store, QueueFilter(kind="sector"))
     # doc-a is more certain (0.9) but feeds an activity: (1-0.9)*(1+1) = 0.2 < (1-0.5)*1 = 0.5
     assert [(i.document_id, i.priority) for i in items] == [("doc-b", 0.5), ("doc-a", 0.2)]
@@ -293,14 +288,16 @@ def test_review_item_context_marks_the_extracted_span(seeded):
     store, _, text_hash = seeded
     item = find_item(store, fact_key(text_hash, 17, 19, "activity_count"))
     assert (item.context.before, item.context.span) == ("Kim Jong Un made ", "51")
-    assert item.context.after == " public appearances in 2024, the report said."
-    assert sentence_context("One. Two 3 four. Five.", 9, 10).before == " Two "
+    # the sentence ends where pipeline.text's one splitter ends it: at a full stop before a capital or quote
+    assert item.context.after == " public appearances in 2024, the report said. <script>window.pwned = 1</script> " \
+                                 "Readers saw it as text."
+    assert sentence_context("One. Two 3 four. Five.", 9, 10).before == "Two "
 
 
 def test_review_migration_adds_review_tables_and_flags_to_an_older_store(tmp_path):
     from alembic import command
 
-    from pipeline.migrate import alembic_config, current_revision, head_revision
+    from pipeline.store.migrate import alembic_config, current_revision, head_revision
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = sa.create_engine(url)
@@ -319,24 +316,24 @@ def test_review_migration_adds_review_tables_and_flags_to_an_older_store(tmp_pat
     assert {"corrections", "users", "web_sessions"} <= set(inspector.get_table_names())
     with upgraded.engine.connect() as conn:  # rows made before review are unreviewed, not rejected
         assert conn.exec_driver_sql("SELECT reviewed, rejected FROM activities").one() == (0, 0)
-    assert upgraded.count_sources() == 1
+    assert ledger.count_sources(upgraded) == 1
 
 
 def test_review_two_facts_on_one_span_are_corrected_apart(store):
     from pipeline.records import AnalyzedDocument, CleanDocument
 
-    source = store.add_source("https://x.org/feed", "article", None, None)
+    source = ledger.add_source(store, "https://x.org/feed", "article", None, None)
     text = "He made about 100 appearances in 2022 and 2023."
     document = CleanDocument(key="d", url="https://x.org/d", title="T", author=None, published=None,
                              text=text, format="text")
     rows = tuple({"kind": "activity_count", "value": 100.0, "start_char": 8, "end_char": 17, "period_label": year,
                   "sentence": text, "extractor_version": "f", "confidence": 0.8} for year in ("2022", "2023"))
     analyzed = AnalyzedDocument("d", source.id, document, (), 1, derived=(("facts", rows),))
-    store.write_documents(None, [analyzed], "v1", "n1")
+    persist.write_documents(store, None, [analyzed], "v1", "n1")
     keys = [i.key for i in review_queue(store, QueueFilter(kind="fact"))]
     assert sorted(keys) == [fact_key(document.text_hash, 8, 17, "activity_count", n) for n in (0, 1)]
     record_correction(store, Correction(keys[0].rsplit(":", 1)[0] + ":1", "reject", "rev"))
-    store.write_documents(None, [analyzed], "v1", "n1")
+    persist.write_documents(store, None, [analyzed], "v1", "n1")
     assert [(f["period_label"], f["rejected"]) for f in store.read_table("facts").to_dict("records")] == [
         ("2022", False), ("2023", True)]
 
@@ -349,7 +346,7 @@ def _two_facts_on_one_span(store, source_id: int, labels: tuple[str, ...], value
                              text=text, format="text")
     rows = tuple({"kind": "activity_count", "value": value, "start_char": 8, "end_char": 17, "period_label": label,
                   "sentence": text, "extractor_version": "f", "confidence": 0.8} for label in labels)
-    store.write_documents(None, [AnalyzedDocument("d", source_id, document, (), 1, derived=(("facts", rows),))],
+    persist.write_documents(store, None, [AnalyzedDocument("d", source_id, document, (), 1, derived=(("facts", rows),))],
                           "v1", "n1")
     return fact_key(document.text_hash, 8, 17, "activity_count", 1)
 
@@ -360,7 +357,7 @@ def _facts_by_label(store) -> dict[str, tuple]:
 
 
 def test_review_fact_correction_stays_on_its_fact_when_extraction_order_changes(store):
-    source = store.add_source("https://x.org/feed", "article", None, None)
+    source = ledger.add_source(store, "https://x.org/feed", "article", None, None)
     second = _two_facts_on_one_span(store, source.id, ("2022", "2023"))
     record_correction(store, Correction(second, "set", "rev", {"value": 120.0}))
     assert _facts_by_label(store) == {"2022": (100.0, False, False), "2023": (120.0, False, True)}
@@ -377,7 +374,7 @@ def test_review_fact_correction_stays_on_its_fact_when_extraction_order_changes(
 
 
 def test_review_fact_correction_lapses_visibly_when_its_fact_is_no_longer_extracted(store):
-    source = store.add_source("https://x.org/feed", "article", None, None)
+    source = ledger.add_source(store, "https://x.org/feed", "article", None, None)
     second = _two_facts_on_one_span(store, source.id, ("2022", "2023"))
     record_correction(store, Correction(second, "reject", "rev"))
     _two_facts_on_one_span(store, source.id, ("2022", "2024"))

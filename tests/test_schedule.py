@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 
 import httpx
+from pipeline.store import ledger
 import pytest
 
 from pipeline.store import open_store
@@ -65,7 +66,7 @@ def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
     output = tmp_path / "schedule.out"
     with output.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "--config", str(tmp_path / "config.toml"), "schedule"],
+            [sys.executable, "-m", "nkpipe.cli", "--config", str(tmp_path / "config.toml"), "schedule"],
             cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT,
         )
     api = f"http://127.0.0.1:{port}/api"
@@ -91,8 +92,8 @@ def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
         assert (int(announced[1]), int(announced[2])) == utc_hour_minute
 
         assert run_deployment_and_wait(api, served["id"], 240)["type"] == "COMPLETED"
-        store = open_store("sqlite:///data/nkpipe.db", tmp_path)
-        [run] = store.recent_runs()
+        store = open_store(f"sqlite:///{tmp_path / 'data/nkpipe.db'}")
+        [run] = ledger.recent_runs(store)
         assert (run["flow_name"], run["status"], run["new"]) == ("nightly_ingest", "completed", 1)
     except Exception as error:  # any failure here is explained by the child's output
         raise AssertionError(f"{error}\n--- nkpipe schedule output ---\n{_tail(output)}\n"

@@ -8,10 +8,13 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from pipeline.store import document_rows
 import pytest
 
 from pipeline.errors import ModelError
-from pipeline.sectors import SECTORS, LabelledUnit, load_hand_labels, load_model, paragraphs
+from pipeline.records import SECTORS
+from pipeline.sectors import LabelledUnit, load_hand_labels, load_model
+from pipeline.text import paragraphs
 from pipeline.train import train_sector_model
 from tests.conftest import CORPUS, REPO, SEED_BRIEF
 
@@ -115,7 +118,7 @@ def test_sectors_run_refuses_a_tampered_model_before_processing(tmp_path, store,
     source = register_source(store, SourceSpec(str(SEED_BRIEF)))
     with pytest.raises(ModelError):
         run_ingest(store, bad, [source])
-    assert store.count_documents() == 0
+    assert document_rows.count_documents(store) == 0
 
 
 def test_sectors_stage_labels_documents_and_paragraphs(store, config):

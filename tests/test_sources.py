@@ -1,5 +1,6 @@
 from datetime import date
 
+from pipeline.store import ledger
 import pytest
 
 from pipeline.errors import DuplicateSourceError, InvalidSourceError, UnknownSourceError
@@ -56,7 +57,7 @@ def test_sources_duplicates_after_normalisation_are_refused(store):
     first = register_source(store, SourceSpec("https://Example.com/a?b=1&utm_medium=m"))
     with pytest.raises(DuplicateSourceError, match=f"source {first.id}"):
         register_source(store, SourceSpec("https://example.com:443/a?b=1#top"))
-    assert len(store.list_sources()) == 1
+    assert len(ledger.list_sources(store)) == 1
 
 
 def test_sources_kind_is_guessed_and_validated(store, tmp_path):
@@ -78,11 +79,11 @@ def test_sources_published_date_is_parsed(store):
 
 def test_sources_disable_and_enable(store):
     source = register_source(store, SourceSpec(str(SEED_ARTICLE)))
-    assert store.set_source_enabled(source.id, False).enabled is False
-    assert store.list_sources(enabled_only=True) == []
-    assert store.set_source_enabled(source.id, True).enabled is True
+    assert ledger.set_source_enabled(store, source.id, False).enabled is False
+    assert ledger.list_sources(store, enabled_only=True) == []
+    assert ledger.set_source_enabled(store, source.id, True).enabled is True
     with pytest.raises(UnknownSourceError, match="no source has id 99"):
-        store.set_source_enabled(99, False)
+        ledger.set_source_enabled(store, 99, False)
 
 
 def test_sources_default_list_registered_only_on_empty_store(store):
@@ -121,20 +122,20 @@ def test_sources_first_runs_at_once_both_register_the_default_list(any_db_url):
             t.join(60)
         assert errors == []
         assert results[0] == results[1]
-    assert stores[0].count_sources() == len(specs) + 50
+    assert ledger.count_sources(stores[0]) == len(specs) + 50
     for store in stores:
         store.engine.dispose()
 
 
 def test_sources_ensure_finds_a_source_registered_after_it_looked(store, monkeypatch):
     registered = register_source(store, SourceSpec("https://x.org/a"))
-    real_find, looked = store.find_source, []
+    real_find, looked = ledger.find_source, []
 
-    def find_late(url):  # the first look comes before the other run registered it
+    def find_late(store_, url):  # the first look comes before the other run registered it
         looked.append(url)
-        return None if len(looked) == 1 else real_find(url)
+        return None if len(looked) == 1 else real_find(store_, url)
 
-    monkeypatch.setattr(store, "find_source", find_late)
+    monkeypatch.setattr(ledger, "find_source", find_late)
     assert ensure_source(store, SourceSpec("https://x.org/a")) == registered
 
 
@@ -151,7 +152,7 @@ def test_sources_duplicate_found_at_insert_names_the_registered_id(store, monkey
 
     monkeypatch.setattr(sa.engine.Connection, "execute", missing_the_other_run)
     with pytest.raises(DuplicateSourceError) as raised:
-        store.add_source("https://x.org/a", "article", None, None)
+        ledger.add_source(store, "https://x.org/a", "article", None, None)
     monkeypatch.undo()
     assert "-1" not in str(raised.value) and f"source {registered.id}" in str(raised.value)
     assert raised.value.existing_id == registered.id

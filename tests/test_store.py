@@ -1,8 +1,11 @@
+from pipeline.store import document_rows, ledger, persist, register_rows
 import pytest
 import sqlalchemy as sa
 
 from pipeline.records import AnalyzedDocument, CleanDocument, Entity, Fetched, RunCounts
-from pipeline.store import entities, facts, open_store, resolve_db_url
+from pipeline.config import resolve_db_url
+from pipeline.store import open_store
+from pipeline.store.db import entities, facts
 
 
 def analyzed(doc_id: str, text: str, n_entities: int, source_id: int, fact_rows=()) -> AnalyzedDocument:
@@ -20,7 +23,7 @@ def store(any_store):
 
 
 def add_source(store):
-    return store.add_source("https://x.org/feed", "article", None, None)
+    return ledger.add_source(store, "https://x.org/feed", "article", None, None)
 
 
 def test_store_sqlite_uses_wal(tmp_path):
@@ -38,9 +41,9 @@ def test_store_relative_sqlite_path_resolves_against_base_dir(tmp_path):
 def test_store_rewriting_a_document_replaces_its_derived_rows(store):
     source = add_source(store)
     fact = {"kind": "activity_count", "value": 51.0, "extractor_version": "t"}
-    store.write_documents(1, [analyzed("a", "Seoul is here.", 3, source.id, [fact])], "v1", "n1")
-    store.write_documents(2, [analyzed("a", "Seoul is there.", 2, source.id, [fact])], "v1", "n1")
-    assert store.count_documents() == 1
+    persist.write_documents(store, 1, [analyzed("a", "Seoul is here.", 3, source.id, [fact])], "v1", "n1")
+    persist.write_documents(store, 2, [analyzed("a", "Seoul is there.", 2, source.id, [fact])], "v1", "n1")
+    assert document_rows.count_documents(store) == 1
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(entities)).scalar() == 2
         assert conn.execute(sa.select(sa.func.count()).select_from(facts)).scalar() == 1
@@ -54,38 +57,38 @@ def test_store_failed_batch_leaves_no_partial_rows(store):
     bad = analyzed("b", "Pyongyang.", 1, source_id=999)  # violates the source foreign key
     good = analyzed("a", "Seoul.", 1, source.id)
     try:
-        store.write_documents(1, [good, bad], "v1", "n1")
+        persist.write_documents(store, 1, [good, bad], "v1", "n1")
     except Exception:
         pass
     else:  # pragma: no cover
         raise AssertionError("the foreign key violation should abort the batch")
-    assert store.count_documents() == 0
+    assert document_rows.count_documents(store) == 0
     assert len(store.read_table("entities")) == 0
 
 
 def test_store_document_versions_report_hash_and_version(store):
     source = add_source(store)
     a = analyzed("a", "Seoul.", 1, source.id)
-    store.write_documents(1, [a], "v1", "n1")
-    assert store.document_versions(["a", "zzz"]) == {"a": (a.document.text_hash, "v1")}
+    persist.write_documents(store, 1, [a], "v1", "n1")
+    assert document_rows.document_versions(store, ["a", "zzz"]) == {"a": (a.document.text_hash, "v1")}
 
 
 def test_store_raw_bytes_are_kept_compressed_once(store):
     body = b"<html>" + b"x" * 10_000 + b"</html>"
     fetched = Fetched("https://x.org", False, body, "text/html", None, None, None, 200, "h1")
-    store.save_raw(fetched)
-    store.save_raw(fetched)
+    ledger.save_raw(store, fetched)
+    ledger.save_raw(store, fetched)
     frame = store.read_table("raw_contents")
     assert len(frame) == 1 and frame.loc[0, "size_bytes"] == len(body)
     assert len(frame.loc[0, "data"]) < len(body) / 10
-    assert store.load_raw("h1") == body
-    assert store.load_raw("other") is None
+    assert ledger.load_raw(store, "h1") == body
+    assert ledger.load_raw(store, "other") is None
 
 
 def test_store_runs_record_counts(store):
-    run_id = store.start_run("ingest", 3, "v1")
-    store.finish_run(run_id, RunCounts(new=2, unchanged=5, skipped=1, failed=1, words=10), "completed")
-    run = store.get_run(run_id)
+    run_id = ledger.start_run(store, "ingest", 3, "v1")
+    ledger.finish_run(store, run_id, RunCounts(new=2, unchanged=5, skipped=1, failed=1, words=10), "completed")
+    run = ledger.get_run(store, run_id)
     assert (run["new"], run["unchanged"], run["skipped"], run["failed"], run["status"]) == (
         2, 5, 1, 1, "completed")
 
@@ -93,8 +96,8 @@ def test_store_runs_record_counts(store):
 def test_store_schema_creation_is_idempotent(any_db_url):
     url = any_db_url
     first = open_store(url)
-    first.add_source("https://x.org/", "article", None, None)
-    assert open_store(url).count_sources() == 1
+    ledger.add_source(first, "https://x.org/", "article", None, None)
+    assert ledger.count_sources(open_store(url)) == 1
 
 
 def test_store_person_alias_mentions_do_not_grow_on_reprocessing(store):
@@ -104,7 +107,7 @@ def test_store_person_alias_mentions_do_not_grow_on_reprocessing(store):
                              text="Kim Jong-un and Kim Jong-un.", format="text")
     analyzed_twice = AnalyzedDocument("a", source.id, document, (person, person), 1)
     for run in (1, 2, 3):
-        store.write_documents(run, [analyzed_twice], "v1", "n1")
+        persist.write_documents(store, run, [analyzed_twice], "v1", "n1")
     aliases = store.read_table("person_aliases")
     assert aliases.set_index("alias").loc["Kim Jong-un", "mentions"] == 2
     assert store.read_table("persons").person_id.tolist() == ["kim-jong-un"]
@@ -129,7 +132,7 @@ def test_store_concurrent_writers_of_shared_documents_and_new_aliases(any_db_url
     def writer(store, round_, doc_ids, barrier):
         try:
             barrier.wait()
-            store.write_documents(round_, batch(round_, doc_ids), "v1", "n1")
+            persist.write_documents(store, round_, batch(round_, doc_ids), "v1", "n1")
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
@@ -143,7 +146,7 @@ def test_store_concurrent_writers_of_shared_documents_and_new_aliases(any_db_url
         for t in threads:
             t.join()
     assert errors == []
-    assert stores[0].count_documents() == 90
+    assert document_rows.count_documents(stores[0]) == 90
     assert len(stores[0].read_table("entities")) == 90
     aliases = stores[0].read_table("person_aliases")
     assert len(aliases) == 15 and set(aliases.mentions) == {6}
@@ -164,10 +167,10 @@ def test_store_register_rebuilds_take_turns_and_read_after_the_other_wrote(store
     from datetime import date
 
     import pipeline.activities as activities_module
-    from pipeline.activities import Activity, activity_id_for
+    from pipeline.records import Activity, activity_id_for
 
     source = add_source(store)
-    store.write_documents(1, [kcna_document("doc-a", source.id)], "v1", "n1")
+    persist.write_documents(store, 1, [kcna_document("doc-a", source.id)], "v1", "n1")
     first_has_read, errors = threading.Event(), []
 
     def build(reports):
@@ -188,11 +191,11 @@ def test_store_register_rebuilds_take_turns_and_read_after_the_other_wrote(store
     first = threading.Thread(target=run_1, name="run-1")
     first.start()
     assert first_has_read.wait(30)
-    store.write_documents(2, [kcna_document("doc-b", source.id)], "v1", "n1")
+    persist.write_documents(store, 2, [kcna_document("doc-b", source.id)], "v1", "n1")
     activities_module.rebuild_register(store)
     first.join(30)
     assert errors == []
-    assert sorted(d for a in store.load_register() for d in a.document_ids) == ["doc-a", "doc-b"]
+    assert sorted(d for a in register_rows.load_register(store) for d in a.document_ids) == ["doc-a", "doc-b"]
 
 
 def test_store_concurrent_writers_of_different_documents_count_a_shared_alias_once_each(any_db_url):
@@ -212,14 +215,14 @@ def test_store_concurrent_writers_of_different_documents_count_a_shared_alias_on
     def writer(store, round_, doc_id, barrier):
         try:
             barrier.wait()
-            store.write_documents(round_, [mentioning(round_, doc_id)], "v1", "n1")
+            persist.write_documents(store, round_, [mentioning(round_, doc_id)], "v1", "n1")
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
     rounds = 12
     for round_ in range(rounds):
         # the alias is known already: a new one would make the second writer wait on the first's insert
-        stores[0].write_documents(round_, [mentioning(round_, f"r{round_}-seen")], "v1", "n1")
+        persist.write_documents(stores[0], round_, [mentioning(round_, f"r{round_}-seen")], "v1", "n1")
         barrier = threading.Barrier(2)
         threads = [threading.Thread(target=writer, args=(store, round_, f"r{round_}-{i}", barrier))
                    for i, store in enumerate(stores)]

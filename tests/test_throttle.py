@@ -2,7 +2,7 @@
 
 import threading
 
-from pipeline.web.throttle import ADDRESS_ALLOWANCE, Attempt, LoginThrottle
+from nkpipe.web.throttle import ADDRESS_ALLOWANCE, Attempt, LoginThrottle
 
 
 class Clock:

@@ -3,12 +3,13 @@ import threading
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from pipeline.store import ledger, persist, register_rows
 import pytest
 from fastapi.testclient import TestClient
 
 from pipeline.config import ScheduleConfig
-from pipeline.review import fact_key, sector_key
-from pipeline.web.app import create_app
+from pipeline.keys import fact_key, sector_key
+from nkpipe.web.app import create_app
 from tests.conftest import REVIEW_TEXT
 from tests.http_server import unused_port
 
@@ -146,7 +147,7 @@ def test_web_every_post_needs_a_session_a_csrf_token_and_its_role(review_store, 
             token = login(too_low, LOWER_ROLE[POST_ROLES[route]])
             assert too_low.post(path, data={"csrf_token": token}).status_code == 403, route
     assert review_store.read_table("corrections").empty
-    assert [s.enabled for s in review_store.list_sources()] == [True]
+    assert [s.enabled for s in ledger.list_sources(review_store)] == [True]
 
 
 def test_web_unknown_path_wrong_method_and_bad_form_answer_with_the_error_page(client):
@@ -211,7 +212,7 @@ def test_web_queue_lists_items_by_priority_with_the_span_marked_and_html_escaped
 
 
 def test_web_queue_pages_keep_the_filters(client, monkeypatch):
-    import pipeline.web.app as web_app
+    import nkpipe.web.app as web_app
 
     monkeypatch.setattr(web_app, "QUEUE_PAGE_SIZE", 1)
     login(client, "reviewer")
@@ -257,21 +258,21 @@ def test_web_reviewer_edits_then_rejects_a_fact(client, review_store):
 
 
 def test_web_reviewer_marks_an_activity_as_not_an_activity(client, review_store):
-    from pipeline.activities import Activity, activity_id_for
+    from pipeline.records import Activity, activity_id_for
 
-    review_store.write_register([Activity(activity_id_for("doc-a"), "Kim Jong Un", None, None, "T", "inspection",
+    persist.write_register(review_store, [Activity(activity_id_for("doc-a"), "Kim Jong Un", None, None, "T", "inspection",
                                           "military", None, None, ("doc-a",))])
     token = login(client, "reviewer")
     key = f"activity:{activity_id_for('doc-a')}"
     assert "Not an activity" in client.get("/review/item", params={"key": key}).text
     answer = client.post("/review/activity", data={"key": key, "csrf_token": token}, follow_redirects=False)
-    assert answer.status_code == 303 and review_store.load_register() == []
+    assert answer.status_code == 303 and register_rows.load_register(review_store) == []
     page = client.get("/review/item", params={"key": key}).text
     assert "It is an activity" in page and "Not an activity" not in page
     answer = client.post("/review/activity", data={"key": key, "action": "is_activity", "csrf_token": token},
                          follow_redirects=False)
     assert answer.status_code == 303
-    assert [a.activity_id for a in review_store.load_register()] == [activity_id_for("doc-a")]
+    assert [a.activity_id for a in register_rows.load_register(review_store)] == [activity_id_for("doc-a")]
     assert "Not an activity" in client.get("/review/item", params={"key": key}).text
     refused = client.post("/review/activity", data={"key": key, "action": "maybe", "csrf_token": token})
     assert refused.status_code == 400 and "cannot" in refused.text
@@ -300,7 +301,7 @@ def test_web_reviewer_merges_and_splits_an_alias(client, review_store):
 
 
 def test_web_analyst_adds_disables_and_enables_sources(client, review_store):
-    review_store.mark_source_outcome(1, "skipped", "HTTP 404 Not Found")
+    ledger.mark_source_outcome(review_store, 1, "skipped", "HTTP 404 Not Found")
     token = login(client, "analyst")
     page = client.get("/sources").text
     assert "HTTP 404 Not Found" in page and "skipped" in page
@@ -312,9 +313,9 @@ def test_web_analyst_adds_disables_and_enables_sources(client, review_store):
         refused = client.post("/sources", data={"url": url, "csrf_token": token})
         assert refused.status_code == 400 and message in refused.text, url
     client.post("/sources/2/enabled", data={"enabled": "0", "csrf_token": token})
-    assert not review_store.get_source(2).enabled
+    assert not ledger.get_source(review_store, 2).enabled
     client.post("/sources/2/enabled", data={"enabled": "1", "csrf_token": token})
-    assert review_store.get_source(2).enabled
+    assert ledger.get_source(review_store, 2).enabled
     assert client.post("/sources/99/enabled", data={"enabled": "0", "csrf_token": token}).status_code == 404
 
 
@@ -328,12 +329,12 @@ def test_web_sources_page_refuses_addresses_inside_the_server_network(client, re
     refused = client.post("/sources", data={"url": url, "csrf_token": token})
     assert refused.status_code == 400 and "inside the server&#39;s own network" in refused.text
     assert "allow_private_sources" in refused.text
-    assert len(review_store.list_sources()) == 1
+    assert len(ledger.list_sources(review_store)) == 1
 
 
 def test_web_sources_page_refuses_names_resolving_inside_and_accepts_public_or_unresolved(client, review_store,
                                                                                           monkeypatch):
-    from pipeline.web import addresses
+    from pipeline import addresses
 
     answers = {"intranet.example": ["10.0.0.5"], "public.example": ["93.184.215.14"], "gone.example": []}
     monkeypatch.setattr(addresses, "_resolve", lambda host: answers[host])
@@ -343,7 +344,7 @@ def test_web_sources_page_refuses_names_resolving_inside_and_accepts_public_or_u
     for url in ("https://public.example/feed", "https://gone.example/feed", "http://93.184.215.14/feed"):
         added = client.post("/sources", data={"url": url, "csrf_token": token}, follow_redirects=False)
         assert added.status_code == 303, url
-    assert len(review_store.list_sources()) == 4
+    assert len(ledger.list_sources(review_store)) == 4
 
 
 def test_web_sources_page_adds_private_addresses_when_the_config_allows_them(review_store, web_config):
@@ -354,7 +355,7 @@ def test_web_sources_page_adds_private_addresses_when_the_config_allows_them(rev
     token = login(client, "analyst")
     added = client.post("/sources", data={"url": "http://127.0.0.1:8080/feed", "csrf_token": token},
                         follow_redirects=False)
-    assert added.status_code == 303 and review_store.find_source("http://127.0.0.1:8080/feed") is not None
+    assert added.status_code == 303 and ledger.find_source(review_store, "http://127.0.0.1:8080/feed") is not None
 
 
 def test_web_admin_adds_users_changes_roles_and_disables(client, review_store):
@@ -390,9 +391,9 @@ def test_web_logout_ends_the_session(client):
 def test_web_dashboard_shows_runs_failures_and_corrections(client, review_store):
     from pipeline.records import RunCounts
 
-    run_id = review_store.start_run("nightly_ingest", 2, "v1")
-    review_store.record_fetch(run_id, 1, "failed", reason="timed out after 3 tries")
-    review_store.finish_run(run_id, RunCounts(new=3, failed=1), "completed_with_failures")
+    run_id = ledger.start_run(review_store, "nightly_ingest", 2, "v1")
+    ledger.record_fetch(review_store, run_id, 1, "failed", reason="timed out after 3 tries")
+    ledger.finish_run(review_store, run_id, RunCounts(new=3, failed=1), "completed_with_failures")
     login(client, "analyst")
     page = client.get("/").text
     assert "completed_with_failures" in page and "timed out after 3 tries" in page

@@ -9,6 +9,7 @@ import shutil
 from dataclasses import replace
 
 import pandas as pd
+from pipeline.store import document_rows, ledger
 import pytest
 
 from pipeline.config import Config, StoreConfig, WebConfig
@@ -34,7 +35,7 @@ def site(tmp_path_factory):
     from pipeline.ingest import run_ingest
     from pipeline.sources import SourceSpec, ensure_source
     from pipeline.store import open_store
-    from pipeline.web.app import create_app
+    from nkpipe.web.app import create_app
 
     folder = tmp_path_factory.mktemp("browser")
     article = folder / "article.txt"
@@ -45,7 +46,7 @@ def site(tmp_path_factory):
     source = ensure_source(store, SourceSpec(str(article), "article", "Seed article", None), folder)
     assert run_ingest(store, config, [source]).counts.new == 1
     rebuild_register(store)
-    hostile = store.add_source("https://x.org/feed", "article", "Hostile", None)
+    hostile = ledger.add_source(store, "https://x.org/feed", "article", "Hostile", None)
     review_document(store, hostile.id, doc_id="hostile", sector="social", probability=0.01)
     for role, password in PASSWORDS.items():
         add_user(store, role, role, password, config.web)
@@ -86,7 +87,7 @@ def test_browser_reviewer_correction_survives_a_new_pipeline_run(site, page, mon
 
     # A new pipeline version makes the next run reprocess the unchanged file.
     monkeypatch.setattr("pipeline.ingest.CLEAN_VERSION", "clean-browser-test")
-    summary = run_ingest(store, site["config"], [store.get_source(site["source_id"])])
+    summary = run_ingest(store, site["config"], [ledger.get_source(store, site["source_id"])])
     rebuild_register(store)
     assert summary.counts.changed == 1
     after = document_sector(store, document_id)
@@ -104,7 +105,7 @@ def test_browser_reviewer_correction_survives_a_new_pipeline_run(site, page, mon
     row = labels[(labels.document_id == document_id) & (labels.unit == "document")].iloc[0]
     assert (row["sector"], bool(row["reviewed"])) == (corrected, True)
     assert len(pd.read_csv(exported["corrections"])) == 1
-    assert any(u["document_id"] == document_id and u["sector"] == corrected for u in store.reviewed_sector_units())
+    assert any(u["document_id"] == document_id and u["sector"] == corrected for u in document_rows.reviewed_sector_units(store))
 
 
 def store_document_id(site) -> str:

@@ -8,7 +8,7 @@ serialised: on PostgreSQL by an advisory lock held by the migrating
 transaction, on SQLite by an exclusive lock on a file beside the database. On
 SQLite the migration runs with foreign keys off (altering a table copies and
 drops it) and is checked with ``PRAGMA foreign_key_check`` before it commits.
-The migrations live in ``pipeline/migrations/`` (package data), configured here
+The migrations live in ``pipeline/store/migrations/`` (package data), configured here
 without an ``alembic.ini``.
 """
 
@@ -28,6 +28,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from pipeline.errors import StoreError
+from pipeline.store.db import SCHEMA_VERSION, metadata, schema_info, sources
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001"
@@ -139,8 +140,6 @@ def _check_foreign_keys(conn: Connection) -> None:
 
 
 def _migrate(conn: Connection) -> None:
-    from pipeline.store import SCHEMA_VERSION, metadata, schema_info, sources
-
     tables = set(sa.inspect(conn).get_table_names())
     config = alembic_config(conn)
     if "alembic_version" not in tables and tables & {"schema_info", "sources"}:

@@ -15,6 +15,7 @@ import typer
 from pipeline.config import Config, load_config
 from pipeline.errors import NkpipeError
 from pipeline.records import SOURCE_KINDS
+from pipeline.store import document_rows, ledger, open_store, register_rows
 
 app = typer.Typer(
     help="nkpipe: turn reporting on North Korea into structured, reviewable tables.",
@@ -31,15 +32,15 @@ app.add_typer(db_app, name="db")
 
 
 @dataclass(frozen=True)
-class Context:
+class Invocation:
+    """What every command gets: the loaded config and the options it came from."""
+
     config: Config
     config_path: str | None
     db: str | None = None  # the --db option, when given
 
     def store(self):
-        from pipeline.store import open_store
-
-        return open_store(self.config.store.url, self.config.base_dir)
+        return open_store(self.config.store.url)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -70,10 +71,10 @@ def main(
     config: Annotated[Optional[Path], typer.Option(
         "--config", metavar="PATH", help="Config file (default: $NKPIPE_CONFIG or ./config.toml).")] = None,
 ) -> None:
-    ctx.obj = Context(load_config(config, db), str(config) if config else None, db)
+    ctx.obj = Invocation(load_config(config, db), str(config) if config else None, db)
 
 
-def _ctx(ctx: typer.Context) -> Context:
+def _ctx(ctx: typer.Context) -> Invocation:
     return ctx.obj
 
 
@@ -109,12 +110,12 @@ def sources_add(
 @handles_errors
 def sources_list(ctx: typer.Context) -> None:
     """List sources with their last fetch outcome and stored document count."""
-    rows = _ctx(ctx).store().source_overview()
-    if not rows:
+    overview = ledger.source_overview(_ctx(ctx).store())
+    if not overview:
         typer.echo("no sources yet; add one with `nkpipe sources add URL` (or run `nkpipe run`)")
         return
     typer.echo(f"{'id':>4}  {'on':<3} {'kind':<8} {'docs':>5}  {'last':<10} url")
-    for row in rows:
+    for row in overview:
         last = row["last_outcome"] or "-"
         reason = f"  [{row['last_reason']}]" if row["last_reason"] else ""
         label = f"  ({row['name']})" if row["name"] else ""
@@ -126,7 +127,7 @@ def sources_list(ctx: typer.Context) -> None:
 @handles_errors
 def sources_disable(ctx: typer.Context, source_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Stop fetching a source (its documents stay in the store)."""
-    source = _ctx(ctx).store().set_source_enabled(source_id, False)
+    source = ledger.set_source_enabled(_ctx(ctx).store(), source_id, False)
     typer.echo(f"disabled source {source.id}: {source.url}")
 
 
@@ -134,23 +135,17 @@ def sources_disable(ctx: typer.Context, source_id: Annotated[int, typer.Argument
 @handles_errors
 def sources_enable(ctx: typer.Context, source_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Fetch a disabled source again."""
-    source = _ctx(ctx).store().set_source_enabled(source_id, True)
+    source = ledger.set_source_enabled(_ctx(ctx).store(), source_id, True)
     typer.echo(f"enabled source {source.id}: {source.url}")
-
-
-def _store_url(context: Context) -> str:
-    from pipeline.store import resolve_db_url
-
-    return resolve_db_url(context.config.store.url, context.config.base_dir)
 
 
 @db_app.command("upgrade")
 @handles_errors
 def db_upgrade(ctx: typer.Context) -> None:
     """Migrate the store to the newest schema (every command does this on opening a store)."""
-    store = _ctx(ctx).store()
-    from pipeline.migrate import current_revision
+    from pipeline.store.migrate import current_revision
 
+    store = _ctx(ctx).store()
     typer.echo(f"{store.url}: at revision {current_revision(store.engine)} (head)")
 
 
@@ -158,10 +153,10 @@ def db_upgrade(ctx: typer.Context) -> None:
 @handles_errors
 def db_current(ctx: typer.Context) -> None:
     """Show the store's schema revision without changing anything."""
-    from pipeline.migrate import current_revision, head_revision
-    from pipeline.store import create_engine_for
+    from pipeline.store.db import create_engine_for
+    from pipeline.store.migrate import current_revision, head_revision
 
-    engine = create_engine_for(_store_url(_ctx(ctx)))
+    engine = create_engine_for(_ctx(ctx).config.store.url)
     try:
         revision = current_revision(engine)
     except Exception as exc:  # noqa: BLE001 - any driver error means the same to the user
@@ -179,14 +174,14 @@ def db_current(ctx: typer.Context) -> None:
 @handles_errors
 def db_history(ctx: typer.Context) -> None:
     """List the schema migrations, oldest first."""
-    from pipeline.migrate import history
+    from pipeline.store.migrate import history
 
     for revision, down, message in history():
         typer.echo(f"{down or '<base>'} -> {revision}: {message}")
 
 
 def _print_tables(store) -> None:
-    from pipeline.store import EXPORT_TABLES
+    from pipeline.store.db import EXPORT_TABLES
 
     counts = {name: len(store.read_table(name)) for name in EXPORT_TABLES}
     typer.echo(f"tables are in {store.url}: " + ", ".join(f"{k} ({v} rows)" for k, v in counts.items()))
@@ -260,7 +255,7 @@ def ingest(
     _progress(f"activity register: {rebuild_register(store)} activities")
     typer.echo(_summary_line({"run_id": summary.run_id, "status": summary.status,
                               "seconds": summary.seconds, **asdict(summary.counts)}))
-    for skip in store.skips_for_run(summary.run_id):
+    for skip in ledger.skips_for_run(store, summary.run_id):
         typer.echo(f"  skipped {skip['item_key'] or 'source ' + str(skip['source_id'])}: {skip['reason']}")
     if summary.counts.failed:
         raise typer.Exit(1)
@@ -327,7 +322,8 @@ def deploy(
     from pipeline.config import find_config_file
 
     config_path = context.config_path or find_config_file()
-    name = deploy_nightly(context.config, str(config_path) if config_path else None, pool, db_url=context.db)
+    db_url = context.config.store.url if context.db else None  # resolved by load_config
+    name = deploy_nightly(context.config, str(config_path) if config_path else None, pool, db_url=db_url)
     _note_deployed_store(context.db)
     cfg = context.config.schedule
     typer.echo(f"deployed {name} to pool {pool!r} on cron {cfg.cron!r} ({cfg.timezone}); "
@@ -392,7 +388,10 @@ def train(
                f"ECE {summary['test_ece']:.3f}; {verdict} ({summary['reason']})")
 
 
-FACT_KINDS = ("activity_count", "companion_count", "exchange_rate", "price")
+def _fact_kinds() -> tuple[str, ...]:
+    from pipeline.facts import fact_kinds
+
+    return fact_kinds()
 
 
 def _fact_line(fact: dict) -> str:
@@ -410,33 +409,34 @@ def _fact_line(fact: dict) -> str:
 @handles_errors
 def facts(
     ctx: typer.Context,
-    kind: Annotated[Optional[str], typer.Option(help=f"One of {', '.join(FACT_KINDS)}.")] = None,
+    kind: Annotated[Optional[str], typer.Option(
+        help="A fact kind: activity_count, companion_count, exchange_rate, price, or any other registered one.")] = None,
     subject: Annotated[Optional[str], typer.Option(help="A person, in any romanisation (Kim Jong-un = Kim Jong Un).")] = None,
     year: Annotated[Optional[int], typer.Option(help="Only facts whose period overlaps this year.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines with every column.")] = False,
 ) -> None:
     """Print the extracted facts (tallies, companion counts, exchange rates, prices) with their sentences."""
-    if kind and kind not in FACT_KINDS:
-        _fail(f"unknown kind {kind!r}; choose one of {', '.join(FACT_KINDS)}")
-    rows = _ctx(ctx).store().query_facts(kind, year)
+    if kind and kind not in _fact_kinds():
+        _fail(f"unknown kind {kind!r}; choose one of {', '.join(_fact_kinds())}")
+    found = document_rows.query_facts(_ctx(ctx).store(), kind, year)
     if subject:
         from pipeline.entities import person_key
 
         wanted = person_key(subject) or subject.lower()
-        rows = [r for r in rows if r["subject"] and (person_key(r["subject"]) or r["subject"].lower()) == wanted]
+        found = [r for r in found if r["subject"] and (person_key(r["subject"]) or r["subject"].lower()) == wanted]
     if as_json:
         import json
 
-        for row in rows:
+        for row in found:
             typer.echo(json.dumps(row, default=str, ensure_ascii=False))
         return
-    if not rows:
+    if not found:
         typer.echo("no facts match; run `nkpipe run` or `nkpipe ingest FILE` first", err=True)
         return
     typer.echo(f"{'kind':<15} {'subject':<16} {'what':<24} {'period':<10} {'value':>13} {'unit':<8} conf  document")
-    for row in rows:
+    for row in found:
         typer.echo(_fact_line(row))
-    typer.echo(f"{len(rows)} facts", err=True)
+    typer.echo(f"{len(found)} facts", err=True)
 
 
 @app.command()
@@ -447,11 +447,11 @@ def tallies(
     by: Annotated[str, typer.Option(help="sector, type, companion or month.")] = "sector",
 ) -> None:
     """Count the leader's public activities in the register for one year."""
-    from pipeline.activities import BY, tallies as count
+    from pipeline.tallies import BY, tallies as count
 
     if by not in BY:
         _fail(f"--by must be one of {', '.join(BY)}")
-    register = _ctx(ctx).store().load_register()
+    register = register_rows.load_register(_ctx(ctx).store())
     rows = count(register, year, by)
     total = sum(1 for a in register if (a.event_date or a.report_date) and (a.event_date or a.report_date).year == year)
     typer.echo(f"{total} public activities in {year} in the register ({len(register)} in all)")
@@ -469,12 +469,12 @@ def reconcile(
     from pipeline.activities import reconcile as compare
 
     store = _ctx(ctx).store()
-    rows = compare(store.load_register(), store.query_facts("activity_count", year), year)
-    if not rows:
+    compared = compare(register_rows.load_register(store), document_rows.query_facts(store, "activity_count", year), year)
+    if not compared:
         typer.echo(f"no reported tallies for {year} in the facts; ingest articles or briefs that report them")
         return
     typer.echo(f"{'breakdown':<22} {'reported':>10} {'register':>9} {'diff':>7}  source")
-    for row in rows:
+    for row in compared:
         diff = "" if row.difference is None else f"{row.difference:+.0f}"
         typer.echo(f"{row.key:<22} {row.reported_value:>10} {row.register_count:>9} {diff:>7}  {row.source[:60]}")
         typer.echo(f"{'':<22} \u201c{row.sentence.strip()[:150]}\u201d")
@@ -492,8 +492,8 @@ def report(
     from pipeline.report import render_report
 
     store = _ctx(ctx).store()
-    register = store.load_register()
-    html = render_report(register, compare(register, store.query_facts("activity_count", year), year), year)
+    register = register_rows.load_register(store)
+    html = render_report(register, compare(register, document_rows.query_facts(store, "activity_count", year), year), year)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     typer.echo(f"wrote {out}")
@@ -503,10 +503,10 @@ def report(
 @handles_errors
 def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many runs to show.")] = 10) -> None:
     """Show the last runs with their counts."""
-    rows = _ctx(ctx).store().recent_runs(limit)
-    if not rows:
+    recent = ledger.recent_runs(_ctx(ctx).store(), limit)
+    if not recent:
         typer.echo("no runs yet; start one with `nkpipe run`")
-    for r in rows:
+    for r in recent:
         typer.echo(f"run {r['run_id']:>4} {r['flow_name']:<15} {r['started_at']:%Y-%m-%d %H:%M} "
                    f"{r['status']:<24} new {r['new']}, changed {r['changed']}, unchanged {r['unchanged']}, "
                    f"skipped {r['skipped']}, failed {r['failed']}" + (f"  [{r['message']}]" if r['message'] else ""))
@@ -613,7 +613,7 @@ def serve(
     """
     import uvicorn
 
-    from pipeline.web.app import create_app
+    from nkpipe.web.app import create_app
 
     context = _ctx(ctx)
     web = context.config.web

@@ -1,15 +1,15 @@
 """Alembic environment: run by ``pipeline.migrate`` on a connection it opened and locked.
 
-The target metadata is ``pipeline.store.metadata``, the source of truth for the schema;
+The target metadata is ``pipeline.store.db.metadata``, the source of truth for the schema;
 a new revision is written by hand (or drafted with ``alembic revision --autogenerate``
-against a store at head) in ``pipeline/migrations/versions/``.
+against a store at head) in ``pipeline/store/migrations/versions/``.
 """
 
 from __future__ import annotations
 
 from alembic import context
 
-from pipeline.store import create_engine_for, metadata
+from pipeline.store.db import create_engine_for, metadata
 
 
 def _run(connection) -> None:

@@ -22,16 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipeline import accounts, review
-from pipeline.accounts import Session
-from pipeline.config import Config
-from pipeline.errors import NkpipeError
-from pipeline.records import SOURCE_KINDS
-from pipeline.sectors import SECTORS
-from pipeline.store import Store, open_store
-from pipeline.web.addresses import refuse_private_source
-from pipeline.web.throttle import LoginThrottle
-from pipeline.web.auth import (
+from nkpipe.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     LoginRequired,
@@ -40,6 +31,17 @@ from pipeline.web.auth import (
     new_login_token,
     page_for,
 )
+from nkpipe.web.throttle import LoginThrottle
+from pipeline import accounts, corrections, review_queue
+from pipeline.accounts import Session
+from pipeline.addresses import refuse_private_source
+from pipeline.config import Config
+from pipeline.errors import NkpipeError
+from pipeline.keys import alias_key
+from pipeline.records import SECTORS, SOURCE_KINDS
+from pipeline.sources import SourceSpec, parse_published, register_source
+from pipeline.store import ledger, open_store
+from pipeline.store.db import Store
 
 HERE = Path(__file__).resolve().parent
 SECURITY_HEADERS = {
@@ -50,7 +52,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 QUEUE_PAGE_SIZE = 50
-FACT_KINDS = ("activity_count", "companion_count", "exchange_rate", "price")
 
 
 def templates() -> Jinja2Templates:
@@ -62,7 +63,7 @@ def templates() -> Jinja2Templates:
 def create_app(config: Config, store: Store | None = None) -> FastAPI:
     app = FastAPI(title="nkpipe review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config
-    app.state.store = store or open_store(config.store.url, config.base_dir)
+    app.state.store = store or open_store(config.store.url)
     app.state.templates = templates()
     app.state.login_throttle = LoginThrottle(config.web.login_failures_allowed,
                                              config.web.login_failure_window_minutes * 60)
@@ -201,18 +202,19 @@ def _dashboard_routes(app: FastAPI) -> None:
     @app.get("/", response_class=HTMLResponse)
     def dashboard(request: Request, session: Session = Depends(page_for("analyst"))):
         store = _store(request)
-        return render(request, "dashboard.html", session, runs=store.recent_runs(10),
-                      problems=store.recent_problems(10), reviewed=review.reviewed_counts(store),
-                      corrections=review.recent_corrections(store, 10), prefect_url=prefect_ui_url(_config(request)))
+        return render(request, "dashboard.html", session, runs=ledger.recent_runs(store, 10),
+                      problems=ledger.recent_problems(store, 10), reviewed=review_queue.reviewed_counts(store),
+                      corrections=review_queue.recent_corrections(store, 10),
+                      prefect_url=prefect_ui_url(_config(request)))
 
 
 # --- review queue and corrections --------------------------------------------------------------
 
 
-def _queue_filter(kind: str, sector: str, source: str, date_from: str, date_to: str, reviewed: str) -> review.QueueFilter:
+def _queue_filter(kind: str, sector: str, source: str, date_from: str, date_to: str, reviewed: str) -> review_queue.QueueFilter:
     try:
-        return review.QueueFilter(
-            kind=kind if kind in review.QUEUE_KINDS else None, sector=sector if sector in SECTORS else None,
+        return review_queue.QueueFilter(
+            kind=kind if kind in review_queue.QUEUE_KINDS else None, sector=sector if sector in SECTORS else None,
             source_id=int(source) if source.strip() else None,
             date_from=date.fromisoformat(date_from) if date_from else None,
             date_to=date.fromisoformat(date_to) if date_to else None, include_reviewed=reviewed == "1")
@@ -228,10 +230,10 @@ def _review_routes(app: FastAPI) -> None:
         wanted = _queue_filter(kind, sector, source, date_from, date_to, reviewed)
         if not re.fullmatch(r"[0-9]{1,6}", page) or int(page) < 1:
             raise HTTPException(400, f"page {page[:20]!r} is not a page number; pages start at 1")
-        shown = review.review_queue_page(_store(request), wanted, int(page), QUEUE_PAGE_SIZE)
+        shown = review_queue.review_queue_page(_store(request), wanted, int(page), QUEUE_PAGE_SIZE)
         return render(request, "queue.html", session, queue=shown, items=shown.items,
-                      wanted=wanted, kinds=review.QUEUE_KINDS, sectors=SECTORS,
-                      sources=_store(request).list_sources(), item_url=_item_url,
+                      wanted=wanted, kinds=review_queue.QUEUE_KINDS, sectors=SECTORS,
+                      sources=ledger.list_sources(_store(request)), item_url=_item_url,
                       page_url=lambda number: _page_url(request, number))
 
     @app.get("/review/item", response_class=HTMLResponse)
@@ -248,7 +250,7 @@ def _review_routes(app: FastAPI) -> None:
         form = {k: str(v) for k, v in (await request.form()).items()}
         key, action = form.get("key", ""), form.get("action", "set")
         try:
-            edit = review.parse_fact_edit(form) if action == "set" else None
+            edit = corrections.parse_fact_edit(form) if action == "set" else None
         except NkpipeError as exc:
             return _item_page(request, session, key, False, str(exc), 400)
         return _correct(request, session, key, action, edit, None, form.get("comment", ""))
@@ -272,22 +274,22 @@ def _item_url(key: str, saved: bool = False) -> str:
 def _item_page(request: Request, session: Session, key: str, saved: bool, error: str | None,
                status_code: int) -> Response:
     try:
-        found = review.find_item(_store(request), key)
+        found = review_queue.find_item(_store(request), key)
     except NkpipeError as exc:
         raise HTTPException(400, str(exc)) from exc
     if found is None:
         raise HTTPException(404, f"nothing to review has the key {key}; it may have changed in a later run")
     return render(request, "item.html", session, status_code, item=found, saved=saved, error=error,
-                  history=review.corrections_of(_store(request), key), sectors=SECTORS)
+                  history=review_queue.corrections_of(_store(request), key), sectors=SECTORS)
 
 
 def _correct(request: Request, session: Session, key: str, action: str, new_value, field: str | None,
              comment: str) -> Response:
     try:
-        found = review.find_item(_store(request), key)
+        found = review_queue.find_item(_store(request), key)
         if found is None:
             raise HTTPException(404, f"nothing to review has the key {key}")
-        review.record_correction(_store(request), review.Correction(
+        corrections.record_correction(_store(request), corrections.Correction(
             key, action, session.user.name, new_value, _old_value(found, field), field,
             comment.strip() or None, found.document_id))
     except NkpipeError as exc:
@@ -295,9 +297,9 @@ def _correct(request: Request, session: Session, key: str, action: str, new_valu
     return _see_other(_item_url(key, saved=True))
 
 
-def _old_value(found: review.QueueItem, field: str | None):
+def _old_value(found: review_queue.QueueItem, field: str | None):
     if found.kind == "fact":
-        return {k: found.values.get(k) for k in review.FACT_FIELDS}
+        return {k: found.values.get(k) for k in corrections.FACT_FIELDS}
     if found.kind == "activity":
         return False if found.values.get("rejected") else True
     return found.values.get(field) if field else None
@@ -317,9 +319,9 @@ def _people_routes(app: FastAPI) -> None:
         try:
             if action not in ("merge", "split"):
                 raise NkpipeError(f"unknown alias action {action!r}; merge or split")
-            target = review.alias_target(_store(request), alias, action, person)
-            review.record_correction(_store(request), review.Correction(
-                review.alias_key(alias), action, session.user.name, target, target.pop("previous"), "person_id",
+            target = corrections.alias_target(_store(request), alias, action, person)
+            corrections.record_correction(_store(request), corrections.Correction(
+                alias_key(alias), action, session.user.name, target, target.pop("previous"), "person_id",
                 comment.strip() or None))
         except NkpipeError as exc:
             return _people_page(request, session, False, str(exc), 400)
@@ -327,7 +329,7 @@ def _people_routes(app: FastAPI) -> None:
 
 
 def _people_page(request: Request, session: Session, saved: bool, error: str | None, status_code: int) -> Response:
-    return render(request, "people.html", session, status_code, aliases=review.person_aliases_overview(_store(request)),
+    return render(request, "people.html", session, status_code, aliases=review_queue.person_aliases_overview(_store(request)),
                   saved=saved, error=error)
 
 
@@ -342,8 +344,6 @@ def _source_routes(app: FastAPI) -> None:
     @app.post("/sources")
     def add_source(request: Request, url: str = Form(...), kind: str = Form(""), name: str = Form(""),
                    published: str = Form(""), session: Session = Depends(form_for("analyst"))):
-        from pipeline.sources import SourceSpec, parse_published, register_source
-
         try:
             if not url.strip().lower().startswith(("http://", "https://")):
                 raise NkpipeError(f"{url!r}: the web page adds http(s) URLs only; "
@@ -360,14 +360,14 @@ def _source_routes(app: FastAPI) -> None:
     def enable_source(request: Request, source_id: int, enabled: str = Form(...),
                       session: Session = Depends(form_for("analyst"))):
         try:
-            _store(request).set_source_enabled(source_id, enabled == "1")
+            ledger.set_source_enabled(_store(request), source_id, enabled == "1")
         except NkpipeError as exc:
             raise HTTPException(404, str(exc)) from exc
         return _see_other("/sources")
 
 
 def _sources_page(request: Request, session: Session, error: str | None, status_code: int) -> Response:
-    return render(request, "sources.html", session, status_code, sources=_store(request).source_overview(),
+    return render(request, "sources.html", session, status_code, sources=ledger.source_overview(_store(request)),
                   kinds=SOURCE_KINDS, error=error)
 
 

@@ -1,0 +1,133 @@
+"""Recording reviewers' corrections: validate, store, apply at once.
+
+What a correction may do is checked here; storing it and applying it to the rows (now
+and after every re-run) is ``pipeline.store.correction_rows``' job, and the review
+queue's read-only queries are in ``pipeline.review_queue``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline.entities import canonical_person
+from pipeline.errors import ReviewError
+from pipeline.keys import key_text_hash, parse_key
+from pipeline.sectors import SECTORS
+from pipeline.store import correction_rows, register_rows
+from pipeline.store.db import Store, person_aliases, persons
+
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "sector": ("set",),
+    "fact": ("set", "reject"),
+    "activity": ("not_activity", "is_activity"),  # is_activity undoes a not_activity
+    "alias": ("merge", "split"),
+}
+FACT_FIELDS = ("value", "period_start", "period_end", "period_label", "subject", "sector")
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One reviewer decision about one target, before it is stored."""
+
+    target_key: str
+    action: str
+    reviewer: str
+    new_value: Any = None
+    old_value: Any = None
+    field: str | None = None
+    comment: str | None = None
+    document_id: str | None = None
+
+    @property
+    def target_type(self) -> str:
+        return parse_key(self.target_key)[0]
+
+    @property
+    def text_hash(self) -> str | None:
+        return key_text_hash(self.target_key)
+
+
+def record_correction(store: Store, correction: Correction) -> int:
+    """Store the correction, retire the earlier ones of its target, and apply it to the current rows."""
+    _validate(correction)
+    with store.writing() as conn:
+        old_value, new_value = correction.old_value, correction.new_value
+        if correction.target_type == "fact":  # what lets it find its fact again after a re-run
+            old_value = correction_rows.old_value_with_fingerprint(conn, correction.target_key, old_value)
+        elif correction.target_type == "activity":
+            new_value = correction_rows.activity_decision(conn, correction.target_key, correction.action)
+        row = correction_rows.insert_correction(
+            conn, reviewer=correction.reviewer, target_key=correction.target_key, action=correction.action,
+            old_value=old_value, new_value=new_value, field=correction.field, comment=correction.comment,
+            document_id=correction.document_id)
+        if correction_rows.apply_correction(conn, row, as_seen=True):
+            register_rows.refresh_tallies(conn)
+    return row.id
+
+
+def _validate(correction: Correction) -> None:
+    target_type = correction.target_type
+    if correction.action not in ACTIONS[target_type]:
+        raise ReviewError(f"a {target_type} correction cannot {correction.action!r}; "
+                          f"choose one of {', '.join(ACTIONS[target_type])}")
+    if target_type == "sector" and correction.new_value not in SECTORS:
+        raise ReviewError(f"unknown sector {correction.new_value!r}; choose one of {', '.join(SECTORS)}")
+    if target_type == "fact" and correction.action == "set":
+        unknown = set(correction.new_value or {}) - set(FACT_FIELDS)
+        if unknown or not correction.new_value:
+            raise ReviewError(f"a fact edit sets some of {', '.join(FACT_FIELDS)}; got {sorted(unknown) or 'nothing'}")
+    if target_type == "alias" and not (correction.new_value or {}).get("person_id"):
+        raise ReviewError("an alias correction needs the person it belongs to")
+
+
+def parse_fact_edit(form: dict[str, str]) -> dict[str, Any]:
+    """The edited fact fields of a form, typed; ReviewError naming the field that is wrong."""
+    edit: dict[str, Any] = {}
+    value = (form.get("value") or "").strip().replace(",", "")
+    try:
+        edit["value"] = float(value) if value else None
+    except ValueError as exc:
+        raise ReviewError(f"value {value!r} is not a number; write e.g. 51 or 8000.5") from exc
+    for name in ("period_start", "period_end"):
+        text = (form.get(name) or "").strip()
+        try:
+            edit[name] = date.fromisoformat(text).isoformat() if text else None
+        except ValueError as exc:
+            raise ReviewError(f"{name} {text!r} is not a date; write YYYY-MM-DD") from exc
+    if edit["period_start"] and edit["period_end"] and edit["period_start"] > edit["period_end"]:
+        raise ReviewError("period_start is after period_end; swap them")
+    sector = (form.get("sector") or "").strip() or None
+    if sector is not None and sector not in SECTORS:
+        raise ReviewError(f"unknown sector {sector!r}; choose one of {', '.join(SECTORS)} or leave it empty")
+    edit.update(sector=sector, subject=(form.get("subject") or "").strip() or None,
+                period_label=(form.get("period_label") or "").strip() or None)
+    return edit
+
+
+def alias_target(store: Store, alias: str, action: str, person: str) -> dict[str, str]:
+    """The person an alias is merged into (an existing id) or split off to (a new name)."""
+    with store.reading() as conn:
+        current = conn.execute(sa.select(person_aliases.c.person_id).where(person_aliases.c.alias == alias)).scalar()
+        if current is None:
+            raise ReviewError(f"no alias {alias!r} is known; pick one from the people page")
+        if action == "merge":
+            if conn.execute(sa.select(persons.c.person_id).where(persons.c.person_id == person)).first() is None:
+                raise ReviewError(f"no person has id {person!r}; merge into an id listed on the people page")
+            return {"person_id": person, "previous": current}
+    name = person.strip()
+    if not name:
+        raise ReviewError("a split needs the name of the new person")
+    return {"person_id": _new_person_id(name, current), "canonical_name": name, "previous": current}
+
+
+def _new_person_id(name: str, current: str) -> str:
+    found = canonical_person(name)
+    candidate = found.person_id if found else re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    if candidate == current:
+        candidate = f"{candidate}-split"
+    return candidate

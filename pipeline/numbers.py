@@ -1,0 +1,114 @@
+"""Numbers as reports write them: digits with separators, words, ranges, qualifiers.
+
+The regex layer of fact extraction, kept where a regex is the right tool (number
+formats): "51", "30,000", "fifty-one", "between 70 and 80", "the 8,000-won range",
+"more than 30", "twice". Words come from ``resources/facts_rules.json``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline.fact_rules import patterns, rules
+
+
+@dataclass(frozen=True)
+class Amount:
+    start: int
+    end: int
+    value: float | None
+    low: float | None
+    high: float | None
+    qualifier: str
+
+
+def parse_number(token: str) -> float | None:
+    token = " ".join(token.strip().lower().split())
+    for word, factor in rules()["multipliers"].items():
+        if token.endswith(" " + word):
+            base = parse_number(token[: -len(word) - 1])
+            return None if base is None else base * factor
+    words = rules()["number_words"]
+    if token in words:
+        return words[token]
+    parts = re.split(r"[- ]", token)
+    if len(parts) == 2 and parts[0] in words and parts[1] in words:
+        return words[parts[0]] + words[parts[1]]
+    try:
+        return float(token.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _qualifier_before(text: str, start: int) -> tuple[str, int]:
+    """The qualifier word right before a number, and where it starts."""
+    before = text[max(0, start - 30):start].lower()
+    if patterns()["verb"].search(before + "\0") and re.search(r"(?:presided|took|went|handed|looked)\s+over\s+$", before):
+        return "exact", start  # "presided over seven meetings" counts exactly
+    for qualifier, words in rules()["qualifiers"].items():
+        for word in sorted(words, key=len, reverse=True):
+            match = re.search(rf"(?:^|\W){re.escape(word)}\s+(?:the\s+)?$", before)
+            if match:
+                return qualifier, start - (len(before) - match.start()) + (1 if match.group(0)[0] != word[0] else 0)
+    return "exact", start
+
+
+def find_amounts(sentence: str, skip: Sequence[tuple[int, int]]) -> list[Amount]:
+    """Numbers and ranges in a sentence, outside the spans in ``skip`` (dates)."""
+    p = patterns()
+    taken: list[tuple[int, int]] = list(skip)
+    found: list[Amount] = []
+
+    def free(a: int, b: int) -> bool:
+        return all(b <= s or a >= e for s, e in taken)
+
+    for match in p["range"].finditer(sentence):
+        low, high = parse_number(match.group(1)), parse_number(match.group(2))
+        joiner = sentence[match.end(1):match.start(2)].lower()
+        is_between = match.group(0).lower().startswith("between")
+        if low is None or high is None or low >= high or not free(match.start(), match.end()):
+            continue
+        if "and" in joiner and not is_between or "to" in joiner and _is_from_to(sentence, match.start()):
+            continue
+        found.append(Amount(match.start(), match.end(), None, low, high, "range"))
+        taken.append((match.start(), match.end()))
+    for match in p["number"].finditer(sentence):
+        if not free(match.start(), match.end()):
+            continue
+        value = parse_number(match.group(0))
+        if value is None:
+            continue
+        qualifier, q_start = _qualifier_before(sentence, match.start())
+        found.append(_single(sentence, q_start, match.end(), value, qualifier))
+    for match in p["times_word"].finditer(sentence):
+        if free(match.start(), match.end()):
+            value = float(rules()["times_words"][match.group(0).lower()])
+            found.append(Amount(match.start(), match.end(), value, None, None, "exact"))
+    return sorted(found, key=lambda a: a.start)
+
+
+def _is_from_to(sentence: str, start: int) -> bool:
+    """"rose from 70 to 100" is a change over time, not a range."""
+    return bool(re.search(r"\bfrom\s+(?:\w+\s+)?$", sentence[max(0, start - 25):start], re.IGNORECASE))
+
+
+def _single(sentence: str, start: int, end: int, value: float, qualifier: str) -> Amount:
+    if patterns()["won_range"].match(sentence[end:]):
+        step = _range_step(value)
+        return Amount(start, end, None, value, value + step - 1, "range")
+    if qualifier == "more_than":
+        return Amount(start, end, None, value, None, qualifier)
+    if qualifier == "less_than":
+        return Amount(start, end, None, None, value, qualifier)
+    return Amount(start, end, value, None, None, qualifier)
+
+
+def _range_step(value: float) -> int:
+    """"the 8,000-won range" covers 8,000-8,999: one unit of its lowest non-zero digit's place."""
+    number = int(value)
+    step = 1
+    while number and number % (step * 10) == 0:
+        step *= 10
+    return step

@@ -1,0 +1,123 @@
+"""Source types: what nkpipe can read from a fetched source, and how it splits into documents.
+
+A source type is one module that registers a ``SourceType`` in ``SOURCE_TYPES``: what it
+accepts (``accepts`` on a probe of the bytes, the content type and the source's declared
+kind), what it yields, and how it turns the bytes into documents (``split``). A page, a
+PDF or a text file is one document; an archive is one document per item. A type may
+instead yield links to fetch as documents of the same source (a feed, a sitemap, a
+listing page: ``yields = "links"``), which the discovery issue fills in. Types are asked
+by priority; binary content reaches only types that read binary (PDF), the rest of it is
+a recorded skip. A type whose documents are state-media reports (``state_media``) feeds
+the activity register.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from pipeline.clean import binary_reason
+from pipeline.config import CleanConfig
+from pipeline.errors import RejectedContent
+from pipeline.records import CleanDocument, CleanResult, Fetched
+from pipeline.registry import Registry
+
+PROBE_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a type looks at to decide whether it reads a source."""
+
+    body: bytes
+    head: bytes  # the first PROBE_BYTES
+    content_type: str  # lower case, without parameters ("" when the server sent none)
+    kind: str  # the source's declared kind: article | brief | kcna
+
+
+@dataclass(frozen=True)
+class SourceInput:
+    """A fetched source as a type's ``split`` gets it."""
+
+    fetched: Fetched
+    body: bytes
+    url: str
+    published: date | None  # given when the source was registered; beats the date found in the page
+    kind: str
+
+
+@dataclass(frozen=True)
+class SourceType:
+    name: str
+    format: str  # documents.format of what it yields
+    priority: int  # asked before types of lower priority
+    accepts: Callable[[Probe], bool]
+    split: Callable[[SourceInput, CleanConfig], CleanResult]
+    describes: str  # for messages: "a KCNA archive (a list of items with link and story_text)"
+    content_types: tuple[str, ...] = ()  # what servers call it
+    binary: bool = False  # reads binary content (else binary bytes are a skip before it is asked)
+    yields: Literal["documents", "links"] = "documents"
+    state_media: bool = False  # its documents are state-media reports, read by the activity register
+
+
+SOURCE_TYPES: Registry[SourceType] = Registry(
+    "source type",
+    builtin_modules=("pipeline.source_types.pdf", "pipeline.source_types.kcna_archive",
+                     "pipeline.source_types.html_page", "pipeline.source_types.plain_text"),
+    order=lambda source_type: (-source_type.priority, source_type.name),
+)
+
+
+def state_media_formats() -> tuple[str, ...]:
+    """Document formats of the types whose documents are state-media reports."""
+    return tuple(t.format for t in SOURCE_TYPES if t.state_media)
+
+
+def detect_source_type(body: bytes, content_type: str | None, kind: str) -> SourceType:
+    """The type that reads these bytes; RejectedContent (a recorded skip) when none does."""
+    probe = Probe(body, body[:PROBE_BYTES], (content_type or "").split(";")[0].strip().lower(), kind)
+    types = list(SOURCE_TYPES)
+    found = next((t for t in types if t.binary and t.accepts(probe)), None)
+    if found is not None:
+        return found
+    reason = binary_reason(probe.head)
+    if reason:
+        raise RejectedContent(reason)
+    found = next((t for t in types if not t.binary and t.accepts(probe)), None)
+    if found is not None:
+        return found
+    readers = [t.describes for t in types if _reads(t, probe.content_type)] or [t.describes for t in types]
+    what = "JSON" if probe.content_type.endswith("json") else f"content of type {probe.content_type or 'unknown'}"
+    raise RejectedContent(f"{what} that is not {' or '.join(readers)}")
+
+
+def _reads(source_type: SourceType, content_type: str) -> bool:
+    if content_type.endswith("json"):
+        return any(known.endswith("json") for known in source_type.content_types)
+    return content_type in source_type.content_types
+
+
+def split_source(fetched: Fetched, *, kind: str, url: str, published: date | None,
+                 config: CleanConfig) -> CleanResult:
+    """The documents of one fetched source: one, or one per archive item."""
+    if fetched.not_modified:
+        raise ValueError("split_source needs a body; a 304 Not Modified response has none")
+    body = fetched.body or b""
+    if not body.strip():
+        raise RejectedContent("empty body")
+    source_type = detect_source_type(body, fetched.content_type, kind)
+    return source_type.split(SourceInput(fetched, body, url, published, kind), config)
+
+
+def single_document(source: SourceInput, text: str, metadata: dict, fmt: str, config: CleanConfig) -> CleanResult:
+    """A page, file or brief as one document keyed by its URL."""
+    if len(text) < config.min_text_chars:
+        raise RejectedContent(f"no article text found ({len(text)} characters after cleaning)")
+    document = CleanDocument(
+        key=source.url, url=source.url, title=metadata["title"], author=metadata["author"],
+        published=source.published or metadata["published"], text=text,
+        format=fmt,  # type: ignore[arg-type]  # one of the Literal values by construction
+    )
+    return CleanResult(documents=(document,))

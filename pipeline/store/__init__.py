@@ -1,0 +1,22 @@
+"""The store: the floor every other part of nkpipe stands on.
+
+``open_store(url)`` connects and brings the schema to the newest migration. The
+modules: ``db`` (schema, engine, the ``Store`` handle), ``migrate`` (Alembic),
+``ledger`` / ``document_rows`` / ``register_rows`` / ``correction_rows`` (each owns its
+tables), ``persist`` (rows plus the reviewers' corrections in one transaction).
+"""
+
+from __future__ import annotations
+
+from pipeline.store.db import Store, check_backend, create_engine_for
+from pipeline.store.migrate import bring_to_head
+
+
+def open_store(url: str) -> Store:
+    """Open (and create or migrate if needed) the store at ``url``, an absolute URL from the config."""
+    store = Store(create_engine_for(check_backend(url)))
+    bring_to_head(store.engine)
+    return store
+
+
+__all__ = ["Store", "open_store"]

@@ -1,0 +1,323 @@
+"""Row I/O of reviewers' corrections: storing them, and applying them to the rows they correct.
+
+A correction is stored apart from what the models produced (table ``corrections``) and
+applied on top of it wherever the rows are (re)written: ``pipeline.store.persist`` applies
+the corrections of the documents it writes, and those of the activities after a register
+rebuild, in the same transaction. So a re-run never erases a reviewer's decision.
+
+Keys (``pipeline.keys``) never use row ids. Extraction order may change, so a fact
+correction also keeps the fact's fingerprint (kind, period label, subject, value as
+extracted) and is applied again only to the fact of that span with that fingerprint; when
+none has it, the correction lapses. An activity's id changes when another link to the story
+sorts first, so an activity decision also keeps the activity's document ids and text hashes
+and applies to every activity that shares one of them.
+
+One apply function per target type, chosen from ``APPLIERS``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pipeline.keys import alias_key, parse_key
+from pipeline.records import activity_id_for
+from pipeline.store.db import (
+    activities,
+    activity_people,
+    corrections,
+    documents,
+    entities,
+    facts,
+    person_aliases,
+    persons,
+    sector_labels,
+    utcnow,
+)
+from pipeline.store.register_rows import refresh_tallies
+
+# What identifies a fact among the facts of one span, whatever order they were extracted in.
+FINGERPRINT_FIELDS = ("kind", "period_label", "subject", "value")
+
+
+# --- storing ----------------------------------------------------------------------------------
+
+
+def insert_correction(conn: Connection, *, reviewer: str, target_key: str, action: str, old_value: Any,
+                      new_value: Any, field: str | None, comment: str | None, document_id: str | None) -> sa.Row:
+    """Store one correction and retire the earlier ones of its target; returns the stored row."""
+    target_type, parts = parse_key(target_key)
+    correction_id = conn.execute(corrections.insert().values(
+        created_at=utcnow(), reviewer=reviewer, target_type=target_type, target_key=target_key,
+        text_hash=parts[0] if target_type in ("sector", "fact") else None, document_id=document_id,
+        action=action, field=field, old_value=_json(old_value), new_value=_json(new_value),
+        comment=comment or None, active=True,
+    )).inserted_primary_key[0]
+    row = conn.execute(sa.select(corrections).where(corrections.c.id == correction_id)).one()
+    conn.execute(corrections.update().where(corrections.c.id.in_(_superseded(conn, row)))
+                 .values(active=False, superseded_by=correction_id))
+    return row
+
+
+def old_value_with_fingerprint(conn: Connection, key: str, old_value: Any) -> Any:
+    """The old value of a fact correction with the fingerprint, as extracted, of the fact the key names now."""
+    ids = _fact_ids(conn, parse_key(key)[1])
+    if not ids:
+        return old_value
+    fact = conn.execute(sa.select(facts).where(facts.c.id == ids[0])).one()
+    fingerprint = _fingerprint(fact)
+    if fact.reviewed:  # an earlier correction edited it: keep the fingerprint that one found it by
+        fingerprint = next((stored_fingerprint(c) for c in _active_span_corrections(conn, key)
+                            if expected_fingerprint(c) == fingerprint), fingerprint)
+    old = old_value if isinstance(old_value, dict) else {"value": old_value}
+    return {**old, "fingerprint": fingerprint}
+
+
+def activity_decision(conn: Connection, key: str, action: str) -> dict[str, Any]:
+    """The decision with the activity's reports, so it follows the story when the activity's id changes."""
+    activity_id = parse_key(key)[1][0]
+    stored = conn.execute(sa.select(activities.c.document_ids).where(activities.c.activity_id == activity_id)).scalar()
+    document_ids = json.loads(stored) if stored else []
+    text_hashes = conn.execute(sa.select(documents.c.text_hash).distinct().where(
+        documents.c.document_id.in_(document_ids))).scalars()
+    return {"rejected": action == "not_activity", "document_ids": document_ids, "text_hashes": sorted(text_hashes)}
+
+
+def _superseded(conn: Connection, row: sa.Row) -> list[int]:
+    """Ids of the active corrections the new one replaces: those of the same target.
+
+    A fact's target is its span and fingerprint: the same key may name another fact after a re-run.
+    """
+    fingerprint = stored_fingerprint(row) if row.target_type == "fact" else None
+    if fingerprint is None:
+        return list(conn.execute(sa.select(corrections.c.id).where(
+            corrections.c.target_key == row.target_key, corrections.c.active.is_(True),
+            corrections.c.id != row.id)).scalars())
+    return [c.id for c in _active_span_corrections(conn, row.target_key)
+            if c.id != row.id and stored_fingerprint(c) == fingerprint]
+
+
+def _active_span_corrections(conn: Connection, key: str) -> list[sa.Row]:
+    """The active fact corrections of the key's span and kind, whatever their rank."""
+    span = key.rsplit(":", 1)[0]
+    return conn.execute(sa.select(corrections).where(
+        corrections.c.target_key.startswith(f"{span}:", autoescape=True), corrections.c.active.is_(True))
+        .order_by(corrections.c.id)).all()
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str, sort_keys=True)
+
+
+# --- applying ---------------------------------------------------------------------------------
+
+
+def apply_document_corrections(conn: Connection, document_ids: Sequence[str]) -> None:
+    """Re-apply the active corrections of these (just rewritten) documents and of their people."""
+    hashes = list(conn.execute(sa.select(documents.c.text_hash).where(documents.c.document_id.in_(document_ids)))
+                  .scalars())
+    aliases = conn.execute(sa.select(entities.c.text).distinct().where(
+        entities.c.document_id.in_(document_ids), entities.c.label == "PERSON")).scalars()
+    wanted = sa.or_(corrections.c.text_hash.in_(hashes), corrections.c.target_key.in_([alias_key(a) for a in aliases]))
+    changed_register = False
+    for row in conn.execute(sa.select(corrections).where(corrections.c.active.is_(True), wanted)
+                            .order_by(corrections.c.id)).all():
+        changed_register |= apply_correction(conn, row)
+    if changed_register:
+        refresh_tallies(conn)
+
+
+def apply_register_corrections(conn: Connection) -> None:
+    """Re-apply activity corrections after the register was rebuilt (before its tallies are counted)."""
+    # In the order they were made: a later decision about the same story wins.
+    for row in conn.execute(sa.select(corrections).where(
+            corrections.c.active.is_(True), corrections.c.target_type == "activity").order_by(corrections.c.id)).all():
+        apply_correction(conn, row)
+
+
+def apply_correction(conn: Connection, row: sa.Row, as_seen: bool = False) -> bool:
+    """Apply one stored correction to the current rows; True when the register's tallies may change.
+
+    ``as_seen``: the correction was just made on the rows as the reviewer saw them, so a fact key's
+    rank names the fact; on re-applying after a re-run the fact is found by its fingerprint instead.
+    """
+    target_type, parts = parse_key(row.target_key)
+    return APPLIERS[target_type](conn, row, parts, as_seen)
+
+
+def _apply_sector(conn: Connection, row: sa.Row, parts: list[str], as_seen: bool) -> bool:
+    text_hash, unit, unit_index = parts[0], parts[1], int(parts[2])
+    sector = _new_value(row)
+    # source='reviewer' is what document_rows.reviewed_sector_units() reads to train the sector model.
+    conn.execute(sector_labels.update().where(
+        sector_labels.c.document_id.in_(_documents_with(text_hash)), sector_labels.c.unit == unit,
+        sector_labels.c.unit_index == unit_index).values(sector=sector, source="reviewer", reviewed=True))
+    if unit != "document":
+        return False
+    ids = [activity_id_for(d) for d in conn.execute(
+        sa.select(documents.c.document_id).where(documents.c.text_hash == text_hash)).scalars()]
+    changed = conn.execute(activities.update().where(activities.c.activity_id.in_(ids)).values(sector=sector))
+    return changed.rowcount > 0
+
+
+def _apply_fact(conn: Connection, row: sa.Row, parts: list[str], as_seen: bool) -> bool:
+    fact_ids = _fact_ids(conn, parts, None if as_seen else stored_fingerprint(row))
+    where = (facts.c.id.in_(fact_ids),)
+    if row.action == "reject":
+        conn.execute(facts.update().where(*where).values(rejected=True, reviewed=True))
+        return False
+    values = {k: (date.fromisoformat(v) if k.startswith("period_") and k != "period_label" and v else v)
+              for k, v in (_new_value(row) or {}).items()}
+    conn.execute(facts.update().where(*where).values(**values, reviewed=True, rejected=False))
+    return False
+
+
+def _apply_activity(conn: Connection, row: sa.Row, parts: list[str], as_seen: bool) -> bool:
+    decision = _new_value(row)
+    # Corrections stored before decisions kept their reports hold just `true` (not an activity).
+    decision = decision if isinstance(decision, dict) else {"rejected": True}
+    same_story = {parts[0]} | _activities_sharing_reports(conn, decision)
+    conn.execute(activities.update().where(activities.c.activity_id.in_(same_story))
+                 .values(rejected=decision["rejected"], reviewed=True))
+    return True
+
+
+def _apply_alias(conn: Connection, row: sa.Row, parts: list[str], as_seen: bool) -> bool:
+    alias, target = parts[0], _new_value(row)
+    person_id, name = target["person_id"], target.get("canonical_name")
+    known = conn.execute(sa.select(persons.c.canonical_name).where(persons.c.person_id == person_id)).scalar()
+    if known is None:
+        conn.execute(persons.insert().values(person_id=person_id, canonical_name=name or alias,
+                                             in_gazetteer=False, first_seen_at=utcnow()))
+    name = known or name or alias
+    mentions = conn.execute(sa.select(sa.func.count()).select_from(entities).where(
+        entities.c.label == "PERSON", entities.c.text == alias)).scalar_one()
+    if conn.execute(sa.select(person_aliases.c.alias).where(person_aliases.c.alias == alias)).first():
+        conn.execute(person_aliases.update().where(person_aliases.c.alias == alias).values(
+            person_id=person_id, source="reviewer", mentions=mentions, updated_at=utcnow()))
+    else:
+        conn.execute(person_aliases.insert().values(alias=alias, person_id=person_id, source="reviewer",
+                                                    mentions=mentions, updated_at=utcnow()))
+    mentions_before = conn.execute(sa.select(entities.c.document_id, entities.c.canonical_id).where(
+        entities.c.label == "PERSON", entities.c.text == alias)).all()
+    conn.execute(entities.update().where(entities.c.label == "PERSON", entities.c.text == alias)
+                 .values(canonical_id=person_id, canonical_name=name))
+    _rename_activity_people(conn, mentions_before, person_id, name)
+    return True
+
+
+APPLIERS: dict[str, Callable[[Connection, sa.Row, list[str], bool], bool]] = {
+    "sector": _apply_sector,
+    "fact": _apply_fact,
+    "activity": _apply_activity,
+    "alias": _apply_alias,
+}
+
+
+def _new_value(row: sa.Row) -> Any:
+    return json.loads(row.new_value) if row.new_value else None
+
+
+def _activities_sharing_reports(conn: Connection, decision: dict) -> set[str]:
+    """Ids of the activities with one of the decision's documents, or a document with one of its texts."""
+    reports = set(decision.get("document_ids", ()))
+    if decision.get("text_hashes"):
+        reports.update(conn.execute(sa.select(documents.c.document_id).where(
+            documents.c.text_hash.in_(decision["text_hashes"]))).scalars())
+    if not reports:
+        return set()
+    return {activity_id for activity_id, document_ids in conn.execute(
+        sa.select(activities.c.activity_id, activities.c.document_ids)) if reports & set(json.loads(document_ids))}
+
+
+def _documents_with(text_hash: str):
+    return sa.select(documents.c.document_id).where(documents.c.text_hash == text_hash).scalar_subquery()
+
+
+def _rename_activity_people(conn: Connection, mentions: Sequence[sa.Row], person_id: str, name: str) -> None:
+    """Give the activities reporting the alias its new person now: the register is rebuilt only on the next run."""
+    documents_with_alias = {m.document_id for m in mentions}
+    previous_ids = {m.canonical_id for m in mentions if m.canonical_id and m.canonical_id != person_id}
+    if not previous_ids:
+        return
+    for activity_id, document_ids in conn.execute(sa.select(activities.c.activity_id, activities.c.document_ids)):
+        if not documents_with_alias & set(json.loads(document_ids)):
+            continue
+        of_activity = activity_people.c.activity_id == activity_id
+        moved = sa.and_(of_activity, activity_people.c.person_id.in_(previous_ids))
+        already_there = conn.execute(sa.select(activity_people.c.id).where(
+            of_activity, activity_people.c.person_id == person_id)).first()
+        if already_there:  # one row per person and activity, as the register builds them
+            conn.execute(activity_people.delete().where(moved))
+        else:
+            conn.execute(activity_people.update().where(moved).values(person_id=person_id, name=name))
+
+
+# --- fingerprints ----------------------------------------------------------------------------
+
+
+def _fingerprint(fact: sa.Row) -> dict[str, Any]:
+    return {name: getattr(fact, name) for name in FINGERPRINT_FIELDS}
+
+
+def stored_fingerprint(row: sa.Row) -> dict[str, Any] | None:
+    old = json.loads(row.old_value) if row.old_value else None
+    return old.get("fingerprint") if isinstance(old, dict) else None
+
+
+def expected_fingerprint(row: sa.Row) -> dict[str, Any] | None:
+    """The fingerprint the corrected fact has once the correction is applied."""
+    fingerprint = stored_fingerprint(row)
+    if fingerprint is None:
+        return None
+    edit = json.loads(row.new_value) if row.action == "set" and row.new_value else {}
+    return {**fingerprint, **{k: v for k, v in edit.items() if k in FINGERPRINT_FIELDS}}
+
+
+def span_facts(conn: Connection, parts: list[str]) -> dict[str, list[sa.Row]]:
+    """The facts of a key's span and kind, per document with the key's text, in extraction order."""
+    text_hash, start, end, kind, _ = parts
+    query = sa.select(facts).where(
+        facts.c.document_id.in_(_documents_with(text_hash)), facts.c.start_char == int(start),
+        facts.c.end_char == int(end), facts.c.kind == kind).order_by(facts.c.document_id, facts.c.id)
+    by_document: dict[str, list[sa.Row]] = {}
+    for fact in conn.execute(query):
+        by_document.setdefault(fact.document_id, []).append(fact)
+    return by_document
+
+
+def fact_ids_of_key(conn: Connection, key: str) -> list[int]:
+    """Row ids of the fact a fact key names (by its rank), one per document with the key's text."""
+    return _fact_ids(conn, parse_key(key)[1])
+
+
+def _fact_ids(conn: Connection, parts: list[str], fingerprint: dict | None = None) -> list[int]:
+    """Row ids of the fact a key names, in every document with that text (one per document).
+
+    With a fingerprint, the fact of the span that has it, whatever its rank; else the key's rank.
+    """
+    ordinal = int(parts[4])
+    chosen = []
+    for span in span_facts(conn, parts).values():
+        if fingerprint is not None:
+            chosen += [next((f.id for f in span if _fingerprint(f) == fingerprint), None)]
+        elif ordinal < len(span):
+            chosen.append(span[ordinal].id)
+    return [fact_id for fact_id in chosen if fact_id is not None]
+
+
+def correction_state(conn: Connection, row: sa.Row) -> str:
+    """applied, superseded (by a later one), or lapsed (a fact correction whose fact is no longer extracted)."""
+    if not row.active:
+        return "superseded"
+    expected = expected_fingerprint(row) if row.target_type == "fact" else None
+    if expected is None:
+        return "applied"
+    holds = any(f.reviewed and _fingerprint(f) == expected and (row.action != "reject" or f.rejected)
+                for span in span_facts(conn, parse_key(row.target_key)[1]).values() for f in span)
+    return "applied" if holds else "lapsed"

@@ -1,0 +1,254 @@
+"""Row I/O of the ingest ledger: sources, runs, fetches, skips, raw bytes and training runs.
+
+Plain functions over a ``Store``; this module owns those tables and imports nothing
+of nkpipe above the records.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from pipeline.errors import DuplicateSourceError, StoreError, UnknownSourceError
+from pipeline.records import Fetched, FetchState, ItemSkip, RunCounts, Source
+from pipeline.store.db import Store, documents, fetches, raw_contents, runs, skips, sources, training_runs, upsert, utcnow
+
+
+def _source_from_row(row: sa.Row) -> Source:
+    return Source(
+        id=row.id,
+        url=row.url,
+        kind=row.kind,
+        name=row.name,
+        published=row.published,
+        enabled=bool(row.enabled),
+        added_at=row.added_at,
+        state=FetchState(row.etag, row.last_modified, row.content_hash, row.pipeline_version),
+    )
+
+
+# --- sources -----------------------------------------------------------
+
+
+def add_source(store: Store, url: str, kind: str, name: str | None, published: date | None) -> Source:
+    try:
+        with store.writing() as conn:
+            existing = conn.execute(sa.select(sources.c.id).where(sources.c.url == url)).first()
+            if existing:
+                raise DuplicateSourceError(url, existing.id)
+            result = conn.execute(
+                sources.insert().values(
+                    url=url, kind=kind, name=name, published=published,
+                    enabled=True, added_at=utcnow(),
+                )
+            )
+            source_id = result.inserted_primary_key[0]
+    except IntegrityError as exc:  # a concurrent writer registered it first: its id, read once it committed
+        found = find_source(store, url)
+        raise DuplicateSourceError(url, found.id if found else None) from exc
+    return get_source(store, source_id)
+
+
+def get_source(store: Store, source_id: int) -> Source:
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(sources).where(sources.c.id == source_id)).first()
+    if row is None:
+        raise UnknownSourceError(
+            f"no source has id {source_id}; `nkpipe sources list` shows the ids"
+        )
+    return _source_from_row(row)
+
+
+def find_source(store: Store, url: str) -> Source | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(sources).where(sources.c.url == url)).first()
+    return _source_from_row(row) if row else None
+
+
+def list_sources(store: Store, enabled_only: bool = False) -> list[Source]:
+    query = sa.select(sources).order_by(sources.c.id)
+    if enabled_only:
+        query = query.where(sources.c.enabled.is_(True))
+    with store.engine.connect() as conn:
+        return [_source_from_row(r) for r in conn.execute(query)]
+
+
+def source_overview(store: Store) -> list[dict]:
+    """Sources with their last outcome and stored document count, for listings."""
+    counts = (
+        sa.select(documents.c.source_id, sa.func.count().label("documents"))
+        .group_by(documents.c.source_id)
+        .subquery()
+    )
+    query = (
+        sa.select(sources, sa.func.coalesce(counts.c.documents, 0).label("documents"))
+        .select_from(sources.outerjoin(counts, counts.c.source_id == sources.c.id))
+        .order_by(sources.c.id)
+    )
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def count_sources(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(sources)).scalar_one()
+
+
+def set_source_enabled(store: Store, source_id: int, enabled: bool) -> Source:
+    with store.writing() as conn:
+        result = conn.execute(
+            sources.update().where(sources.c.id == source_id).values(enabled=enabled)
+        )
+    if result.rowcount == 0:
+        raise UnknownSourceError(
+            f"no source has id {source_id}; `nkpipe sources list` shows the ids"
+        )
+    return get_source(store, source_id)
+
+
+def mark_source_processed(store: Store, source_id: int, fetched: Fetched, pipeline_version: str, outcome: str) -> None:
+    """Remember what was processed so the next run can skip it when unchanged."""
+    with store.writing() as conn:
+        conn.execute(
+            sources.update().where(sources.c.id == source_id).values(
+                etag=fetched.etag, last_modified=fetched.last_modified,
+                content_hash=fetched.content_hash, pipeline_version=pipeline_version,
+                last_outcome=outcome, last_reason=None, last_fetched_at=utcnow(),
+            )
+        )
+
+
+def mark_source_outcome(store: Store, source_id: int, outcome: str, reason: str | None) -> None:
+    with store.writing() as conn:
+        conn.execute(
+            sources.update().where(sources.c.id == source_id).values(
+                last_outcome=outcome, last_reason=reason, last_fetched_at=utcnow()
+            )
+        )
+
+
+# --- runs, fetches, skips ----------------------------------------------
+
+
+def start_run(store: Store, flow_name: str, sources_total: int, pipeline_version: str,
+              flow_run_id: str | None = None) -> int:
+    with store.writing() as conn:
+        result = conn.execute(
+            runs.insert().values(
+                flow_name=flow_name, flow_run_id=flow_run_id, started_at=utcnow(),
+                status="running", pipeline_version=pipeline_version,
+                sources_total=sources_total,
+                new=0, changed=0, unchanged=0, skipped=0, failed=0, words=0,
+            )
+        )
+        return result.inserted_primary_key[0]
+
+
+def finish_run(store: Store, run_id: int, counts: RunCounts, status: str, message: str | None = None) -> None:
+    with store.writing() as conn:
+        conn.execute(
+            runs.update().where(runs.c.run_id == run_id).values(
+                finished_at=utcnow(), status=status, message=message,
+                new=counts.new, changed=counts.changed, unchanged=counts.unchanged,
+                skipped=counts.skipped, failed=counts.failed, words=counts.words,
+            )
+        )
+
+
+def get_run(store: Store, run_id: int) -> dict:
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
+    if row is None:
+        raise StoreError(f"no run has id {run_id}")
+    return dict(row._mapping)
+
+
+def recent_runs(store: Store, limit: int = 10) -> list[dict]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(runs).order_by(runs.c.run_id.desc()).limit(limit))
+        return [dict(r._mapping) for r in rows]
+
+
+def recent_problems(store: Store, limit: int = 10) -> list[dict]:
+    """The latest failed or skipped fetches with their source URL and reason, newest first."""
+    query = (sa.select(fetches, sources.c.url).join(sources, sources.c.id == fetches.c.source_id)
+             .where(fetches.c.outcome.in_(("failed", "skipped"))).order_by(fetches.c.id.desc()).limit(limit))
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def record_fetch(store: Store, run_id: int | None, source_id: int, outcome: str, *,
+                 reason: str | None = None, fetched: Fetched | None = None,
+                 documents_count: int | None = None, duration_s: float | None = None) -> None:
+    with store.writing() as conn:
+        conn.execute(
+            fetches.insert().values(
+                run_id=run_id, source_id=source_id, fetched_at=utcnow(), outcome=outcome,
+                reason=reason, documents=documents_count, duration_s=duration_s,
+                http_status=fetched.http_status if fetched else None,
+                content_type=fetched.content_type if fetched else None,
+                content_hash=fetched.content_hash if fetched else None,
+                size_bytes=fetched.size if fetched and fetched.body is not None else None,
+            )
+        )
+
+
+def record_skips(store: Store, run_id: int | None, source_id: int, items: Iterable[ItemSkip]) -> None:
+    rows = [
+        dict(run_id=run_id, source_id=source_id, item_key=s.key, stage=s.step,
+             reason=s.reason, created_at=utcnow())
+        for s in items
+    ]
+    if rows:
+        with store.writing() as conn:
+            conn.execute(skips.insert(), rows)
+
+
+def skips_for_run(store: Store, run_id: int) -> list[dict]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(skips).where(skips.c.run_id == run_id).order_by(skips.c.id))
+        return [dict(r._mapping) for r in rows]
+
+
+# --- raw content ---------------------------------------------------------
+
+
+def save_raw(store: Store, fetched: Fetched) -> None:
+    """Keep the fetched bytes, compressed, once per content hash."""
+    if fetched.body is None or fetched.content_hash is None:
+        return
+    with store.writing() as conn:
+        exists = conn.execute(
+            sa.select(raw_contents.c.content_hash)
+            .where(raw_contents.c.content_hash == fetched.content_hash)
+        ).first()
+        if exists:
+            return
+        upsert(conn, raw_contents, [dict(
+            content_hash=fetched.content_hash, compression="zlib", size_bytes=fetched.size,
+            content_type=fetched.content_type, charset=fetched.charset,
+            data=zlib.compress(fetched.body, 6), stored_at=utcnow(),
+        )], ["content_hash"])
+
+
+def load_raw(store: Store, content_hash: str) -> bytes | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(raw_contents).where(raw_contents.c.content_hash == content_hash)
+        ).first()
+    return zlib.decompress(row.data) if row else None
+
+
+def record_training_run(store: Store, summary: dict) -> None:
+    with store.writing() as conn:
+        conn.execute(training_runs.insert().values(
+            trained_at=utcnow(), model_version=summary["version"], design=summary["design"],
+            test_macro_f1=summary["test_macro_f1"], previous_macro_f1=summary["previous_macro_f1"],
+            promoted=summary["promoted"], reason=summary["reason"], train_size=summary["train_size"],
+            test_size=summary["test_size"], details=json.dumps(summary, default=str),
+        ))

@@ -1,0 +1,102 @@
+"""Row I/O of the activity register: activities, their people and the yearly tallies.
+
+The register is rebuilt whole from the stored state-media reports; ``pipeline.store.persist``
+wraps the read, the write and the reviewers' corrections in one locked transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pipeline.records import Activity, Person, Report, ReportEntity
+from pipeline.store.db import Store, activities, activity_people, activity_tallies, documents, entities, sector_labels
+from pipeline.tallies import tally_rows
+
+REGISTER_LOCK_KEY = 0x6E6B7267  # advisory lock id of the activity register's rebuild
+
+
+def lock_register(conn: Connection) -> None:
+    """Hold the register until the transaction ends (SQLite's writers hold the whole file already)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": REGISTER_LOCK_KEY})
+
+
+def read_reports(conn: Connection, formats: Sequence[str]) -> list[Report]:
+    """Documents of the given formats (state media) with their entities and document-level sector."""
+    sectors = dict(conn.execute(
+        sa.select(sector_labels.c.document_id, sector_labels.c.sector).where(sector_labels.c.unit == "document")).all())
+    by_document: dict[str, list] = {}
+    of_formats = documents.c.format.in_(list(formats))
+    query = sa.select(entities).join(documents, entities.c.document_id == documents.c.document_id).where(
+        of_formats).order_by(entities.c.document_id, entities.c.entity_index)
+    for e in conn.execute(query):
+        by_document.setdefault(e.document_id, []).append(ReportEntity(
+            e.label, e.text, e.start_char, e.end_char, e.canonical_id, e.canonical_name))
+    rows = conn.execute(sa.select(documents.c.document_id, documents.c.title, documents.c.text,
+                                  documents.c.published, documents.c.section).where(of_formats))
+    return [Report(r.document_id, r.title, r.text, r.published, tuple(by_document.get(r.document_id, ())),
+                   sectors.get(r.document_id), r.section) for r in rows]
+
+
+def replace_register(conn: Connection, register: Sequence[Activity], version: str | None) -> None:
+    """Delete the register and insert ``register`` (its tallies are counted by ``refresh_tallies``)."""
+    conn.execute(activity_people.delete())
+    conn.execute(activity_tallies.delete())
+    conn.execute(activities.delete())
+    if register:
+        conn.execute(activities.insert(), [_activity_row(a, version) for a in register])
+    people = [dict(activity_id=a.activity_id, person_id=p.person_id, name=p.name, role=p.role)
+              for a in register for p in a.people]
+    if people:
+        conn.execute(activity_people.insert(), people)
+
+
+def _activity_row(a: Activity, version: str | None) -> dict:
+    return {
+        "activity_id": a.activity_id, "actor": a.actor, "event_date": a.event_date,
+        "report_date": a.report_date, "title": a.title, "activity_type": a.activity_type,
+        "sector": a.sector, "place": a.place, "counterpart_country": a.counterpart_country,
+        "document_ids": json.dumps(list(a.document_ids)), "confidence": round(a.confidence, 3),
+        "register_version": version,
+    }
+
+
+def refresh_tallies(conn: Connection) -> None:
+    """Count the register's tallies again from its activities, leaving out rejected ones."""
+    conn.execute(activity_tallies.delete())
+    rows = tally_rows(register_from(conn))
+    if rows:
+        conn.execute(activity_tallies.insert(), rows)
+
+
+def register_from(conn: Connection, include_rejected: bool = False) -> list[Activity]:
+    """The stored register as Activity records (rejected activities left out unless asked for)."""
+    people: dict[str, list] = {}
+    for p in conn.execute(sa.select(activity_people).order_by(activity_people.c.id)):
+        people.setdefault(p.activity_id, []).append(Person(p.person_id, p.name, p.role))
+    query = sa.select(activities)
+    if not include_rejected:
+        query = query.where(activities.c.rejected.is_(False))
+    return [Activity(r.activity_id, r.actor, r.event_date, r.report_date, r.title, r.activity_type,
+                     r.sector, r.place, r.counterpart_country, tuple(json.loads(r.document_ids)),
+                     tuple(people.get(r.activity_id, ())), r.confidence)
+            for r in conn.execute(query)]
+
+
+def load_register(store: Store, include_rejected: bool = False) -> list[Activity]:
+    """The register's activities; those a reviewer marked as not activities are left out."""
+    with store.reading() as conn:
+        return register_from(conn, include_rejected)
+
+
+def activities_per_document(conn: Connection) -> Counter[str]:
+    """How many (not rejected) activities each document reports."""
+    fed: Counter[str] = Counter()
+    for ids in conn.execute(sa.select(activities.c.document_ids).where(activities.c.rejected.is_(False))).scalars():
+        fed.update(json.loads(ids))
+    return fed

@@ -1,0 +1,61 @@
+"""Counting the activity register: per year, by sector, type, companion or month.
+
+Pure functions over ``Activity`` records, shared by the register's store (which keeps
+``activity_tallies`` current after every rebuild and correction), the CLI and the report.
+An activity counts on its event date, else its report date.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from pipeline.records import Activity
+
+BY = ("sector", "type", "companion", "month")
+
+
+def tallies(activities: Sequence[Activity], year: int, by: str) -> list[tuple[str, int]]:
+    """Counts of the year's activities (by event date, else report date) per key."""
+    if by not in BY:
+        raise ValueError(f"--by must be one of {', '.join(BY)}")
+    counts: Counter[str] = Counter()
+    for activity in activities:
+        day = activity.event_date or activity.report_date
+        if day is None or day.year != year:
+            continue
+        if by == "sector":
+            counts[activity.sector or "unknown"] += 1
+        elif by == "type":
+            counts[activity.activity_type] += 1
+        elif by == "month":
+            counts[f"{day:%Y-%m}"] += 1
+        else:
+            for person in activity.people:
+                if person.role == "accompanied":
+                    counts[person.name] += 1
+    ordered = sorted(counts.items(), key=lambda kv: kv[0]) if by == "month" else counts.most_common()
+    return ordered
+
+
+def monthly_by_sector(activities: Sequence[Activity], year: int) -> dict[str, dict[str, int]]:
+    table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for activity in activities:
+        day = activity.event_date or activity.report_date
+        if day is not None and day.year == year:
+            table[f"{day:%Y-%m}"][activity.sector or "unknown"] += 1
+    return {month: dict(row) for month, row in sorted(table.items())}
+
+
+def tally_rows(activities: Sequence[Activity]) -> list[dict[str, Any]]:
+    """Every tally of the register (each year, each breakdown), for the activity_tallies table."""
+    years = sorted({(a.event_date or a.report_date).year for a in activities if (a.event_date or a.report_date)})
+    rows = []
+    for year in years:
+        rows.append({"year": year, "by": "total", "key": "all",
+                     "count": sum(1 for a in activities if (a.event_date or a.report_date or date.min).year == year)})
+        for by in BY:
+            rows.extend({"year": year, "by": by, "key": key, "count": count} for key, count in tallies(activities, year, by))
+    return rows
