@@ -234,21 +234,23 @@ def _ordinal_pattern(v: _Vocabulary) -> str:
     return rf"(?P<ord>{_words(list(v.ordinals))})"
 
 
-# --------------------------------------------------------------------------- resolution context
+# --------------------------------------------------------------------------- what expressions resolve against
 
 
 @dataclass(frozen=True)
-class _Context:
+class _Anchor:
+    """The text being read and the publication date its relative expressions resolve against."""
+
     text: str
     published: date | None
     strict: bool  # running text: month names must be capitalised ("may" is a verb)
 
 
 _Hit = tuple[int, int, Period, bool]  # start, end, period, relative
-_Handler = Callable[[re.Match[str], _Context], "list[_Hit] | None"]
+_Handler = Callable[[re.Match[str], _Anchor], "list[_Hit] | None"]
 
 
-def _pub(ctx: _Context) -> date:
+def _pub(ctx: _Anchor) -> date:
     """The publication date of a relative expression; handlers check it first."""
     assert ctx.published is not None
     return ctx.published
@@ -258,7 +260,7 @@ def _word(m: re.Match[str], group: str) -> str:
     return " ".join((m.group(group) or "").lower().split())
 
 
-def _month_number(m: re.Match[str], ctx: _Context, group: str = "month") -> int | None:
+def _month_number(m: re.Match[str], ctx: _Anchor, group: str = "month") -> int | None:
     token = m.group(group)
     if ctx.strict and not token[0].isupper():
         return None
@@ -300,7 +302,7 @@ def _recent_month_year(published: date, month: int) -> int:
     return published.year if month <= published.month else published.year - 1
 
 
-def _relative_year(m: re.Match[str], ctx: _Context) -> int | None:
+def _relative_year(m: re.Match[str], ctx: _Anchor) -> int | None:
     """Year from an explicit year or "this/last/next year"; None when it needs an absent date."""
     if m.groupdict().get("year"):
         return int(m.group("year"))
@@ -329,13 +331,13 @@ def _is_year_use(text: str, m: re.Match[str]) -> bool:
     return not v.quantity_before.search(text, max(0, m.start() - 40), m.start())
 
 
-def _on_year(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_year(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     if not _is_year_use(ctx.text, m):
         return None
     return _whole(m, year_period(int(m.group("year"))), False)
 
 
-def _on_year_range(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_year_range(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     first, last = int(m.group("a")), int(m.group("b"))
     if _word(m, "sep") == "and" and _word(m, "lead") != "between":
         return None  # "in both 2022 and 2023" is two years, not a range
@@ -344,7 +346,7 @@ def _on_year_range(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     return _whole(m, _years_period(first, last), False)
 
 
-def _on_lost_dash(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_lost_dash(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"(20212025)": a year range whose dash was lost when the text was copied."""
     first, last = int(m.group("a")), int(m.group("b"))
     if not (first <= last <= first + _MAX_LOST_DASH_SPAN and last <= 2099):
@@ -352,12 +354,12 @@ def _on_lost_dash(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     return _whole(m, _years_period(first, last), False)
 
 
-def _on_decade(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_decade(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     first = int(m.group("decade"))
     return _whole(m, _years_period(first, first + 9), False)
 
 
-def _on_relative_year(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_relative_year(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     rel = _word(m, "rel").split()[-1]
     anchor = _anchor_year(ctx.text, m.start()) if rel in _ANAPHORIC else None
     if anchor is not None:
@@ -375,7 +377,7 @@ def _count(m: re.Match[str], group: str = "n") -> int:
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-def _on_weekday(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_weekday(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"on Wednesday" in a news report is the latest such day up to the report (KCNA reports the next day)."""
     if ctx.published is None:
         return None
@@ -387,7 +389,7 @@ def _on_weekday(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     return _whole(m, Period(day, day, day.isoformat(), "day"), True)
 
 
-def _on_rolling_year(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_rolling_year(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"over the past year" is the twelve months up to publication, not the previous calendar year."""
     if ctx.published is None:
         return None
@@ -397,7 +399,7 @@ def _on_rolling_year(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     return _whole(m, Period(start, end, f"{start.isoformat()}/{end.isoformat()}", "range"), True)
 
 
-def _on_past_span(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_past_span(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"the past five years" ends with the publication year: 2022/2026 when published in 2026."""
     if ctx.published is None:
         return None
@@ -419,7 +421,7 @@ def _add_months(first_of_month: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _on_ago(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_ago(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     if ctx.published is None:
         return None
     published, n, unit = _pub(ctx), _count(m), _word(m, "unit").rstrip("s")
@@ -438,13 +440,13 @@ _DAY_WORD_OFFSET = {"the day before yesterday": -2, "yesterday": -1, "today": 0,
                     "the previous day": -1, "the day before": -1}
 
 
-def _on_day_word(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_day_word(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     if ctx.published is None:
         return None
     return _whole(m, _day_period(_pub(ctx) + timedelta(days=_DAY_WORD_OFFSET[_word(m, "word")])), True)
 
 
-def _day_year(m: re.Match[str], ctx: _Context, month: int, day: int) -> tuple[int, bool] | None:
+def _day_year(m: re.Match[str], ctx: _Anchor, month: int, day: int) -> tuple[int, bool] | None:
     """(year, relative) of a day: explicit, "last year", or the latest one before publication."""
     if m.group("year"):
         return int(m.group("year")), False
@@ -459,7 +461,7 @@ def _day_year(m: re.Match[str], ctx: _Context, month: int, day: int) -> tuple[in
 _DAY_TOKEN = re.compile(r"(?P<n>\d\d?)(?:st|nd|rd|th)?", re.I)
 
 
-def _on_month_day(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_month_day(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"February 7", "Feb. 7, 2025", "September 3 last year", "Dec. 1 and 27", "June 25-27"."""
     month = _month_number(m, ctx)
     if month is None:
@@ -485,7 +487,7 @@ def _on_month_day(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     return hits
 
 
-def _on_day_month(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_day_month(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"7 February", "the 7th of February 2025"."""
     month = _month_number(m, ctx)
     if month is None:
@@ -497,7 +499,7 @@ def _on_day_month(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     return _whole(m, _day_period(date(resolved[0], month, day)), resolved[1])
 
 
-def _on_iso(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_iso(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     day = date(int(m.group("y")), int(m.group("m")), int(m.group("d")))
     return _whole(m, _day_period(day), False)
 
@@ -505,14 +507,14 @@ def _on_iso(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
 # --------------------------------------------------------------------------- handlers: months
 
 
-def _on_month_year(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_month_year(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     month = _month_number(m, ctx)
     if month is None:
         return None
     return _whole(m, _month_period(int(m.group("year")), month), False)
 
 
-def _on_month_relative(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_month_relative(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"last November", "next February", "November last year"."""
     month = _month_number(m, ctx)
     if month is None or ctx.published is None:
@@ -529,7 +531,7 @@ def _on_month_relative(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     return _whole(m, _month_period(year, month), True)
 
 
-def _on_bare_month(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_bare_month(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"in November": the latest November that has begun by publication."""
     month = _month_number(m, ctx)
     if month is None or ctx.published is None:
@@ -544,7 +546,7 @@ def _part(m: re.Match[str]) -> str:
     return _word(m, "part").replace("the ", "").replace(" of", "")
 
 
-def _on_month_part(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_month_part(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"early November", "mid-November 2023", "as of the end of November"."""
     month = _month_number(m, ctx)
     if month is None:
@@ -559,7 +561,7 @@ def _on_month_part(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     return _whole(m, _month_part_period(year, month, _part(m)), relative)
 
 
-def _on_year_part(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_year_part(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"in early 2024", "late last year", "by the end of the year"."""
     year = _relative_year(m, ctx)
     if year is None:
@@ -567,7 +569,7 @@ def _on_year_part(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     return _whole(m, _year_part_period(year, _part(m)), not m.group("year"))
 
 
-def _on_month_word(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_month_word(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"this month", "last month"."""
     if ctx.published is None:
         return None
@@ -582,7 +584,7 @@ def _season(m: re.Match[str]) -> _Season:
     return _vocabulary().seasons[_word(m, "season")]
 
 
-def _on_season_year(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_season_year(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"the summer of 2025", "summer 2025", "the 2025 summer", "summer of last year"."""
     year = _relative_year(m, ctx)
     if year is None:
@@ -596,7 +598,7 @@ def _current_season_year(published: date, season: _Season) -> int:
     return published.year - 1 if wraps and published.month <= season.last_month else published.year
 
 
-def _on_season_relative(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_season_relative(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"this summer" (of the publication year), "last winter" (the latest one over by
     publication), "next spring", and "in the summer" (the latest one begun, like "in November")."""
     if ctx.published is None:
@@ -619,7 +621,7 @@ def _ordinal(m: re.Match[str], top: int) -> int | None:
     return value if 1 <= value <= top else None
 
 
-def _on_half(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_half(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"the second half of 2025", "H1 2025", "in the second half" (publication year)."""
     half, year = _ordinal(m, 2), _relative_year(m, ctx)
     if half is None or year is None:
@@ -627,7 +629,7 @@ def _on_half(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     return _whole(m, _half_period(year, half), not m.groupdict().get("year"))
 
 
-def _on_quarter(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_quarter(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"the first quarter of 2024", "Q3 2024"."""
     quarter, year = _ordinal(m, 4), _relative_year(m, ctx)
     if quarter is None or year is None:
@@ -635,7 +637,7 @@ def _on_quarter(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     return _whole(m, _quarter_period(year, quarter), not m.groupdict().get("year"))
 
 
-def _on_half_bare(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_half_bare(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"in the second half": of the publication year."""
     half = _ordinal(m, 2)
     if half is None or ctx.published is None:
@@ -643,7 +645,7 @@ def _on_half_bare(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
     return _whole(m, _half_period(_pub(ctx).year, half), True)
 
 
-def _on_quarter_bare(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+def _on_quarter_bare(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     quarter = _ordinal(m, 4)
     if quarter is None or ctx.published is None:
         return None
@@ -651,7 +653,7 @@ def _on_quarter_bare(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
 
 
 def _named_handler(named: _NamedPeriod) -> _Handler:
-    def handler(m: re.Match[str], ctx: _Context) -> list[_Hit] | None:
+    def handler(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
         p = named.period
         return _whole(m, Period(p.start, p.end, p.label, p.granularity), False)
 
@@ -804,7 +806,7 @@ class _Candidate:
     mentions: tuple[TemporalMention, ...]
 
 
-def _candidates(ctx: _Context) -> list[_Candidate]:
+def _candidates(ctx: _Anchor) -> list[_Candidate]:
     found: list[_Candidate] = []
     for order, rule in enumerate(_rules().rules):
         for m in rule.pattern.finditer(ctx.text):
@@ -820,7 +822,7 @@ def _candidates(ctx: _Context) -> list[_Candidate]:
     return found
 
 
-def _find_tagged(ctx: _Context) -> list[tuple[str, TemporalMention]]:
+def _find_tagged(ctx: _Anchor) -> list[tuple[str, TemporalMention]]:
     """Longest candidates first; a candidate overlapping a chosen one is dropped."""
     taken = bytearray(len(ctx.text))
     chosen: list[tuple[str, TemporalMention]] = []
@@ -843,14 +845,14 @@ def find_temporal(text: str, published: date | None) -> list[TemporalMention]:
     """Every temporal expression in ``text``, resolved; sorted and non-overlapping."""
     if not isinstance(text, str) or not text:
         return []
-    return [m for _, m in _find_tagged(_Context(text, _as_date(published), strict=True))]
+    return [m for _, m in _find_tagged(_Anchor(text, _as_date(published), strict=True))]
 
 
 def resolve_expression(expression: str, published: date | None) -> Period | None:
     """The period of one expression ("last year", "Q3 2024"); the longest if it holds several."""
     if not isinstance(expression, str) or not expression.strip():
         return None
-    found = _find_tagged(_Context(expression, _as_date(published), strict=False))
+    found = _find_tagged(_Anchor(expression, _as_date(published), strict=False))
     if not found:
         return None
     best = max((m for _, m in found), key=lambda m: (m.end_char - m.start_char, -m.start_char))
@@ -882,7 +884,7 @@ _PRESENT = re.compile(r"\b(?:new\s+year|this\s+year|current\s+year|so\s+far)\b",
 
 def _absolute_day(text: str, within: int) -> date | None:
     """The first explicitly dated day (ISO, "February 7, 2025") starting by ``within``."""
-    for _, mention in _find_tagged(_Context(text, None, strict=True)):
+    for _, mention in _find_tagged(_Anchor(text, None, strict=True)):
         if mention.period.granularity == "day" and not mention.relative and mention.start_char <= within:
             return mention.period.start
     return None
@@ -905,7 +907,7 @@ def _header_date(text: str) -> date | None:
     for line in lines:
         if len(line) > _HEADER_LINE_CHARS or line.endswith((".", "!", "?")):
             continue  # a sentence: its dates are events ("On August 24, 1945, the ship ...")
-        for _, mention in _find_tagged(_Context(line, None, strict=True)):
+        for _, mention in _find_tagged(_Anchor(line, None, strict=True)):
             if mention.period.granularity == "day" and not mention.relative:
                 return mention.period.start
     return None
@@ -944,7 +946,7 @@ def _is_future_reference(text: str, mention: TemporalMention) -> bool:
 
 
 def _past_mentions(text: str) -> list[TemporalMention]:
-    found = _find_tagged(_Context(text, None, strict=True))
+    found = _find_tagged(_Anchor(text, None, strict=True))
     return [m for _, m in found if not m.relative and not _is_future_reference(text, m)]
 
 
@@ -976,7 +978,7 @@ def _earliest_in_year(text: str, year: int) -> date:
     bounds = [date(year, 1, 1)]
     bounds += [m.period.start for m in _past_mentions(text)
                if m.period.start.year == year and m.period.granularity in ("day", "month")]
-    probe = _Context(text, date(year, 12, 31), strict=True)
+    probe = _Anchor(text, date(year, 12, 31), strict=True)
     bounds += [m.period.start for rule, m in _find_tagged(probe)
                if rule in ("month_day", "day_month") and m.relative and m.period.start.year == year]
     return max(bounds)

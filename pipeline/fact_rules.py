@@ -68,9 +68,6 @@ def patterns() -> dict[str, re.Pattern[str]]:
         "companion_verb": re.compile(rf"\b{words_pattern(r['companion_verbs'])}\b", flags),
         "possessive": re.compile(r"\b([A-Z][a-z]+)['’]s\b"),
         "any_number": re.compile(rf"\d|\b{words_pattern(spelled + list(r['times_words']))}\b", flags),
-        "trigger": re.compile(
-            rf"\b(?:won|kpw|{words_pattern(nouns)}|{words_pattern([k for k in r['activity_verbs'] if k != 'note'])}|"
-            rf"{words_pattern(r['companion_verbs'])}|{words_pattern(r['leader_context_words'])})\b", flags),
         "activity_context": re.compile(rf"\b{words_pattern(r['leader_context_words'])}\b", flags),
         "rate": re.compile(rf"\b{words_pattern(r['rate_words'])}\b", flags),
         "official": re.compile(rf"\b{words_pattern(r['official_rate_words'])}\b", flags),

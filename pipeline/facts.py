@@ -46,6 +46,8 @@ LEGACY_VERSION = "facts-1"  # the version of the built-in extractors' rules, in 
 
 @dataclass(frozen=True)
 class Fact:
+    """One reported number with what it counts, whose, for which period, and where it was said."""
+
     kind: str
     subject: str | None
     sector: str | None
@@ -76,6 +78,7 @@ class Fact:
             "end_char": self.end_char, "extractor_version": self.extractor_version,
             "confidence": round(self.confidence, 3),
         }
+
 
 @dataclass
 class Discourse:

@@ -1,7 +1,7 @@
 """The floor of nkpipe: the schema, the engine and the ``Store`` every other module stands on.
 
 SQLAlchemy Core tables (SQLite in WAL mode by default, PostgreSQL by URL); the schema is
-kept by Alembic migrations (``pipeline/migrations/``, run by ``pipeline.store.migrate``).
+kept by Alembic migrations (``pipeline/store/migrations/``, run by ``pipeline.store.migrate``).
 This module imports nothing of nkpipe but the records layer. Which module writes which
 table: ``ledger`` (sources, runs, fetches, skips, raw bytes, training runs),
 ``document_rows`` (documents and every derived table), ``register_rows`` (the activity
@@ -236,7 +236,7 @@ schema_info = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
-# The schema version of stores made before Alembic migrations (pipeline/migrations/);
+# The schema version of stores made before Alembic migrations (pipeline/store/migrations/);
 # the migrations now carry the schema, and this row stays for older readers.
 SCHEMA_VERSION = "4"
 

@@ -1,4 +1,4 @@
-"""Alembic environment: run by ``pipeline.migrate`` on a connection it opened and locked.
+"""Alembic environment: run by ``pipeline.store.migrate`` on a connection it opened and locked.
 
 The target metadata is ``pipeline.store.db.metadata``, the source of truth for the schema;
 a new revision is written by hand (or drafted with ``alembic revision --autogenerate``

@@ -2,7 +2,7 @@
 
 Every table as ``pipeline/store.py`` defined it when migrations were introduced.
 A store made before then (``schema_info.version`` = 4, no ``alembic_version``)
-is stamped at this revision by ``pipeline.migrate`` instead of running it.
+is stamped at this revision by ``pipeline.store.migrate`` instead of running it.
 
 Revision ID: 0001
 Revises:
