@@ -50,7 +50,7 @@ PUBLISHED_2024 = {
 def reports_for(links: list[str]) -> dict[str, Report]:
     documents = {d.key: d for d in clean_kcna_archive(ARCHIVE.read_bytes()).documents}
     chosen = [documents[link] for link in links if link in documents]
-    analyzed = analyze_documents([BatchItem(document_id_for(d), 0, d, None) for d in chosen], Config().nlp, stages=())
+    analyzed = analyze_documents([BatchItem(document_id_for(str(ARCHIVE), d.url), 0, d, None) for d in chosen], Config().nlp, stages=())
     model = cached_model(str(default_model_dir()))
     sectors = [rows[0]["sector"] for rows in sector_rows_of_batch(model, analyzed)]
     return {

@@ -9,7 +9,10 @@ unless PREFECT_API_URL already points at one.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +24,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from pipeline.errors import NkpipeError
+
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 def api_healthy(api_url: str) -> bool:
@@ -58,6 +63,54 @@ def local_prefect_server(port: int, log_file: Path, startup_timeout_s: float = 1
             process.wait(timeout=20)
         if process.poll() is None:
             process.kill()
+
+
+@contextlib.contextmanager
+def temporary_prefect_server(log_file: Path, startup_timeout_s: float = 120) -> Iterator[str]:
+    """Prefect's temporary server for one process (``nkpipe run``), which dies with that process.
+
+    Prefect starts the same server by itself when no API is set, but a parent killed with
+    kill -9 leaves it running; this one is started with the kernel's parent-death signal, so it
+    stops with its parent however the parent ends. Yields the API URL (also set in
+    PREFECT_API_URL). An API already set in PREFECT_API_URL is used instead.
+    """
+    existing = os.environ.get("PREFECT_API_URL")
+    if existing:
+        yield existing
+        return
+    port = _free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    environment = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+                   "PREFECT__SERVER_FINAL": "1"}
+    with open(log_file, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"],
+            stdout=log, stderr=subprocess.STDOUT, env=environment, preexec_fn=_die_with_parent)
+    try:
+        _wait_until_healthy(process, api_url, startup_timeout_s, log_file)
+        os.environ["PREFECT_API_URL"] = api_url
+        yield api_url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        if process.poll() is None:
+            process.kill()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the parent dies (no-op elsewhere)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _wait_until_healthy(process: subprocess.Popen, api_url: str, timeout_s: float, log_file: Path) -> None:

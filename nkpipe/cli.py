@@ -100,9 +100,11 @@ def sources_add(
     published: PublishedOption = None,
 ) -> None:
     """Register a source to fetch on every run."""
-    from pipeline.sources import SourceSpec, register_source
+    from pipeline.sources import SourceSpec, command_line_policy, register_source
 
-    source = register_source(_ctx(ctx).store(), SourceSpec(url, kind, name, _date(published)))
+    context = _ctx(ctx)
+    source = register_source(context.store(), SourceSpec(url, kind, name, _date(published)),
+                             address_policy=command_line_policy(context.config.fetch))
     typer.echo(f"added source {source.id}: {source.url} ({source.kind})")
 
 
@@ -204,13 +206,15 @@ def run(
     registered first, so `nkpipe --db sqlite:///NEW.db run` processes the bundled corpus.
     """
     from flows.env import configure_prefect
+    from flows.server import temporary_prefect_server
 
     context = _ctx(ctx)
     configure_prefect(context.config)
-    from flows.nightly import nightly_ingest
-
     typer.echo("starting the nightly_ingest flow (a local Prefect server starts first; ~10 s)", err=True)
-    result = nightly_ingest(config_path=context.config_path, db_url=context.config.store.url)
+    with temporary_prefect_server(context.config.prefect_home / "temporary-server.log"):
+        from flows.nightly import nightly_ingest  # after the API is set: Prefect reads it at import
+
+        result = nightly_ingest(config_path=context.config_path, db_url=context.config.store.url)
     typer.echo(_summary_line(result))
     store = context.store()
     _print_tables(store)
@@ -241,14 +245,16 @@ def ingest(
     analysed and stored by the same steps as the nightly flow.
     """
     from pipeline.ingest import run_ingest
-    from pipeline.sources import SourceSpec, ensure_source
+    from pipeline.sources import SourceSpec, command_line_policy, ensure_source
 
     context = _ctx(ctx)
     if context.config.flow.task_runner != "default":  # the runner is a Prefect one; ingest has no Prefect
         typer.echo(f"note: `nkpipe ingest` runs in this process; [flow] task_runner = "
                    f"{context.config.flow.task_runner!r} applies to `nkpipe run`", err=True)
     store = context.store()
-    sources = [ensure_source(store, SourceSpec(p, kind, None, _date(published))) for p in paths_or_urls]
+    policy = command_line_policy(context.config.fetch)
+    sources = [ensure_source(store, SourceSpec(p, kind, None, _date(published)), address_policy=policy)
+               for p in paths_or_urls]
     summary = run_ingest(store, context.config, sources, progress=_progress, flow_name="ingest")
     from pipeline.activities import rebuild_register
 
@@ -426,9 +432,11 @@ def facts(
         found = [r for r in found if r["subject"] and (person_key(r["subject"]) or r["subject"].lower()) == wanted]
     if as_json:
         import json
+        import math
 
-        for row in found:
-            typer.echo(json.dumps(row, default=str, ensure_ascii=False))
+        for row in found:  # a non-finite number (stored by an older version) is null: NaN is not JSON
+            finite = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+            typer.echo(json.dumps(finite, default=str, ensure_ascii=False, allow_nan=False))
         return
     if not found:
         typer.echo("no facts match; run `nkpipe run` or `nkpipe ingest FILE` first", err=True)
@@ -613,12 +621,12 @@ def serve(
     """
     import uvicorn
 
-    from nkpipe.web.app import create_app
+    from nkpipe.web.app import create_app, server_config
 
     context = _ctx(ctx)
     web = context.config.web
     typer.echo(f"review UI on http://{host or web.host}:{port or web.port}/ (store {context.store().url})", err=True)
-    uvicorn.run(create_app(context.config), host=host or web.host, port=port or web.port, log_level="info")
+    uvicorn.Server(server_config(create_app(context.config), context.config, host, port)).run()
 
 
 if __name__ == "__main__":  # pragma: no cover

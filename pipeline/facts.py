@@ -98,7 +98,7 @@ class DocumentFacts:
     published_inferred: bool
     persons: tuple[Entity, ...]
     surnames: dict[str, str] = field(default_factory=dict)
-    docs: tuple[tuple[int, Any], ...] = ()  # (character offset, spaCy Doc) of each chunk
+    parse: ParsedDocument | None = None  # the spaCy parse, chunk by chunk
 
 
 @dataclass(frozen=True)
@@ -121,11 +121,10 @@ class SentenceView:
 
     def span(self, start: int | None = None, end: int | None = None):
         """The spaCy ``Span`` of the sentence (or of ``text[start:end]``), None when no parse covers it."""
+        if self.document.parse is None:
+            return None
         first, last = self.start + (start or 0), self.start + (len(self.text) if end is None else end)
-        for offset, doc in self.document.docs:
-            if offset <= first and last <= offset + len(doc.text):
-                return doc.char_span(first - offset, last - offset, alignment_mode="expand")
-        return None
+        return self.document.parse.span(first, last)
 
 
 @dataclass
@@ -194,7 +193,7 @@ def extract_facts(parsed: ParsedDocument, extractors: Sequence[FactExtractor] | 
     sentences = analyzed.sentences or ((0, len(text)),)
     context = DocumentFacts(text, document.published, document.published_inferred,
                             tuple(e for e in analyzed.entities if e.label == "PERSON"),
-                            _surname_index(analyzed.entities), parsed.docs)
+                            _surname_index(analyzed.entities), parsed)
     discourse = Discourse()
     facts: list[Fact] = []
     for start, end in _join_broken_sentences(text, sentences):

@@ -1,14 +1,21 @@
-"""IO stage: one source URL (http(s):// or file://) -> its bytes.
+"""IO step: one source URL (http(s):// or file://) -> its bytes.
 
 Failures come out as one of two exceptions, because the orchestration treats
 them differently: ``TransientError`` is retried in the next run, while
 ``RejectedContent`` becomes a recorded skip with its reason.
+
+What a hostile server can do is bounded: connections go only to addresses the
+source's address policy allows, at every redirect (``pipeline.network``); each
+request ends by ``[fetch] deadline_s`` and a source's tries by ``source_budget_s``;
+bodies are asked for unencoded, and an encoded one is decoded here, one encoding at
+most, counting the decoded bytes against ``max_bytes`` as they come.
 """
 
 from __future__ import annotations
 
 import mimetypes
 import time
+import zlib
 from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import formatdate, parsedate_to_datetime
@@ -16,10 +23,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+import httpcore
 import httpx
 
+from pipeline.addresses import ANY
 from pipeline.config import FetchConfig
 from pipeline.errors import RejectedContent, TransientError
+from pipeline.network import GuardedBackend, request_deadline
 from pipeline.records import FetchState, Fetched, sha256_hex
 
 FETCH_VERSION = "fetch-1"
@@ -41,29 +51,38 @@ def fetch(
     *,
     previous: FetchState | None,
     config: FetchConfig,
+    policy: str = ANY,
     client: httpx.Client | None = None,
     sleep: Sleep = time.sleep,
 ) -> Fetched:
     """Return the bytes at ``url``, or ``not_modified`` when the server answers 304.
 
-    Raises ``RejectedContent`` for content that cannot become a document and
-    ``TransientError`` once ``config.attempts`` tries have failed transiently.
+    Raises ``RejectedContent`` for content that cannot become a document (or an address the
+    source's ``policy`` refuses, at any hop) and ``TransientError`` once ``config.attempts``
+    tries have failed transiently, or the source's time budget is spent.
     """
     if url.startswith("file:"):
         return _fetch_local(url, config)
     if client is not None:
         return _fetch_http(url, previous, config, client, sleep)
-    with make_client(config) as own_client:
+    with make_client(config, policy) as own_client:
         return _fetch_http(url, previous, config, own_client, sleep)
 
 
-def make_client(config: FetchConfig) -> httpx.Client:
-    """The client ``fetch`` creates when none is given; share one across many fetches."""
+def make_client(config: FetchConfig, policy: str = ANY) -> httpx.Client:
+    """The client ``fetch`` creates when none is given: it connects only to addresses ``policy`` allows,
+    asks for unencoded bodies, and gives up a request that runs past ``config.deadline_s``."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    transport._pool = httpcore.ConnectionPool(  # the one place httpx lets us choose where it connects
+        ssl_context=httpx.create_ssl_context(trust_env=False), max_connections=10,
+        network_backend=GuardedBackend(policy))
     return httpx.Client(
+        transport=transport,
+        trust_env=False,  # a proxy from the environment would connect where no policy looks
         follow_redirects=True,
         max_redirects=config.max_redirects,
         timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
-        headers={"User-Agent": config.user_agent},
+        headers={"User-Agent": config.user_agent, "Accept-Encoding": "identity"},
     )
 
 
@@ -112,14 +131,22 @@ def _fetch_http(
     url: str, previous: FetchState | None, config: FetchConfig, client: httpx.Client, sleep: Sleep
 ) -> Fetched:
     attempts = max(1, config.attempts)
+    started = time.monotonic()
     cause = "no try made"
     for attempt in range(1, attempts + 1):
         try:
             return _try_once(url, previous, config, client)
         except _Retryable as exc:
             cause = exc.cause
-            if attempt < attempts:
-                sleep(_backoff(config, attempt, exc.retry_after))
+            if attempt == attempts:
+                break
+            delay = _backoff(config, attempt, exc.retry_after)
+            if time.monotonic() - started + delay >= config.source_budget_s:
+                raise TransientError(
+                    f"fetching {url} failed {attempt} times in {time.monotonic() - started:.0f} s (last cause: "
+                    f"{cause}); the source's time budget ([fetch] source_budget_s = {config.source_budget_s:g}) "
+                    f"is spent, it will be retried in the next run") from exc
+            sleep(delay)
     raise TransientError(
         f"fetching {url} failed after {attempts} tries (last cause: {cause}); "
         f"it will be retried in the next run"
@@ -137,7 +164,8 @@ def _try_once(
     headers = _conditional_headers(previous)
     try:
         # Per request, so that a caller's client without redirects behaves the same.
-        with client.stream("GET", url, headers=headers, follow_redirects=True) as response:
+        with request_deadline(config.deadline_s), client.stream(
+                "GET", url, headers={**headers, "Accept-Encoding": "identity"}, follow_redirects=True) as response:
             return _read_response(url, response, previous, config, conditional=bool(headers))
     except httpx.TooManyRedirects as exc:
         raise RejectedContent(f"too many redirects (limit {client.max_redirects})") from exc
@@ -149,6 +177,8 @@ def _try_once(
         raise RejectedContent(f"body cannot be decoded: {exc}") from exc
     except httpx.TransportError as exc:
         raise _Retryable(f"{type(exc).__name__}: {str(exc) or 'no detail'}") from exc
+    except httpcore.TimeoutException as exc:  # the deadline, raised where httpx does not translate it
+        raise _Retryable(f"ReadTimeout: {exc}") from exc
 
 
 def _conditional_headers(previous: FetchState | None) -> dict[str, str]:
@@ -247,15 +277,45 @@ def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
     declared = response.headers.get("content-length", "").strip()
     if declared.isdigit() and int(declared) > max_bytes:
         raise too_large
-    # Streamed and counted, so an oversized body without Content-Length (or one
-    # that lies about it) is abandoned at the limit instead of held in memory.
+    # Streamed and counted after decoding, so an oversized body without Content-Length (or one
+    # that lies about it, or a small one that inflates) is abandoned at the limit, not held in memory.
+    decode = _decoder(response.headers.get("content-encoding", ""))
     chunks: list[bytes] = []
     received = 0
-    for chunk in response.iter_bytes():
-        received += len(chunk)
-        if received > max_bytes:
-            raise too_large
-        chunks.append(chunk)
+    for raw in response.iter_raw():
+        for chunk in decode(raw, max_bytes - received + 1):
+            received += len(chunk)
+            if received > max_bytes:
+                raise too_large
+            chunks.append(chunk)
     if not received:
         raise RejectedContent("empty body")
     return b"".join(chunks)
+
+
+def _decoder(header: str):
+    """A function (raw chunk, most bytes wanted) -> decoded pieces, for the body's one content encoding."""
+    encodings = [e.strip().lower() for e in header.split(",") if e.strip() and e.strip().lower() != "identity"]
+    if not encodings:
+        return lambda raw, limit: [raw]
+    if len(encodings) > 1:
+        raise RejectedContent(f"content encodings stacked ({header}); nkpipe decodes one at most")
+    if encodings[0] not in ("gzip", "x-gzip", "deflate"):
+        raise RejectedContent(f"unsupported content encoding {encodings[0]!r}; nkpipe asked for identity")
+    inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)  # a gzip or zlib header, whichever the body has
+
+    def decode(raw: bytes, limit: int) -> list[bytes]:
+        pieces, data = [], raw
+        try:
+            while data:
+                piece = inflater.decompress(data, max(1, limit))
+                pieces.append(piece)
+                limit -= len(piece)
+                if limit <= 0:  # over the size limit: the caller stops at it, nothing more is inflated
+                    break
+                data = inflater.unconsumed_tail
+        except zlib.error as exc:
+            raise RejectedContent(f"body cannot be decoded ({encodings[0]}): {exc}") from exc
+        return pieces
+
+    return decode

@@ -49,14 +49,14 @@ AnalyzeMany = Callable[[Iterable[Sequence[BatchItem]], Config],
                        Iterator[tuple[Sequence[BatchItem], "list[AnalyzedDocument] | Exception"]]]
 
 
-def document_id_for(document: CleanDocument) -> str:
-    """Stable id of a document: the same URL is the same document in every store."""
-    return sha256_hex(document.url)[:24]
+def document_id_for(source_url: str, document_url: str) -> str:
+    """Stable id of a document: its source's URL and its own, so no source can replace another's document."""
+    return sha256_hex(f"{source_url}\n{document_url}")[:24]
 
 
 def fetch_source(source: Source, config: FetchConfig) -> Fetched:
     previous = source.state if source.state.content_hash else None
-    return fetch(source.url, previous=previous, config=config)
+    return fetch(source.url, previous=previous, config=config, policy=source.address_policy)
 
 
 def clean_fetched(fetched: Fetched, source: Source, config: CleanConfig) -> CleanResult:
@@ -233,7 +233,11 @@ class _Run:
         skips = list(result.skips)
         items = []
         for document in result.documents:
-            doc_id = document_id_for(document)
+            doc_id = document_id_for(source.url, document.url)
+            if len(document.text) > self.config.nlp.max_document_chars:
+                skips.append(ItemSkip(document.key, f"{len(document.text):,} characters, more than [nlp] "
+                                                    f"max_document_chars ({self.config.nlp.max_document_chars:,})"))
+                continue
             if doc_id in self.seen:
                 skips.append(ItemSkip(document.key, f"same document already came from source {self.seen[doc_id]} in this run"))
                 continue
@@ -280,7 +284,9 @@ class _Run:
 
     def _batch_done(self, batch: Sequence[BatchItem], result: list[AnalyzedDocument] | Exception) -> None:
         if isinstance(result, Exception):
-            return self._batch_failed(batch, _describe(result))
+            batch, result = self._one_by_one(batch, result)
+            if not batch:
+                return
         # a source whose other batch failed while this one was analysed stays unprocessed
         late = [item for item in batch if item.source_id in self.failed_sources]
         if late:
@@ -303,6 +309,35 @@ class _Run:
         for item in batch:
             self.pending[item.source_id].remaining -= 1
         self.progress(f"stored {len(batch)} documents ({words:,} words); {self.stored} this run")
+        self._complete_finished_sources()
+
+    def _one_by_one(self, batch: Sequence[BatchItem], error: Exception) -> tuple[list, list]:
+        """After a failed batch, each document alone: the good ones go on, a bad one is a recorded skip.
+
+        A skipped document stays skipped until its text or the pipeline version changes, so one bad
+        document neither fails the documents of other sources nor fails again every night.
+        """
+        self.progress(f"batch of {len(batch)} documents failed ({_describe(error)}); analysing them one by one")
+        good, analyzed = [], []
+        for item in batch:
+            try:
+                if len(batch) == 1:  # alone already: it is the bad one
+                    raise error
+                [single] = self.steps.analyze([item], self.config)
+            except Exception as exc:
+                self._document_skipped(item, f"NLP failed on this document ({_describe(exc)})")
+                continue
+            good.append(item)
+            analyzed.append(single)
+        return good, analyzed
+
+    def _document_skipped(self, item: BatchItem, reason: str) -> None:
+        ledger.record_skips(self.store, self.run_id, item.source_id, [ItemSkip(item.document.key, reason, step="nlp")])
+        self.is_new.pop(item.document_id, None)
+        self.counts += RunCounts(skipped=1)
+        if item.source_id in self.pending:
+            self.pending[item.source_id].remaining -= 1
+        self.progress(f"skipped {item.document.key}: {reason}")
         self._complete_finished_sources()
 
     def _complete_finished_sources(self) -> None:

@@ -123,20 +123,39 @@ def analyze_documents(batch: Sequence[BatchItem], config: NlpConfig,
     nlp = load_nlp(config.model, config.disable)
     chosen = build_stages(Config()) if stages is None else stages
     chunks = list(_chunks([item.document for item in batch], config.max_chunk_chars))
-    parses = zip(chunks, nlp.pipe((chunk for _, _, chunk in chunks), batch_size=config.batch_size))
+    parses = zip(chunks, _pipe(nlp, [chunk for _, _, chunk in chunks], config))
     analyzed: list[AnalyzedDocument] = []
     per_document: list[dict] = []
     for index, pieces in itertools.groupby(parses, key=lambda parse: parse[0][0]):
-        docs = tuple((offset, doc) for (_, offset, _), doc in pieces)
-        document = _analyzed(batch[index], docs)
-        per_document.append(document_rows(ParsedDocument(document, docs), chosen))
+        entities, sentences, chunks = [], [], []
+        for (_, offset, text), doc in pieces:
+            entities += _entities(doc, offset)
+            sentences += _sentences(doc, offset)
+            chunks.append((offset, len(text), doc))
+        if len(chunks) > 1:  # a long document: keep its parse compact, chunk by chunk (no tensors)
+            chunks = [(offset, length, doc.to_bytes(exclude=["tensor", "user_data"])) for offset, length, doc in chunks]
+        document = _analyzed(batch[index], entities, sentences)
+        per_document.append(document_rows(ParsedDocument(document, tuple(chunks), nlp.vocab), chosen))
         analyzed.append(document)
     return finish_batch(analyzed, per_document, chosen)
 
 
-def _analyzed(item: BatchItem, docs: Sequence[tuple[int, Doc]]) -> AnalyzedDocument:
-    entities = [entity for offset, doc in docs for entity in _entities(doc, offset)]
-    sentences = [span for offset, doc in docs for span in _sentences(doc, offset)]
+def _pipe(nlp: Language, texts: Sequence[str], config: NlpConfig) -> Iterator[Doc]:
+    """``nlp.pipe`` over the texts, at most ``max_batch_chars`` characters at a time, so that spaCy's
+    memory follows the batch limit, not the size of the largest document."""
+    group: list[str] = []
+    size = 0
+    for text in texts:
+        if group and size + len(text) > config.max_batch_chars:
+            yield from nlp.pipe(group, batch_size=config.batch_size)
+            group, size = [], 0
+        group.append(text)
+        size += len(text)
+    if group:
+        yield from nlp.pipe(group, batch_size=config.batch_size)
+
+
+def _analyzed(item: BatchItem, entities: list[Entity], sentences: list[tuple[int, int]]) -> AnalyzedDocument:
     return AnalyzedDocument(document_id=item.document_id, source_id=item.source_id, document=item.document,
                             entities=tuple(entities), sentence_count=len(sentences), raw_hash=item.raw_hash,
                             sentences=tuple(sentences))

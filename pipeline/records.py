@@ -44,6 +44,7 @@ class Source:
     enabled: bool
     added_at: datetime
     state: FetchState = field(default_factory=FetchState)
+    address_policy: str = "any"  # which addresses fetching it may reach: any | public (pipeline.addresses)
 
     @property
     def is_local(self) -> bool:

@@ -11,6 +11,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
+from pipeline.addresses import ANY, POLICIES, PUBLIC
+from pipeline.config import FetchConfig
 from pipeline.errors import DuplicateSourceError, InvalidSourceError, SourceError
 from pipeline.records import SOURCE_KINDS, Source
 from pipeline.store import ledger
@@ -52,6 +54,8 @@ def _normalise_http(raw: str) -> str:
     except ValueError as exc:
         raise InvalidSourceError(f"{raw!r} is not a valid URL: bad port") from exc
     scheme = parts.scheme.lower()
+    if ":" in host:  # an IPv6 literal keeps its brackets, or the URL would not parse again
+        host = f"[{host}]"
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     if parts.username:
         raise InvalidSourceError(f"{raw!r}: URLs with credentials are refused; keep secrets out of sources")
@@ -95,6 +99,10 @@ def normalise_source_url(raw: str, base_dir: Path | None = None) -> str:
             raise InvalidSourceError(f"{raw!r} is not a valid URL: expected {scheme}://host/...")
         return _normalise_http(raw)
     if scheme == "file":
+        remote = urlsplit(raw).netloc
+        if remote not in ("", "localhost"):
+            raise InvalidSourceError(f"{raw!r} names the host {remote!r}; file:// URLs are local files only "
+                                     f"(write file:///path or the path itself)")
         return _normalise_path(url2pathname(urlsplit(raw).path), base)
     if scheme and len(scheme) > 1:  # one letter is a Windows drive, not a scheme
         raise InvalidSourceError(
@@ -112,6 +120,11 @@ def guess_kind(url: str) -> str:
     return "article"
 
 
+def command_line_policy(config: FetchConfig) -> str:
+    """The address policy of sources registered on the server (`nkpipe sources add`, `nkpipe ingest`)."""
+    return ANY if config.private_addresses else PUBLIC
+
+
 def parse_published(value: str | date | None) -> date | None:
     if value is None or isinstance(value, date):
         return value
@@ -121,16 +134,23 @@ def parse_published(value: str | date | None) -> date | None:
         raise InvalidSourceError(f"published date {value!r} is not YYYY-MM-DD") from exc
 
 
-def register_source(store: Store, spec: SourceSpec, base_dir: Path | None = None) -> Source:
-    """Validate and add one source; raises DuplicateSourceError if already there."""
+def register_source(store: Store, spec: SourceSpec, base_dir: Path | None = None,
+                    address_policy: str = ANY) -> Source:
+    """Validate and add one source; raises DuplicateSourceError if already there.
+
+    ``address_policy`` (``pipeline.addresses``) says which addresses fetching it may reach.
+    """
     url = normalise_source_url(spec.url, base_dir)
     kind = spec.kind or guess_kind(url)
     if kind not in SOURCE_KINDS:
         raise InvalidSourceError(f"unknown kind {kind!r}; choose one of {', '.join(SOURCE_KINDS)}")
-    return ledger.add_source(store, url, kind, spec.name, parse_published(spec.published))
+    if address_policy not in POLICIES:
+        raise InvalidSourceError(f"unknown address policy {address_policy!r}; choose one of {', '.join(POLICIES)}")
+    return ledger.add_source(store, url, kind, spec.name, parse_published(spec.published), address_policy)
 
 
-def ensure_source(store: Store, spec: SourceSpec, base_dir: Path | None = None) -> Source:
+def ensure_source(store: Store, spec: SourceSpec, base_dir: Path | None = None,
+                  address_policy: str = ANY) -> Source:
     """The registered source for ``spec``, registering it if it is new.
 
     Idempotent when two runs register the same source at once: the one that finds it
@@ -141,7 +161,7 @@ def ensure_source(store: Store, spec: SourceSpec, base_dir: Path | None = None) 
     if existing:
         return existing
     try:
-        return register_source(store, spec, base_dir)
+        return register_source(store, spec, base_dir, address_policy)
     except DuplicateSourceError:
         again = ledger.find_source(store, url)
         if again is None:  # pragma: no cover - a source is never deleted

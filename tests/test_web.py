@@ -300,7 +300,13 @@ def test_web_reviewer_merges_and_splits_an_alias(client, review_store):
     assert unknown.status_code == 400 and "no person has id" in unknown.text
 
 
-def test_web_analyst_adds_disables_and_enables_sources(client, review_store):
+def test_web_analyst_adds_disables_and_enables_sources(client, review_store, monkeypatch):
+    import ipaddress
+
+    from pipeline import addresses
+
+    # no DNS here: example.com resolves to its public address, as it would on the internet
+    monkeypatch.setattr(addresses, "resolve", lambda host, timeout_s=2.0: [ipaddress.ip_address("93.184.215.14")])
     ledger.mark_source_outcome(review_store, 1, "skipped", "HTTP 404 Not Found")
     token = login(client, "analyst")
     page = client.get("/sources").text
@@ -332,19 +338,25 @@ def test_web_sources_page_refuses_addresses_inside_the_server_network(client, re
     assert len(ledger.list_sources(review_store)) == 1
 
 
-def test_web_sources_page_refuses_names_resolving_inside_and_accepts_public_or_unresolved(client, review_store,
+def test_web_sources_page_refuses_names_resolving_inside_or_unresolved_and_accepts_public(client, review_store,
                                                                                           monkeypatch):
+    import ipaddress
+
     from pipeline import addresses
 
     answers = {"intranet.example": ["10.0.0.5"], "public.example": ["93.184.215.14"], "gone.example": []}
-    monkeypatch.setattr(addresses, "_resolve", lambda host: answers[host])
+    monkeypatch.setattr(addresses, "resolve", lambda host, timeout_s=2.0: [
+        ipaddress.ip_address(a) for a in answers.get(host, [host])])
     token = login(client, "analyst")
     refused = client.post("/sources", data={"url": "https://intranet.example/feed", "csrf_token": token})
     assert refused.status_code == 400 and "10.0.0.5" in refused.text
-    for url in ("https://public.example/feed", "https://gone.example/feed", "http://93.184.215.14/feed"):
+    unresolved = client.post("/sources", data={"url": "https://gone.example/feed", "csrf_token": token})
+    assert unresolved.status_code == 400 and "does not resolve" in unresolved.text  # fails closed
+    for url in ("https://public.example/feed", "http://93.184.215.14/feed"):
         added = client.post("/sources", data={"url": url, "csrf_token": token}, follow_redirects=False)
         assert added.status_code == 303, url
-    assert len(ledger.list_sources(review_store)) == 4
+    assert len(ledger.list_sources(review_store)) == 3
+    assert {s.address_policy for s in ledger.list_sources(review_store)[1:]} == {"public"}  # recorded per source
 
 
 def test_web_sources_page_adds_private_addresses_when_the_config_allows_them(review_store, web_config):
@@ -355,7 +367,8 @@ def test_web_sources_page_adds_private_addresses_when_the_config_allows_them(rev
     token = login(client, "analyst")
     added = client.post("/sources", data={"url": "http://127.0.0.1:8080/feed", "csrf_token": token},
                         follow_redirects=False)
-    assert added.status_code == 303 and ledger.find_source(review_store, "http://127.0.0.1:8080/feed") is not None
+    assert added.status_code == 303 and ledger.find_source(review_store, "http://127.0.0.1:8080/feed").address_policy \
+        == "any"
 
 
 def test_web_admin_adds_users_changes_roles_and_disables(client, review_store):

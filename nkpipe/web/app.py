@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from datetime import date
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
@@ -34,7 +35,7 @@ from nkpipe.web.auth import (
 from nkpipe.web.throttle import LoginThrottle
 from pipeline import accounts, corrections, review_queue
 from pipeline.accounts import Session
-from pipeline.addresses import refuse_private_source
+from pipeline.addresses import ANY, PUBLIC, refuse_private_source
 from pipeline.config import Config
 from pipeline.errors import NkpipeError
 from pipeline.keys import alias_key
@@ -52,6 +53,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 QUEUE_PAGE_SIZE = 50
+PASSWORD_CHECK_WAIT_S = 10.0
 
 
 def templates() -> Jinja2Templates:
@@ -67,11 +69,27 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     app.state.templates = templates()
     app.state.login_throttle = LoginThrottle(config.web.login_failures_allowed,
                                              config.web.login_failure_window_minutes * 60)
+    # Each Argon2 check takes hash_memory_kib: a burst of sign-ins must not take the machine's memory.
+    app.state.password_checks = threading.BoundedSemaphore(config.web.concurrent_password_checks)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _install_handlers(app)
     for register in (_auth_routes, _dashboard_routes, _review_routes, _people_routes, _source_routes, _user_routes):
         register(app)
     return app
+
+
+def server_config(app: FastAPI, config: Config, host: str | None = None, port: int | None = None):
+    """How ``nkpipe serve`` runs the app under uvicorn.
+
+    X-Forwarded-For and X-Forwarded-Proto are believed only from ``[web] trusted_proxies``:
+    uvicorn's default trusts them from 127.0.0.1, which lets any client behind a local proxy or
+    tunnel choose the address the login throttle counts.
+    """
+    import uvicorn
+
+    trusted = config.web.trusted_proxies.strip()
+    return uvicorn.Config(app, host=host or config.web.host, port=port or config.web.port, log_level="info",
+                          proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
 
 
 def _install_handlers(app: FastAPI) -> None:
@@ -154,7 +172,16 @@ def _auth_routes(app: FastAPI) -> None:
                                    f"address; try again in {math.ceil(attempt / 60)} min.", 429)
             response.headers["Retry-After"] = str(attempt)
             return response
-        user = accounts.authenticate(_store(request), name.strip(), password, _config(request).web)
+        checks = request.app.state.password_checks
+        if not checks.acquire(timeout=PASSWORD_CHECK_WAIT_S):
+            response = _login_form(request, _safe_next(next), "The server is busy checking other sign-ins; "
+                                   "try again in a moment.", 503)
+            response.headers["Retry-After"] = "5"
+            return response
+        try:
+            user = accounts.authenticate(_store(request), name.strip(), password, _config(request).web)
+        finally:
+            checks.release()
         if user is None:
             return _login_form(request, _safe_next(next), "Wrong name or password, or the account is disabled.", 401)
         throttle.succeeded(attempt)
@@ -348,10 +375,12 @@ def _source_routes(app: FastAPI) -> None:
             if not url.strip().lower().startswith(("http://", "https://")):
                 raise NkpipeError(f"{url!r}: the web page adds http(s) URLs only; "
                                   f"register local files on the server with `nkpipe sources add`")
-            if not _config(request).web.allow_private_sources:
-                refuse_private_source(url.strip())
+            policy = ANY if _config(request).web.allow_private_sources else PUBLIC
+            if policy == PUBLIC:
+                refuse_private_source(url.strip())  # now, for a clear message; every fetch checks again
             register_source(_store(request), SourceSpec(url.strip(), kind or None, name.strip() or None,
-                                                        parse_published(published.strip() or None)))
+                                                        parse_published(published.strip() or None)),
+                            address_policy=policy)
         except NkpipeError as exc:
             return _sources_page(request, session, str(exc), 400)
         return _see_other("/sources")
@@ -359,6 +388,8 @@ def _source_routes(app: FastAPI) -> None:
     @app.post("/sources/{source_id}/enabled")
     def enable_source(request: Request, source_id: int, enabled: str = Form(...),
                       session: Session = Depends(form_for("analyst"))):
+        if not 0 < source_id < 2**31:  # a database integer: larger ids exist nowhere
+            raise HTTPException(404, f"no source has id {source_id}")
         try:
             ledger.set_source_enabled(_store(request), source_id, enabled == "1")
         except NkpipeError as exc:

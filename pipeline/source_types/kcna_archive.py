@@ -29,6 +29,8 @@ def _load_archive(body: bytes) -> list[dict[str, Any]]:
         items = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RejectedContent(f"not a KCNA archive: invalid JSON ({exc})") from exc
+    except RecursionError as exc:  # [[[[...]]]] a hundred thousand deep
+        raise RejectedContent("not a KCNA archive: JSON nested too deeply to read") from exc
     if not isinstance(items, list):
         raise RejectedContent(
             f"not a KCNA archive: expected a JSON list of items, got {type(items).__name__}"

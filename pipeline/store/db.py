@@ -46,6 +46,8 @@ sources = sa.Table(
     sa.Column("last_outcome", sa.String(16)),
     sa.Column("last_reason", sa.Text),
     sa.Column("last_fetched_at", sa.DateTime(timezone=True)),
+    # Which addresses fetching it may reach: any | public (pipeline.addresses); web-added sources get public.
+    sa.Column("address_policy", sa.String(8), nullable=False, default="any", server_default="any"),
 )
 
 raw_contents = sa.Table(
@@ -68,7 +70,7 @@ runs = sa.Table(
     sa.Column("flow_run_id", sa.Text),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("status", sa.String(32), nullable=False),  # running|completed|completed_with_failures|failed
+    sa.Column("status", sa.String(32), nullable=False),  # running|completed|completed_with_failures|failed|abandoned
     sa.Column("pipeline_version", sa.Text),
     sa.Column("sources_total", sa.Integer, nullable=False, default=0),
     sa.Column("new", sa.Integer, nullable=False, default=0),
@@ -78,6 +80,9 @@ runs = sa.Table(
     sa.Column("failed", sa.Integer, nullable=False, default=0),
     sa.Column("words", sa.Integer, nullable=False, default=0),
     sa.Column("message", sa.Text),
+    # The process running it, so that the next run can tell a run whose process died (kill -9) and mark it abandoned.
+    sa.Column("host", sa.Text),
+    sa.Column("pid", sa.Integer),
 )
 
 fetches = sa.Table(

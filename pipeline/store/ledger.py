@@ -7,6 +7,8 @@ of nkpipe above the records.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import zlib
 from collections.abc import Iterable
 from datetime import date
@@ -29,13 +31,15 @@ def _source_from_row(row: sa.Row) -> Source:
         enabled=bool(row.enabled),
         added_at=row.added_at,
         state=FetchState(row.etag, row.last_modified, row.content_hash, row.pipeline_version),
+        address_policy=row.address_policy,
     )
 
 
 # --- sources -----------------------------------------------------------
 
 
-def add_source(store: Store, url: str, kind: str, name: str | None, published: date | None) -> Source:
+def add_source(store: Store, url: str, kind: str, name: str | None, published: date | None,
+               address_policy: str = "any") -> Source:
     try:
         with store.writing() as conn:
             existing = conn.execute(sa.select(sources.c.id).where(sources.c.url == url)).first()
@@ -44,7 +48,7 @@ def add_source(store: Store, url: str, kind: str, name: str | None, published: d
             result = conn.execute(
                 sources.insert().values(
                     url=url, kind=kind, name=name, published=published,
-                    enabled=True, added_at=utcnow(),
+                    enabled=True, added_at=utcnow(), address_policy=address_policy,
                 )
             )
             source_id = result.inserted_primary_key[0]
@@ -55,6 +59,8 @@ def add_source(store: Store, url: str, kind: str, name: str | None, published: d
 
 
 def get_source(store: Store, source_id: int) -> Source:
+    if not 0 < source_id < 2**63:  # beyond a database integer: no such source, not an overflow
+        raise UnknownSourceError(f"no source has id {source_id}; `nkpipe sources list` shows the ids")
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(sources).where(sources.c.id == source_id)).first()
     if row is None:
@@ -100,6 +106,7 @@ def count_sources(store: Store) -> int:
 
 
 def set_source_enabled(store: Store, source_id: int, enabled: bool) -> Source:
+    get_source(store, source_id)  # an unknown or impossible id says so before anything is written
     with store.writing() as conn:
         result = conn.execute(
             sources.update().where(sources.c.id == source_id).values(enabled=enabled)
@@ -137,16 +144,39 @@ def mark_source_outcome(store: Store, source_id: int, outcome: str, reason: str 
 
 def start_run(store: Store, flow_name: str, sources_total: int, pipeline_version: str,
               flow_run_id: str | None = None) -> int:
+    """Record a new run of this process; runs left ``running`` by a dead process of this host become abandoned."""
     with store.writing() as conn:
+        _mark_abandoned(conn)
         result = conn.execute(
             runs.insert().values(
                 flow_name=flow_name, flow_run_id=flow_run_id, started_at=utcnow(),
                 status="running", pipeline_version=pipeline_version,
-                sources_total=sources_total,
+                sources_total=sources_total, host=socket.gethostname(), pid=os.getpid(),
                 new=0, changed=0, unchanged=0, skipped=0, failed=0, words=0,
             )
         )
         return result.inserted_primary_key[0]
+
+
+def _mark_abandoned(conn) -> None:
+    """A run still ``running`` whose process on this host is gone was killed (kill -9, power cut)."""
+    here = socket.gethostname()
+    stale = [r.run_id for r in conn.execute(sa.select(runs.c.run_id, runs.c.pid).where(
+        runs.c.status == "running", runs.c.host == here)) if r.pid is not None and not _alive(r.pid)]
+    if stale:
+        conn.execute(runs.update().where(runs.c.run_id.in_(stale)).values(
+            status="abandoned", finished_at=utcnow(),
+            message="its process ended without finishing the run (killed?); a later run took over"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def finish_run(store: Store, run_id: int, counts: RunCounts, status: str, message: str | None = None) -> None:

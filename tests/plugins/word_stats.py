@@ -25,7 +25,7 @@ word_stats = sa.Table(
 
 
 def _per_document(parsed: ParsedDocument) -> Rows:
-    words = sum(1 for _, doc in parsed.docs for token in doc if token.is_alpha)
+    words = sum(1 for _, doc in parsed.docs() for token in doc if token.is_alpha)
     return {word_stats.name: [{"words": words, "sentences": len(parsed.analyzed.sentences)}]}
 
 
