@@ -405,8 +405,9 @@ def _fact_line(fact: dict) -> str:
 
     what = " ".join(str(x) for x in (fact["sector"], fact["category"], fact["counterpart"] and f"with {fact['counterpart']}",
                                       fact["place"] and f"in {fact['place']}") if x)
+    period = f"{fact['period_label'] or '?'} ({fact.get('period_precision') or 'unresolved'})"
     return (f"{fact['kind']:<15} {fact['subject'] or '-':<16.16} {what or '-':<24.24} "
-            f"{fact['period_label'] or '?':<10.10} {format_value(fact):>13} {fact['unit'] or '':<8} "
+            f"{period:<30.30} {format_value(fact):>13} {fact['unit'] or '':<8} "
             f"{fact['confidence']:.2f}  {(fact['document_title'] or fact['document_url'])[:40]}\n"
             f"{'':<16}\u201c{fact['sentence'].strip()[:160]}\u201d")
 
@@ -441,7 +442,8 @@ def facts(
     if not found:
         typer.echo("no facts match; run `nkpipe run` or `nkpipe ingest FILE` first", err=True)
         return
-    typer.echo(f"{'kind':<15} {'subject':<16} {'what':<24} {'period':<10} {'value':>13} {'unit':<8} conf  document")
+    typer.echo(f"{'kind':<15} {'subject':<16} {'what':<24} {'period (precision)':<30} {'value':>13} {'unit':<8} "
+               f"conf  document")
     for row in found:
         typer.echo(_fact_line(row))
     typer.echo(f"{len(found)} facts", err=True)

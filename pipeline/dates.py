@@ -346,6 +346,14 @@ def _on_year_range(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     return _whole(m, _years_period(first, last), False)
 
 
+def _on_short_year_range(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
+    first = int(m.group("a"))
+    last = first // 100 * 100 + int(m.group("b"))
+    if not first < last <= first + 30:
+        return None
+    return _whole(m, _years_period(first, last), False)
+
+
 def _on_lost_dash(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"(20212025)": a year range whose dash was lost when the text was copied."""
     first, last = int(m.group("a")), int(m.group("b"))
@@ -546,6 +554,33 @@ def _part(m: re.Match[str]) -> str:
     return _word(m, "part").replace("the ", "").replace(" of", "")
 
 
+def _on_month_range(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
+    """"from January to June (2024)": the first day of one month to the last of the other."""
+    first, last = _month_number(m, ctx), _month_number(m, ctx, "month2")
+    if first is None or last is None or first >= last:
+        return None
+    if _word(m, "lead") == "" and m.group(0)[len(m.group("month")):].strip()[:3] == "and":
+        return None  # "March and May" without "between" is two months
+    if m.group("year"):
+        year = int(m.group("year"))
+    elif ctx.published is not None:
+        year = _recent_month_year(_pub(ctx), last)
+    else:
+        return None
+    start, end = date(year, first, 1), date(year, last, _last_day(year, last))
+    return _whole(m, Period(start, end, f"{start:%Y-%m}/{end:%Y-%m}", "range"), not m.group("year"))
+
+
+def _on_first_months(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
+    """"the first nine months of the year": January 1 to the end of the ninth month."""
+    months = _count(m)
+    year = int(m.group("year")) if m.group("year") else (None if ctx.published is None else _pub(ctx).year)
+    if year is None or not 1 <= months <= 12:
+        return None
+    end = date(year, months, _last_day(year, months))
+    return _whole(m, Period(date(year, 1, 1), end, f"{year}-01/{end:%Y-%m}", "range"), not m.group("year"))
+
+
 def _on_month_part(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"early November", "mid-November 2023", "as of the end of November"."""
     month = _month_number(m, ctx)
@@ -693,6 +728,9 @@ def _year_rules() -> list[_Rule]:
         _rule("year_range", rf"{_PREP}(?:\b(?P<lead>from|between)\s+)?(?P<a>{_YEAR}){_RANGE_SEPARATOR}(?P<b>{_YEAR})",
               _on_year_range),
         _rule("lost_dash", r"(?<![\w.,])(?P<a>(?:19|20)\d\d)(?P<b>(?:19|20)\d\d)(?![\w%]|[.,]\d)", _on_lost_dash),
+        # "in 2019-21 (combined)": only after a preposition, since "Brief 2025-30" is a serial number
+        _rule("short_year_range", r"\b(?P<prep>in|during|over|from|for|throughout|between)\s+(?P<a>(?:19|20)\d\d)"
+                                  r"\s*[-–]\s*(?P<b>\d\d)(?![\w%]|[.,]\d)", _on_short_year_range),
         _rule("decade", rf"{_PREP}(?:\bthe\s+)?(?<![\w$])(?P<decade>(?:19|20)\d0)['’]?s\b", _on_decade),
     ]
 
@@ -739,7 +777,14 @@ def _month_rules(v: _Vocabulary) -> list[_Rule]:
     month, full = _month_pattern(v), _words(list(v.full_months))
     part = r"\b(?P<part>early|mid|middle|late|the\s+(?:beginning|start|middle|end|close)\s+of)(?:\s+|\s*-\s*)"
     of_year = rf"(?:,?\s+(?:of\s+)?(?P<year>{_YEAR})|,?\s+(?:of\s+)?{_REL_YEAR})?"
+    second = _month_pattern(v, "month2")
     return [
+        # "from January to June", "between March and May 2024", "January–June": one span of months
+        _rule("month_range", rf"(?:\b(?P<lead>from|between)\s+)?\b{month}\s*(?:-|–|—|\s+to\s+|\s+through\s+|"
+                             rf"\s+until\s+|\s+and\s+){second}(?:,?\s+(?:of\s+)?(?P<year>{_YEAR}))?",
+              _on_month_range),
+        _rule("first_months", rf"{_PREP}\bthe\s+first\s+(?P<n>{_number_pattern(v)})\s+months\s+of\s+"
+                              rf"(?:(?P<year>{_YEAR})|(?:the|this)\s+year)", _on_first_months),
         _rule("month_year", rf"{_PREP}\b{month},?\s+(?:of\s+)?(?P<year>{_YEAR})", _on_month_year),
         _rule("month_rel_before", rf"{_PREP}\b(?P<rel>this\s+past|this\s+coming|last|this|next)\s+{month}",
               _on_month_relative),

@@ -29,7 +29,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pipeline.dates import Period, TemporalMention, find_temporal
@@ -73,6 +73,7 @@ class Fact:
             "period_start": self.period.start if self.period else None,
             "period_end": self.period.end if self.period else None,
             "period_label": self.period.label if self.period else None,
+            "period_precision": precision_of(self.period),
             "value": self.value, "low": self.low, "high": self.high, "qualifier": self.qualifier,
             "unit": self.unit, "sentence": self.sentence, "start_char": self.start_char,
             "end_char": self.end_char, "extractor_version": self.extractor_version,
@@ -87,6 +88,7 @@ class Discourse:
     subject: str | None = None
     period: Period | None = None
     rate_period: Period | None = None
+    last_count: "Fact | None" = None  # the last tally of an earlier sentence, for "Of those, 53 were military"
 
 
 @dataclass(frozen=True)
@@ -255,6 +257,11 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
         walk.facts.extend(expanded)
         walk.previous = expanded[-1]
     facts = walk.facts
+    counts = [f for f in facts if f.kind in ("activity_count", "companion_count")]
+    if counts:
+        discourse.last_count = counts[-1]
+        if counts[-1].kind == "activity_count" and counts[-1].subject:
+            discourse.subject = counts[-1].subject
     counted = [f.period for f in facts if f.kind == "activity_count" and f.period is not None]
     if main is not None and (counted or patterns()["activity_context"].search(sentence)):
         discourse.period = main
@@ -365,6 +372,29 @@ def _subject(ctx: DocumentFacts, start: int, end: int, sentence: str) -> str | N
 
 def by_surname(ctx: DocumentFacts, surname: str) -> str | None:
     return ctx.surnames.get(surname.lower()) or rules()["default_persons"].get(surname.lower())
+
+
+def precision_of(period: Period | None) -> str:
+    """How finely a period is stated, read off its end (tests/gold/SCHEMA.md)."""
+    if period is None:
+        return "unresolved"
+    start, end = period.start, period.end
+    month_end = (end + timedelta(days=1)).day == 1
+    if start == end:
+        return "day"
+    if (end - start).days == 6 and start.weekday() == 0:
+        return "week"
+    if not month_end:
+        return "day"
+    if start.month == 1 and start.day == 1 and end.month == 12:
+        return "year" if start.year == end.year else "multi_year"
+    if start.year == end.year and start.day == 1:
+        months = end.month - start.month + 1
+        if months == 6 and start.month in (1, 7):
+            return "half"
+        if months == 3 and start.month in (1, 4, 7, 10):
+            return "quarter"
+    return "month"
 
 
 def format_value(fact: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import spacy
@@ -24,6 +25,7 @@ from pipeline.records import AnalyzedDocument, BatchItem, CleanDocument, Entity
 from pipeline.text import SENTENCE_END
 
 NLP_STAGE_VERSION = "nlp-2"
+_NOT_KEPT = ["tensor", "user_data"]  # what a long document's kept parse leaves out
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
@@ -126,16 +128,16 @@ def analyze_documents(batch: Sequence[BatchItem], config: NlpConfig,
     parses = zip(chunks, _pipe(nlp, [chunk for _, _, chunk in chunks], config))
     analyzed: list[AnalyzedDocument] = []
     per_document: list[dict] = []
+    pieces_of = Counter(index for index, _, _ in chunks)
     for index, pieces in itertools.groupby(parses, key=lambda parse: parse[0][0]):
-        entities, sentences, chunks = [], [], []
+        entities, sentences, kept = [], [], []
         for (_, offset, text), doc in pieces:
             entities += _entities(doc, offset)
             sentences += _sentences(doc, offset)
-            chunks.append((offset, len(text), doc))
-        if len(chunks) > 1:  # a long document: keep its parse compact, chunk by chunk (no tensors)
-            chunks = [(offset, length, doc.to_bytes(exclude=["tensor", "user_data"])) for offset, length, doc in chunks]
+            # a long document keeps its parse compact (no tensors), so memory does not follow its length
+            kept.append((offset, len(text), doc if pieces_of[index] == 1 else doc.to_bytes(exclude=_NOT_KEPT)))
         document = _analyzed(batch[index], entities, sentences)
-        per_document.append(document_rows(ParsedDocument(document, tuple(chunks), nlp.vocab), chosen))
+        per_document.append(document_rows(ParsedDocument(document, tuple(kept), nlp.vocab), chosen))
         analyzed.append(document)
     return finish_batch(analyzed, per_document, chosen)
 

@@ -24,6 +24,10 @@ class Amount:
     qualifier: str
 
 
+# The units after a tens word; "one" alone is left out of number_words ("one of his visits" counts nothing).
+_UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+
+
 def parse_number(token: str) -> float | None:
     token = " ".join(token.strip().lower().split())
     for word, factor in rules()["multipliers"].items():
@@ -34,8 +38,8 @@ def parse_number(token: str) -> float | None:
     if token in words:
         return words[token]
     parts = re.split(r"[- ]", token)
-    if len(parts) == 2 and parts[0] in words and parts[1] in words:
-        return words[parts[0]] + words[parts[1]]
+    if len(parts) == 2 and parts[0] in words and (parts[1] in words or parts[1] in _UNITS):
+        return words[parts[0]] + (words.get(parts[1]) or _UNITS[parts[1]])  # "fifty-one", "twenty two"
     try:
         return float(token.replace(",", ""))
     except ValueError:

@@ -136,6 +136,7 @@ def test_cli_facts_after_ingesting_the_seeds(tmp_path):
     lines = [line for line in table.output.splitlines() if line.startswith("activity_count")]
     assert len(lines) == 6  # the 2024 total and five sector comparisons
     assert "(53 in 2024)" in table.output
+    assert "2024 (year)" in table.output  # every fact shows how finely its period is stated
     rates = nkpipe(tmp_path, "facts", "--kind", "exchange_rate", "--json")
     rows = [json.loads(line) for line in rates.output.splitlines()]
     assert {(r["low"], r["high"], r["qualifier"]) for r in rows} == {

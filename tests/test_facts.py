@@ -62,14 +62,16 @@ def test_facts_seed_brief_exchange_rates(seed_rows):
 
 def test_facts_comparison_in_parentheses_gets_the_previous_year(nlp):
     rows = facts_of("Kim Jong Un made 51 military visits in 2025 (53 in 2024) and 37 economic ones (28).")
-    assert {(r["period_label"], r["value"], r["sector"]) for r in rows} >= {
-        ("2025", 51.0, "military"), ("2024", 53.0, "military")}
+    # "in 2025" in a report of June 2025 is the year so far: it ends on the publication date
+    assert {(r["period_end"].year, r["value"], r["sector"]) for r in rows} == {
+        (2025, 51.0, "military"), (2024, 53.0, "military"), (2025, 37.0, "economic"), (2024, 28.0, "economic")}
 
 
 def test_facts_last_years_possessive_is_the_previous_year(nlp):
     rows = facts_of("Kim Jong Un's public activities rose to 140 this year from last year's 127.",
                     published=date(2025, 12, 20))
-    assert {(r["period_label"], r["value"]) for r in rows} == {("2025", 140.0), ("2024", 127.0)}
+    assert {(r["period_start"], r["period_end"], r["value"]) for r in rows} == {
+        (date(2025, 1, 1), date(2025, 12, 20), 140.0), (date(2024, 1, 1), date(2024, 12, 31), 127.0)}
 
 
 @pytest.mark.parametrize("text, unit, place, low, high, value, qualifier", [

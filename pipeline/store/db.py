@@ -259,6 +259,8 @@ facts = sa.Table(
     sa.Column("period_start", sa.Date),
     sa.Column("period_end", sa.Date),
     sa.Column("period_label", sa.Text),
+    # day | week | month | quarter | half | year | multi_year | unresolved (tests/gold/SCHEMA.md)
+    sa.Column("period_precision", sa.String(16)),
     sa.Column("value", sa.Float),
     sa.Column("low", sa.Float),
     sa.Column("high", sa.Float),

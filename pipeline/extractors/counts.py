@@ -1,0 +1,729 @@
+"""Tallies read off the parse: whose public activities a number counts, of what kind, for which period.
+
+Shared by the activity_count and companion_count extractors. For a number of a triggered
+sentence the construction that holds it (``grammar.constructions``) says what it counts: the
+noun it modifies ("51 military events"), the event of its verb ("met him three times", "was
+shown in state media 140 times"), the subject of a change ("his visits rose to 14"), a part of
+an earlier count ("seven were military", "9 of his 14 visits"), or a bracketed figure after a
+name or a category ("Kim Jae Ryong (24)", "(53 in 2024)"). The person is the grammatical
+subject of that clause, or the possessor of the counted noun, never merely the nearest name:
+pronouns and descriptions ("he", "the leader", "the 41-year-old") resolve to the person the
+discourse is about. Sectors come only from words that name one ("military events", "seven were
+economic"); categories from the counted noun or the event verb; the period from the temporal
+expression bound to the number, else the sentence's own, else none (unresolved).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import date
+
+from spacy.tokens import Span, Token
+
+from pipeline.dates import Period
+from pipeline.entities import canonical_person
+from pipeline.extractors.grammar import (
+    agent_of,
+    clause_verb,
+    conjunct_head,
+    constructions,
+    person_of,
+    phrase_words,
+    possessor,
+    side_clause,
+    subject_of,
+)
+from pipeline.fact_rules import rules as fact_rules
+from pipeline.facts import Fact, SentenceView, Walk
+from pipeline.numbers import Amount
+from pipeline.rules import load_json
+
+RULES_FILE = "count_rules.json"
+_LEADER = "Kim Jong Un"
+_REFERS_BACK = {"number", "count", "tally", "total", "figure", "these", "them", "which", "this", "that"}
+
+
+def rules() -> dict:
+    return load_json(RULES_FILE)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What a number counts, before it becomes a fact."""
+
+    companion: bool
+    subject: str | None
+    category: str | None
+    sector: str | None
+    counterpart: str | None
+    end: int  # character offset (in the sentence) where the counted expression ends
+    inherited: bool = False  # subject or category taken from an earlier count
+    total_at: int | None = None  # "9 of his 14 visits": where the total is (in the sentence), whose period it shares
+
+
+def read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
+    """The tally a number states, or None when it counts nothing a person did."""
+    sentence = view.span()
+    number = view.span(amount.start, amount.end)
+    if sentence is None or number is None or not len(number):
+        return None
+    root = number_token(number)
+    bracketed = _bracketed_comparison(view, amount, walk, sentence)
+    if bracketed is not None:
+        return bracketed
+    own = _own_counterpart(root, sentence)
+    for construction in constructions(sentence, root):
+        tally = _READERS[construction.name](view, construction.nodes, walk, sentence)
+        if tally is not None:
+            return replace(tally, counterpart=own) if own is not None else tally
+    if own is not None and walk.previous is not None and walk.previous.kind == "activity_count":
+        # "..., and 4 categorized as others": one more item of the list, with its own counterpart
+        previous = walk.previous
+        return Tally(False, previous.subject, previous.category, previous.sector, own, 0, inherited=True)
+    return None
+
+
+def _own_counterpart(number: Token, sentence: Span) -> str | None:
+    """The counterpart a list item names right after its number ("5 to China", "4 to Laos and Vietnam",
+    "4 categorized as others")."""
+    for child in number.children:
+        if child.dep_ == "prep" and child.lower_ in ("to", "with", "involving"):
+            objects = [c for c in child.children if c.dep_ == "pobj"]
+            names = [t for o in objects for t in (o, *o.conjuncts)]
+            countries = [c for c in (_country(t.text) for t in names) if c]
+            if len(countries) > 1:
+                return " and ".join(t.text for t in names)
+            if countries:
+                return countries[0]
+        if child.dep_ == "acl" and _categorized_as_other(child):
+            return "other"
+    if number.dep_ in ("nsubj", "nsubjpass") and _categorized_as_other(number.head):  # "and 4 (were) categorized as others"
+        return "other"
+    return None
+
+
+def _categorized_as_other(verb: Token) -> bool:
+    return verb.lemma_.lower() in ("categorize", "categorise", "classify", "count", "list") and any(
+        t.lower_ in rules()["other_words"] for t in verb.subtree)
+
+
+def _bracketed_comparison(view: SentenceView, amount: Amount, walk: Walk, sentence: Span) -> Tally | None:
+    """"51 military events (53 in 2024)": a bracketed figure right after a count is that count, another period.
+    Read off the text, since parsers hang such brackets anywhere; not after a name ("Kim Jae Ryong (24)")."""
+    previous = walk.previous
+    before = view.text[:amount.start].rstrip()
+    if previous is None or not before.endswith("(") or previous.kind not in ("activity_count", "companion_count"):
+        return None
+    gap = view.text[previous.end_char - view.start:len(before) - 1]
+    token_before = view.span(len(before) - 2, len(before) - 1)
+    if len(gap) > 40 or (token_before is not None and person_of(token_before.root, sentence) is not None):
+        return None
+    return Tally(previous.kind == "companion_count", previous.subject, previous.category, previous.sector,
+                 previous.counterpart, 0, inherited=True)
+
+
+def number_token(number: Span) -> Token:
+    """The token that stands for a number expression: its numeral governed from outside it ("between 15 and 18")."""
+    numerals = [t for t in number if t.like_num or t.pos_ == "NUM" or t.lower_ in ("twice", "thrice", "once")]
+    outside = [t for t in numerals if not (number.start <= t.head.i < number.end)]
+    return (outside or numerals or [number.root])[0]
+
+
+# --- one reader per construction ------------------------------------------------------------
+
+
+def _noun(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
+    noun = nodes["noun"]
+    lemma = noun.lemma_.lower()
+    if lemma == "round":  # "five rounds of summit talks"
+        inner = next((c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+        noun = next((c for c in inner.children if c.dep_ == "pobj"), noun) if inner else noun
+        lemma = noun.lemma_.lower()
+    if person_of(noun, sentence) is not None:
+        return None
+    verb = clause_verb(noun)
+    if lemma not in rules()["count_nouns"]:
+        category = _verb_category(verb, noun) if verb is not None and noun.dep_ == "dobj" else None
+        if category is None:
+            return None  # "12 factories" counts activities only as the object of "inspected"
+        return _tally(view, walk, sentence, noun=noun, verb=verb, category=category)
+    if lemma == "one" and noun.dep_ == "conj":  # "51 military events and 37 economic ones"
+        return _tally(view, walk, sentence, noun=noun, verb=verb, category=_noun_category(conjunct_head(noun)))
+    return _tally(view, walk, sentence, noun=noun, verb=verb, category=_noun_category(noun))
+
+
+def _occasions(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
+    verb = nodes.get("verb") or clause_verb(nodes["number"])
+    if verb is None:
+        return None
+    return _tally(view, walk, sentence, noun=None, verb=verb, category=_verb_category(verb, None))
+
+
+def _comparison(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
+    """"against 31 a year earlier", "up from 16": the same count as the one just made, another period."""
+    previous = walk.previous
+    if previous is None or previous.kind not in ("activity_count", "companion_count"):
+        return None
+    return Tally(previous.kind == "companion_count", previous.subject, previous.category, previous.sector,
+                 previous.counterpart, 0, inherited=True)
+
+
+def _change(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
+    """"Kim Jong Un's visits to munitions factories rose to 14"; "the number climbed to 81"."""
+    verb = nodes["verb"]
+    counted = subject_of(verb)
+    if counted is None or counted.lemma_.lower() in _REFERS_BACK:
+        return _inherited(view, walk, sentence, _words(counted))
+    if counted.lemma_.lower() not in rules()["count_nouns"]:
+        # "rose from about 70 in 2021 ..., then surged to 130": the series goes on, whatever the parse
+        previous = walk.previous
+        return _inherited(view, walk, sentence, []) if previous is not None else None
+    return _tally(view, walk, sentence, noun=counted, verb=None, category=_noun_category(counted))
+
+
+def _predicate(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
+    """"seven were military", "40 were ceremonies", "two involved China": a part of the count just made."""
+    verb = nodes["verb"]
+    parts = [c for c in verb.children if c.dep_ in ("attr", "acomp", "dobj")] or [nodes["predicate"]]
+    predicate = parts[0]
+    words = [w for part in parts for w in _words(part)]
+    category = rules()["count_nouns"].get(predicate.lemma_.lower()) if predicate.pos_ == "NOUN" else None
+    inherited = _inherited(view, walk, sentence, words)
+    if inherited is None:
+        return None
+    counterpart = next((c for c in (_country(" ".join(t.text for t in part.subtree)) for part in parts) if c), None)
+    return replace(inherited, category=category or inherited.category,
+                   counterpart=counterpart or inherited.counterpart if counterpart else
+                   (None if words else inherited.counterpart))
+
+
+def _share(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
+    """"(accompanied him on) 9 of his 14 visits": the 9 counts the visits."""
+    noun = nodes["noun"]
+    if noun.lemma_.lower() not in rules()["count_nouns"]:
+        return None
+    verb = clause_verb(nodes["number"])
+    tally = _tally(view, walk, sentence, noun=noun, verb=verb, category=_noun_category(noun), share=True)
+    total = next((c for c in noun.children if c.dep_ == "nummod"), None)
+    if tally is None or total is None:
+        return tally
+    return replace(tally, total_at=total.idx - sentence.start_char)
+
+
+def _appos(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
+    """"Kim Jae Ryong (24)" after a companion count; "51 events (53 in 2024)"."""
+    head = nodes["noun"]
+    person = person_of(head, sentence)
+    previous = walk.previous
+    if person is not None:
+        if previous is None or previous.kind != "companion_count":
+            return None
+        return Tally(True, _name(person.text), previous.category, previous.sector, previous.counterpart,
+                     nodes["number"].idx + len(nodes["number"]) - sentence.start_char, inherited=True)
+    if head.lemma_.lower() in rules()["count_nouns"]:
+        return _tally(view, walk, sentence, noun=head, verb=clause_verb(head), category=_noun_category(head))
+    return None
+
+
+def _object(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
+    """A bare number as the object of a count's verb ("while in 2023 he made 99") repeats that count."""
+    verb = nodes["verb"]
+    previous = walk.previous or walk.discourse.last_count
+    if previous is None or previous.kind != "activity_count" or verb.pos_ not in ("VERB", "AUX"):
+        return None
+    if verb.lemma_.lower() not in rules()["event_verbs"] or nodes["number"].dep_ != "dobj":
+        return None
+    person = _subject(view, walk, sentence, None, verb)
+    if person is not None and person != previous.subject:
+        return None
+    return Tally(False, previous.subject, previous.category, previous.sector, previous.counterpart, 0, inherited=True)
+
+
+def _part(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
+    """"25 of them military", "40 of these": a part of the count just made, with its own sector or category."""
+    number = nodes["number"]
+    words = [t.lower_ for t in number.doc[number.i:min(number.i + 6, sentence.end)]]
+    inherited = _inherited(view, walk, sentence, words)
+    if inherited is None:
+        return None
+    nouns = [t for t in number.doc[number.i:min(number.i + 6, sentence.end)] if t.pos_ == "NOUN"]
+    category = next((rules()["count_nouns"].get(t.lemma_.lower()) for t in nouns
+                     if rules()["count_nouns"].get(t.lemma_.lower())), None)
+    return replace(inherited, category=category or inherited.category)
+
+
+def _average(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
+    """"140 outings in 2025, an average of about 12 a month": the same activities, as a rate."""
+    return _comparison(view, nodes, walk, sentence)
+
+
+def _with_person(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
+    """"followed by Ri Il Hwan with 22": another companion's count in a ranking."""
+    person = person_of(nodes["noun"], sentence)
+    previous = walk.previous
+    if person is None or previous is None or previous.kind != "companion_count":
+        return None
+    return Tally(True, _name(person.text), previous.category, previous.sector, previous.counterpart, 0,
+                 inherited=True)
+
+
+_READERS = {"noun": _noun, "occasions": _occasions, "on_occasions": _occasions, "adverb": _occasions,
+            "times_after": _occasions, "change_to": _change, "total": _change, "comparison": _comparison,
+            "predicate": _predicate, "share_of": _share, "appos": _appos, "object": _object, "part_of": _part,
+            "average": _average, "with_person": _with_person}
+
+
+# --- building a tally --------------------------------------------------------------------------
+
+
+def _tally(view: SentenceView, walk: Walk, sentence: Span, *, noun: Token | None, verb: Token | None,
+           category: str | None, share: bool = False) -> Tally | None:
+    if verb is not None and _numeral_subject(verb, noun):  # "40 were ceremonies, 12 factory visits and 18 ..."
+        inherited = _inherited(view, walk, sentence, _words_after_number(noun))
+        if inherited is None:
+            return None
+        own = noun is not None and noun.lemma_.lower() not in ("one",)  # "29 military ones" keeps the category
+        return replace(inherited, category=category if own else inherited.category)
+    owner = possessor(noun) if noun is not None else None
+    # "accompanied him on 40 of his 130 activities": the 40 are the companion's, the 130 his own
+    companion = (verb is not None and _is_companion(verb) and (owner is None or share)) or (
+        noun is not None and owner is None and _with_leader(noun))
+    person = _subject(view, walk, sentence, noun, verb, companion)
+    if person is None:
+        return None
+    words = _words_after_number(noun)
+    counterpart = _counterpart(noun, verb, sentence, person)
+    if person.startswith("!"):  # a foreign or South Korean person: only engagements with the North count
+        if counterpart != "North Korea":
+            return None
+        person = person[1:]
+    if verb is not None and verb.lemma_.lower() == "meet" and category == "meetings" and _summit_partner(verb):
+        category = "summit talks"
+    if category == "on-site inspections" and counterpart not in (None, "North Korea") and not companion:
+        category = "foreign visits"
+    if category == "meetings" and noun is not None and set(_words(noun)) & set(rules()["party_meeting_words"]):
+        category = "party meetings"
+    end = noun.idx + len(noun) - sentence.start_char if noun is not None else 0
+    return Tally(companion, person, category, _sector(words) or _antecedent_sector(view), counterpart, end)
+
+
+def _words_after_number(noun: Token | None) -> list[str]:
+    """The words of a counted noun phrase from its number on ("29 military ones", not "economic and 29 ...")."""
+    if noun is None:
+        return []
+    number = next((c for c in noun.children if c.dep_ == "nummod"), None)
+    words = _words(noun)
+    if number is None:
+        return words
+    return [t.lower_ for t in noun.doc[number.i:noun.i + 1]] + words
+
+
+def _numeral_subject(verb: Token, noun: Token | None) -> bool:
+    """A clause whose subject is a number ("40 were ceremonies") breaks down an earlier count."""
+    subject = subject_of(verb)
+    return subject is not None and (subject.like_num or subject.pos_ == "NUM") and (
+        noun is None or noun.i != subject.i)
+
+
+def _inherited(view: SentenceView, walk: Walk, sentence: Span, words: list[str]) -> Tally | None:
+    """A count that refers back: the last count of the sentence, else the discourse's subject."""
+    previous = walk.previous
+    if previous is not None and previous.kind in ("activity_count", "companion_count"):
+        return Tally(previous.kind == "companion_count", previous.subject, previous.category,
+                     _sector(words) or previous.sector, previous.counterpart, 0, inherited=True)
+    last = walk.discourse.last_count
+    if last is not None:  # "In 2024 he made 130 public appearances. Of those, 53 were military."
+        sector = _sector(words) or _antecedent_sector(view) or last.sector
+        return Tally(last.kind == "companion_count", last.subject, last.category, sector, last.counterpart, 0,
+                     inherited=True)
+    return None
+
+
+def _antecedent_sector(view: SentenceView) -> str | None:
+    """"(Foreign interactions more than doubled.) Among these, there were 8 events ...": the sector the
+    previous sentence names, when this one opens by referring back to it."""
+    if not re.match(r"^\W*(?:among|of)\s+(?:these|those|them|which)\b", view.text, re.IGNORECASE):
+        return None
+    previous = re.split(r"(?<=[.!?])\s+", view.document.text[:view.start].rstrip())[-1]
+    found = {_sector([w]) for w in re.findall(r"[\w-]+", previous.lower())} - {None}
+    return found.pop() if len(found) == 1 else None
+
+
+def _subject(view: SentenceView, walk: Walk, sentence: Span, noun: Token | None, verb: Token | None,
+             companion: bool = False) -> str | None:
+    """Whose activities: the noun's possessor, else the clause's subject (the agent of a passive).
+
+    A companion count is the companion's: the subject of the accompanying verb comes first.
+    """
+    candidates = []
+    if companion and verb is not None and subject_of(verb) is not None:
+        subject = subject_of(verb)
+        candidates.append(agent_of(verb) or subject if subject.dep_ == "nsubjpass" else subject)
+    if noun is not None and possessor(noun) is not None:
+        candidates.append(possessor(noun))
+    if noun is not None:  # "127 public appearances by Kim Jong Un"
+        by = next((c for c in noun.children if c.dep_ == "prep" and c.lower_ == "by"), None)
+        agent = next((c for c in by.children if c.dep_ == "pobj"), None) if by is not None else None
+        if agent is not None:
+            candidates.append(agent)
+    if noun is not None and noun.dep_ == "pobj" and noun.head.lower_ == "of":  # "of Kim's 40 events"
+        owner = noun.head.head
+        if possessor(owner) is not None:
+            candidates.append(possessor(owner))
+    if verb is not None:
+        subject = subject_of(verb)
+        if subject is not None and subject.dep_ == "nsubjpass" and _is_companion(verb):
+            subject = agent_of(verb) or subject  # "he was accompanied by X"
+        by = next((c for c in verb.children if c.dep_ in ("prep", "agent") and c.lower_ == "by"), None)
+        agent = next((c for c in by.children if c.dep_ == "pobj"), None) if by is not None else None
+        if agent is not None and person_of(agent, sentence) is not None:  # "the ministry counted 127 ... by Kim"
+            candidates.append(agent)
+        if subject is not None:
+            candidates.append(subject)
+    for candidate in candidates:
+        found = _whose(candidate, view, walk, sentence)
+        if found is not None:
+            return found or None
+    return walk.discourse.subject if not candidates and verb is None else None
+
+
+def _whose(token: Token, view: SentenceView, walk: Walk, sentence: Span) -> str | None:
+    """The person a subject names; "" when it names something that is not a person (the military)."""
+    person = person_of(token, sentence)
+    if token.conjuncts:  # "Putin and Kim have met twice": the North Korean side
+        people = [p for p in (person_of(c, sentence) for c in (token, *token.conjuncts)) if p is not None]
+        north = [p for p in people if _name(p.text) == _LEADER or not _foreign(p.text)]
+        person = north[0] if north else person
+    if person is None:  # "Kim's daughter, Ju Ae"
+        named = next((person_of(c, sentence) for c in token.children if c.dep_ == "appos"
+                      and person_of(c, sentence) is not None), None)
+        person = named
+    if person is None and token.pos_ == "PROPN":  # a name the entity recogniser missed ("Ju Ae")
+        name = _proper_name(token, sentence)
+        if name is not None:
+            return name
+    if person is not None:
+        name = _name(person.text)
+        return f"!{name}" if _foreign(person.text, sentence) else name
+    text = " ".join(t.lower_ for t in token.subtree if t.dep_ not in ("punct",))
+    words = set(re.findall(r"[\w-]+", text))
+    described = any(w in words or (" " in w and w in text) for w in rules()["leader_descriptions"])
+    if token.lower_ in ("he", "him", "his", "she", "her") or described or text.endswith("-year-old"):
+        if token.lower_ in ("she", "her"):
+            return walk.discourse.subject
+        verb = clause_verb(token)
+        if token.lower_ in ("him", "his") and verb is not None and _is_companion(verb):
+            return _LEADER  # "X accompanied him on 40 of his 130 activities": he is the one accompanied
+        return walk.discourse.subject or _LEADER
+    if any(text == w or text.endswith(" " + w) for w in rules()["not_persons"]):
+        return ""  # the army, troops, the country: not a person's public activities
+    head = token.lower_ if token.pos_ != "PROPN" else text
+    if token.dep_ == "expl" or head in rules()["reporters"] or any(text.endswith(" " + w) for w in rules()["reporters"]):
+        # "the breakdown (of these activities) includes 51 military events", "there were 8 events": the report
+        # speaks, the counted person is the one the discourse is about
+        return walk.discourse.subject or (walk.discourse.last_count.subject if walk.discourse.last_count else "")
+    return None
+
+
+def _proper_name(token: Token, sentence: Span) -> str | None:
+    """The run of capitalised words a name token ends, resolved like a person's name, when it parses as one."""
+    start = token.i
+    while start - 1 >= sentence.start and sentence.doc[start - 1].pos_ == "PROPN" and sentence.doc[start - 1].is_title:
+        start -= 1
+    text = sentence.doc[start:token.i + 1].text
+    found = canonical_person(text)
+    return found.canonical_name if found is not None else None
+
+
+def _name(text: str) -> str:
+    found = canonical_person(text)
+    if found is not None:
+        return found.canonical_name
+    return fact_rules()["default_persons"].get(text.strip().lower(), text.strip())
+
+
+def _foreign(text: str, sentence: Span | None = None) -> bool:
+    """A person named among a foreign country's leaders, or called South Korean (or foreign) in the sentence."""
+    names = set(re.findall(r"[\w-]+", text.lower()))
+    for country, words in fact_rules()["counterparts"].items():
+        if country != "note" and any(w.lower() in names for w in words if w[:1].isupper() and len(w) > 3):
+            return True
+    if sentence is None:
+        return False
+    before = sentence.text[:max(0, sentence.text.find(text))].lower()[-40:]
+    return any(w in before for w in ("south korean", "seoul's", "u.s.", "american", "russian", "chinese", "japanese"))
+
+
+def _with_leader(token: Token) -> bool:
+    """A "with/alongside/beside the leader" phrase, or "at his side", on ``token``."""
+    for prep in (c for c in token.children if c.dep_ == "prep"):
+        target = " ".join(t.lower_ for t in prep.subtree)
+        leader = any(w in target.split() for w in ("him", "leader", "brother", "kim", "father")) or "side" in target
+        if leader and (prep.lower_ in rules()["companion_with"] or "side" in target):
+            return True
+    return False
+
+
+def _is_companion(verb: Token) -> bool:
+    lemma = verb.lemma_.lower()
+    if lemma in rules()["companion_verbs"] and lemma not in ("attend", "follow", "join"):
+        return True
+    if lemma in ("join", "attend") and any(c.lower_ in ("him", "leader") for c in verb.children):
+        return True
+    if lemma in ("join",) and any(c.dep_ == "dobj" and _leader_phrase(c) for c in verb.children):
+        return True
+    return lemma in ("appear", "see", "be", "stand", "sit", "make", "join") and _with_leader(verb)
+
+
+def _leader_phrase(token: Token) -> bool:
+    text = " ".join(t.lower_ for t in token.subtree)
+    return any(w in text.split() for w in ("him", "leader", "kim"))
+
+
+def _words(token: Token | None) -> list[str]:
+    return phrase_words(token) if token is not None else []
+
+
+def _object_words(verb: Token | None) -> list[str]:
+    if verb is None:
+        return []
+    return [w for child in verb.children if child.dep_ in ("dobj", "prep", "attr", "acomp") for w in _words(child)]
+
+
+def _noun_category(noun: Token) -> str | None:
+    lemma = noun.lemma_.lower()
+    category = rules()["count_nouns"].get(lemma)
+    words = set(_words(noun))
+    if category in ("meetings", "summit talks") and words & set(rules()["party_meeting_words"]):
+        return "party meetings"
+    if lemma == "test" and not words & {"weapon", "weapons", "missile", "missiles", "launch", "rocket", "rockets"}:
+        return "weapons tests"
+    if lemma == "statement" and "press" not in words:
+        return "press statements"
+    return category
+
+
+def _verb_category(verb: Token | None, noun: Token | None) -> str | None:
+    if verb is None:
+        return None
+    lemma = verb.lemma_.lower()
+    objects = [c for c in verb.children if c.dep_ in ("dobj", "attr")]
+    for obj in objects:
+        if obj.lemma_.lower() == "guidance":
+            return "field guidance"
+        category = rules()["count_nouns"].get(obj.lemma_.lower())
+        if category:
+            return _noun_category(obj)
+    if lemma == "travel" or lemma == "go":
+        return "foreign visits" if any(c.lower_ == "to" for c in verb.children) else None
+    return rules()["event_verbs"].get(lemma)
+
+
+def _summit_partner(verb: Token) -> bool:
+    for child in verb.children:
+        if child.dep_ in ("dobj", "prep", "npadvmod"):
+            text = " ".join(t.lower_ for t in child.subtree)
+            if any(w in text.split() or w in text for w in rules()["summit_words"] + rules()["summit_names"]):
+                return True
+    subject = subject_of(verb)
+    if subject is not None and any(c.dep_ == "conj" for c in subject.children):
+        text = " ".join(t.lower_ for t in subject.subtree)
+        return any(w in text for w in rules()["summit_names"])
+    return False
+
+
+def _sector(words: list[str]) -> str | None:
+    table = rules()["sector_words"]
+    for word in words:
+        if word in table and word != "note":
+            return table[word]
+    return None
+
+
+_WITH = ("to", "with", "involving", "in")  # prepositions that name a counterpart of the counted engagements
+
+
+def _counterpart(noun: Token | None, verb: Token | None, sentence: Span, person: str) -> str | None:
+    """The country the counted engagements were with: the noun's "to/with" phrase, the event verb's object or
+    destination, or a co-subject ("Putin and Kim have met")."""
+    places = []
+    if noun is not None:
+        places += [" ".join(t.text for t in c.subtree) for c in noun.children
+                   if c.dep_ == "prep" and c.lower_ in _WITH[:3] or c.dep_ in ("compound", "amod")]
+        places += [" ".join(t.text for t in c.subtree) for c in noun.children  # "8 events related to Russia"
+                   if c.dep_ == "acl" and c.lemma_.lower() in ("relate", "involve", "link", "concern")]
+    event = verb is not None and (noun is None or noun.dep_ == "dobj" or noun.head.i == verb.i)
+    if event:
+        places += [" ".join(t.text for t in c.subtree) for c in verb.children
+                   if c.dep_ == "dobj" or c.dep_ == "prep" and c.lower_ in _WITH[:3]]
+    if verb is not None:
+        subject = subject_of(verb)
+        if subject is not None:
+            places += [" ".join(t.text for t in c.subtree) for c in (subject, *subject.conjuncts)
+                       if person_of(c, sentence) is not None and _name(person_of(c, sentence).text) != person.lstrip("!")]
+    for text in places:
+        country = _country(text)
+        if country is not None:
+            return country
+    return None
+
+
+def _country(text: str) -> str | None:
+    lowered = f" {text.lower()} "
+    if any(w in lowered for w in (" dprk ", " north korea ", " pyongyang ", " the north ")):
+        return "North Korea"
+    for country, words in fact_rules()["counterparts"].items():
+        if country == "note":
+            continue
+        for word in words:
+            if f" {word.lower()} " in lowered or f" {word.lower()}'s " in lowered or f" {word.lower()}, " in lowered:
+                return country
+    return None
+
+
+# --- periods ------------------------------------------------------------------------------------
+
+
+def _in_brackets(view: SentenceView, amount: Amount) -> bool:
+    return view.text[:amount.start].rstrip().endswith("(")
+
+
+def _bracket_period(view: SentenceView, amount: Amount, walk: Walk) -> tuple[Period | None, float]:
+    """"51 events (53 in 2024), 37 economic events (28)": a bare bracketed figure has the period of the
+    bracketed figures before it, else the year before the count it follows."""
+    earlier = [f for f in walk.facts if view.text[:f.start_char - view.start].rstrip().endswith("(")]
+    if earlier and earlier[-1].period is not None:
+        return earlier[-1].period, 0.05
+    previous = walk.previous
+    if previous is not None and previous.period is not None:
+        year = previous.period.end.year - 1
+        return Period(date(year, 1, 1), date(year, 12, 31), str(year), "year"), 0.1
+    return None, 0.4
+
+
+def _total_period(view: SentenceView, at: int) -> Period | None:
+    """The period bound to the total a share is of ("40 of his 130 activities in 2024")."""
+    total = next((a for a in view.amounts if a.start <= at < a.end), None)
+    return view.attached[total][0] if total is not None and view.attached[total] else None
+
+
+def period_of(view: SentenceView, amount: Amount, walk: Walk, inherited: bool,
+              tally_total_at: int | None = None) -> tuple[Period | None, float]:
+    """The number's own period, else the sentence's, else the earlier count's; (period, confidence penalty)."""
+    published = view.document.published
+    if not view.attached[amount] and _in_brackets(view, amount):
+        return _bracket_period(view, amount, walk)
+    shared = _total_period(view, tally_total_at) if tally_total_at is not None else None
+    if shared is not None:
+        return _capped(shared, published), 0.05
+    if view.attached[amount]:
+        return _capped(_as_of(view, view.attached[amount][0]), published), 0.0
+    own = _period_in_clause(view, amount)
+    if own is not None:
+        return _capped(own, published), 0.05
+    if view.main is not None and _in_main_clause(view, view.main):
+        return _capped(view.main, published), 0.1
+    parallel = next((f for f in reversed(walk.facts) if not view.text[:f.start_char - view.start].rstrip()
+                     .endswith("(")), None)  # the count this one stands beside, not a bracketed comparison
+    if parallel is not None and parallel.period is not None:  # "51 events in 2025 and 37 economic ones"
+        return parallel.period, 0.1
+    if walk.discourse.period is not None:  # "In 2024 he made 130 ... He inspected factories 21 times."
+        return walk.discourse.period, 0.2
+    return None, 0.4  # unresolved: the text says no period
+
+
+def _period_in_clause(view: SentenceView, amount: Amount) -> Period | None:
+    """A temporal expression inside the clause of the number (not bound to another number)."""
+    number = view.span(amount.start, amount.end)
+    if number is None:
+        return None
+    verb = clause_verb(number.root)
+    if verb is None:
+        return None
+    kept = {t.i for t in verb.subtree if not side_clause(t, verb) and _adjunct_path(t, verb)}
+    claimed = {id(p) for other, periods in view.attached.items() if other is not amount for p in periods}
+    inside = []
+    for mention in view.temporals:
+        tokens = view.span(mention.start_char, mention.end_char)
+        if tokens is not None and all(t.i in kept for t in tokens) and id(mention.period) not in claimed:
+            inside.append(mention)
+    if not inside:
+        return None
+    return min(inside, key=lambda t: abs(t.start_char - amount.start)).period
+
+
+def _in_main_clause(view: SentenceView, period: Period) -> bool:
+    """Whether the sentence's period is said in its main clause, not in a side one ("since records began in 2011")."""
+    mention = next((t for t in view.temporals if t.period is period), None)
+    tokens = view.span(mention.start_char, mention.end_char) if mention is not None else None
+    if tokens is None or not len(tokens):
+        return True
+    root = tokens[0].sent.root if tokens[0].has_head() else tokens[0]
+    return not side_clause(tokens[0], root)
+
+
+def _adjunct_path(token: Token, verb: Token) -> bool:
+    """Whether ``token`` reaches ``verb`` through an adjunct ("in 2024", "last year"), not through an object
+    or a subject ("the most since 2019", "his first visit since 2019")."""
+    current = token
+    while current.i != verb.i and current.head.i != current.i:
+        if current.head.i == verb.i:
+            return current.dep_ in ("prep", "npadvmod", "advmod", "tmod", "obl")
+        current = current.head
+    return True
+
+
+def _as_of(view: SentenceView, period: Period) -> Period:
+    """"as of the end of November": a running tally from January 1."""
+    mention = next((t for t in view.temporals if t.period is period), None)
+    if mention is None:
+        return period
+    before = view.text[max(0, mention.start_char - 12):mention.start_char].lower() + mention.text.lower()[:6]
+    if "as of" in before or "through" in before or before.rstrip().endswith("by"):
+        start = date(period.end.year, 1, 1)
+        return Period(start, period.end, f"{start.isoformat()}/{period.end.isoformat()}", "range")
+    return period
+
+
+def _as_of_cap(view: SentenceView, period: Period) -> Period:
+    """"As of the end of November, he had made 110 this year": the year so far ends with November."""
+    for mention in view.temporals:
+        before = view.text[max(0, mention.start_char - 12):mention.start_char].lower() + mention.text.lower()[:6]
+        ending = mention.period.end
+        if ("as of" in before or "through" in before) and period.start <= ending < period.end:
+            return Period(period.start, ending, f"{period.start.isoformat()}/{ending.isoformat()}", "range")
+    return period
+
+
+def _capped(period: Period, published: date | None) -> Period:
+    """A tally cannot run past the day it was published: "this year" is January 1 to that day."""
+    if published is None or period.end <= published or period.start > published:
+        return period
+    return Period(period.start, published, f"{period.start.isoformat()}/{published.isoformat()}", "range")
+
+
+def to_fact(view: SentenceView, amount: Amount, walk: Walk, tally: Tally) -> Fact:
+    period, penalty = period_of(view, amount, walk, tally.inherited, tally.total_at)
+    period = _as_of_cap(view, period) if period is not None else None
+    qualifier = average_or(view.text, amount)
+    end = max(tally.end, amount.end)
+    confidence = max(0.05, 0.9 - penalty - (0.1 if tally.inherited else 0.0))
+    if (amount.value or amount.low or 0) > 2000:
+        confidence = max(0.05, confidence - 0.6)  # nobody makes thousands of public appearances a year: doubt it
+    kind = "companion_count" if tally.companion else "activity_count"
+    value = amount.value if amount.value is not None else None
+    return Fact(kind, tally.subject, tally.sector, tally.category, tally.counterpart, None, period, value, amount.low,
+                amount.high, qualifier, None, view.text, view.start + amount.start, view.start + end, confidence)
+
+
+_RATE = re.compile(r"\b(?:a|per|each|every)\s+(?:year|month|week)\b(?!\s+(?:earlier|ago|before|later|on))|\bannually\b|\bmonthly\b|\byearly\b")
+
+
+def average_or(sentence: str, amount: Amount) -> str:
+    """``average`` for "an average of 10 a month", "some 80 visits a year"; else the number's own qualifier."""
+    before = sentence[max(0, amount.start - 25):amount.start].lower()
+    after = re.split(r"[,;.()]", sentence[amount.end:amount.end + 40].lower(), maxsplit=1)[0]
+    if amount.value is not None and ("average" in before or _RATE.search(after)):
+        return "average"
+    return amount.qualifier
