@@ -385,6 +385,26 @@ def _count(m: re.Match[str], group: str = "n") -> int:
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
+def _on_week_word(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
+    if ctx.published is None:
+        return None
+    monday = _pub(ctx) - timedelta(days=_pub(ctx).weekday())
+    if _word(m, "rel") == "this":
+        period = Period(monday, _pub(ctx), f"{monday.isoformat()}/{_pub(ctx).isoformat()}", "range")
+    else:
+        start, end = monday - timedelta(days=7), monday - timedelta(days=1)
+        period = Period(start, end, f"{start.isoformat()}/{end.isoformat()}", "range")
+    return _whole(m, period, True)
+
+
+def _on_week_before(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
+    if ctx.published is None:
+        return None
+    weeks = {"a": 1, "one": 1, "two": 2, "three": 3}[m.group(0).split()[0].lower()]
+    day = _pub(ctx) - timedelta(days=7 * weeks)
+    return _whole(m, _day_period(day), True)
+
+
 def _on_weekday(m: re.Match[str], ctx: _Anchor) -> list[_Hit] | None:
     """"on Wednesday" in a news report is the latest such day up to the report (KCNA reports the next day)."""
     if ctx.published is None:
@@ -753,6 +773,9 @@ def _relative_rules(v: _Vocabulary) -> list[_Rule]:
               _on_weekday),
         _rule("month_word", rf"\b(?P<rel>this|last|next|the\s+(?:past|current|coming))\s+month\b{_POSSESSIVE}",
               _on_month_word),
+        # "last week": the Monday to Sunday before publication; "a week earlier": that day a week before
+        _rule("week_word", rf"\b(?P<rel>this|last|the\s+previous)\s+week\b{_POSSESSIVE}", _on_week_word),
+        _rule("week_before", r"\b(?:a|one|two|three)\s+weeks?\s+(?:earlier|before)\b", _on_week_before),
         _rule("day_word", rf"\b(?P<word>{day_word}){_POSSESSIVE}(?![\w-])", _on_day_word),
     ]
 

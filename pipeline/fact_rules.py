@@ -43,6 +43,8 @@ def patterns() -> dict[str, re.Pattern[str]]:
     flags = re.IGNORECASE
     return {
         "number": re.compile(rf"(?<![\w.,×/-]){number}(?![\w%×/]|\.\d|,\d)", flags),
+        "band_range": re.compile(
+            rf"\b(high|low|upper|lower)-({number})\s*-?\s*won\s+range\b", flags),
         "range": re.compile(
             rf"(?<![\w.,×/-])(?:between\s+)?({number})\s*(?:-?\s*won\s*)?(?:-|–|—|to|and)\s*({number})(?![\w%×]|\.\d|,\d)", flags),
         "noun": re.compile(

@@ -68,6 +68,14 @@ def find_amounts(sentence: str, skip: Sequence[tuple[int, int]]) -> list[Amount]
     def free(a: int, b: int) -> bool:
         return all(b <= s or a >= e for s, e in taken)
 
+    for match in p["band_range"].finditer(sentence):  # "the high-7,000 won range": 7,500-7,999
+        value = parse_number(match.group(2))
+        if value is None:
+            continue
+        half = _range_step(value) / 2
+        low = value + half if match.group(1).lower() in ("high", "upper") else value
+        found.append(Amount(match.start(), match.end(2), None, low, low + half - 1, "range"))
+        taken.append((match.start(), match.end()))
     for match in p["range"].finditer(sentence):
         low, high = parse_number(match.group(1)), parse_number(match.group(2))
         joiner = sentence[match.end(1):match.start(2)].lower()
