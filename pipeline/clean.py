@@ -40,6 +40,9 @@ NO_TEXT_LAYER = "PDF has no text layer (scanned image?); OCR it first"
 
 _LINE_BREAKS = re.compile(r"\r\n?|[\u0085\u2028\u2029]")
 _ODD_SPACES = re.compile(r"[\t\v\f\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+# "8 130 won" printed with a no-break or thin space: one number, so the space stays one
+# narrow no-break space, which the number layer reads as a thousands separator.
+_DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)[\u00a0\u2009\u202f](?=\d{3}(?!\d))")
 _ESCAPED_QUOTE = re.compile(r"\\+(['\"])")
 _SPACE_RUN = re.compile(r" {2,}")
 _BLANK_RUN = re.compile(r"\n{3,}")
@@ -52,10 +55,15 @@ def _strip_invisible(text: str) -> str:
     return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch) not in _INVISIBLE)
 
 
+def _is_group_space(text: str, at: int) -> bool:
+    return text[at] == "\u202f" and _DIGIT_GROUP_SPACE.match(text, at) is not None
+
+
 def _normalise_once(text: str) -> str:
     text = html.unescape(text)
     text = _LINE_BREAKS.sub("\n", text)
-    text = _ODD_SPACES.sub(" ", text)
+    text = _DIGIT_GROUP_SPACE.sub("\u202f", text)
+    text = _ODD_SPACES.sub(lambda m: m.group(0) if _is_group_space(text, m.start()) else " ", text)
     text = _strip_invisible(text)
     text = unicodedata.normalize("NFC", text)
     text = _ESCAPED_QUOTE.sub(r"\1", text)  # `Workers\' Party`: PHP-escaped quotes in copied pages

@@ -36,7 +36,8 @@ def patterns() -> dict[str, re.Pattern[str]]:
     nouns = [k for k in r["activity_nouns"] if k != "note"]
     sectors = list(r["sector_words"])
     spelled = [k for k, v in r["number_words"].items() if v is not None]
-    digit = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?"
+    # Thousands grouped by commas or by the no-break and thin spaces European outlets print.
+    digit = r"\d{1,3}(?:,\d{3})+(?!\d)|\d{1,3}(?:[\u00a0\u2009\u202f]\d{3})+(?!\d)|\d+(?:\.\d+)?"
     tens = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[- ](?:one|two|three|four|five|six|seven|eight|nine)"
     base = rf"(?:{digit}|\b{tens}\b|\b{words_pattern(spelled)}\b)"
     number = rf"{base}(?:\s+(?:hundred|thousand)\b)?"

@@ -28,8 +28,11 @@ class Amount:
 _UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 
 
+_GROUP_SPACES = str.maketrans("", "", "\u00a0\u2009\u202f")
+
+
 def parse_number(token: str) -> float | None:
-    token = " ".join(token.strip().lower().split())
+    token = " ".join(token.translate(_GROUP_SPACES).strip().lower().split())
     for word, factor in rules()["multipliers"].items():
         if token.endswith(" " + word):
             base = parse_number(token[: -len(word) - 1])

@@ -29,6 +29,19 @@ SEED_BRIEF = CORPUS / "seeds" / "004_ac8b9aa3b2848aff.txt"
 KCNA_ARCHIVE = CORPUS / "kcna" / "headlines_2024-11-11.json"
 
 
+def read_by_document_key(store, table: str):
+    """``table`` with document ids replaced by source number and document key.
+
+    Document ids are namespaced by the source's URL, so two projects in different folders
+    give the same document different ids; its key within its source is the same.
+    """
+    documents = store.read_table("documents")
+    keys = dict(zip(documents.document_id, documents.source_id.astype(str) + ":" + documents.doc_key))
+    frame = store.read_table(table)
+    frame["document_id"] = frame["document_id"].map(keys)
+    return frame
+
+
 def derived_counts(store):
     """Rows per document in each derived table, to compare a run with a clean single run.
 
@@ -37,7 +50,7 @@ def derived_counts(store):
     """
     import pandas as pd
 
-    frames = [store.read_table(name).groupby("document_id").size().rename(name)
+    frames = [read_by_document_key(store, name).groupby("document_id").size().rename(name)
               for name in ("entities", "facts", "sector_labels")]
     return pd.concat(frames, axis=1).fillna(0).astype(int).sort_index()
 

@@ -158,9 +158,14 @@ def test_clean_normalise_spaces_invisible_and_blank_lines():
     assert normalise_text(raw) == "Kim Jong Un visited the site\n\nNext\nline"
 
 
+def test_clean_normalise_keeps_digit_group_spaces_as_one_narrow_space():
+    raw = "8\u00a0130 won, 1\u2009000\u202f000 tons, 12\u00a01234 and 3\u00a0km"
+    assert normalise_text(raw) == "8\u202f130 won, 1\u202f000\u202f000 tons, 12 1234 and 3 km"
+
+
 _TRICKY = st.sampled_from(
     ["&amp;", "&amp;amp;", "&#8217;", "&nbsp;", "&", "#", ";", "\u200b", "\u00ad", "\r\n", "\r",
-     "\n\n\n", "  ", "\t", "e\u0301", "\u0958", "\\'", "\\\\", "\u2028", "\x00", " \n "]
+     "\n\n\n", "  ", "\t", "1\u00a0000", "\u202f", "e\u0301", "\u0958", "\\'", "\\\\", "\u2028", "\x00", " \n "]
 )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ import time
 from pipeline.store import document_rows
 import pytest
 
-from tests.conftest import KCNA_ARCHIVE, SEED_ARTICLE, derived_counts
+from tests.conftest import KCNA_ARCHIVE, SEED_ARTICLE, derived_counts, read_by_document_key
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -51,8 +51,8 @@ def test_dask_local_cluster_runs_the_nlp_stage_like_the_default_runner(tmp_path)
     for table in ("entities", "facts", "sector_labels"):
         columns = ["document_id", "start_char", "end_char"] if table != "sector_labels" else [
             "document_id", "unit", "unit_index", "sector"]
-        left = dask_store.read_table(table)[columns].sort_values(columns).reset_index(drop=True)
-        right = plain_store.read_table(table)[columns].sort_values(columns).reset_index(drop=True)
+        left = read_by_document_key(dask_store, table)[columns].sort_values(columns).reset_index(drop=True)
+        right = read_by_document_key(plain_store, table)[columns].sort_values(columns).reset_index(drop=True)
         assert left.equals(right), table
 
 

@@ -45,14 +45,13 @@ def constructions(sentence: Span, number: Token) -> list[Construction]:
 
 @functools.lru_cache(maxsize=32)
 def _sentence_constructions(doc, start: int, end: int) -> tuple[Construction, ...]:
-    """The matches of every pattern in one sentence (matched on a copy of it, mapped back)."""
+    """The matches of every pattern in one sentence."""
     sentence = doc[start:end]
-    copy = sentence.as_doc()
-    matcher, order = _matcher(copy.vocab)
+    matcher, order = _matcher(doc.vocab)
     patterns = {p["name"]: p["pattern"] for p in load_json(PATTERNS_FILE)["patterns"]}
     found = []
-    for match_id, token_ids in matcher(copy):
-        name = copy.vocab.strings[match_id]
+    for match_id, token_ids in matcher(sentence):  # token ids count from the sentence's start
+        name = doc.vocab.strings[match_id]
         found.append(Construction(name, {node["RIGHT_ID"]: sentence[i] for node, i in zip(patterns[name], token_ids)}))
     return tuple(sorted(found, key=lambda c: order.index(c.name)))
 
@@ -135,8 +134,15 @@ def conjunct_head(token: Token) -> Token:
 
 
 def person_of(token: Token, sentence: Span) -> Span | None:
-    """The PERSON entity that holds ``token`` (the head of a name), if any."""
-    for ent in sentence.ents:
-        if ent.label_ == "PERSON" and ent.start <= token.i < ent.end:
-            return ent
-    return None
+    """The PERSON entity that holds ``token`` (the head of a name), if any; read off the token's own tags,
+    since listing a sentence's entities walks the whole document."""
+    if token.ent_type_ != "PERSON":
+        return None
+    doc = token.doc
+    start = token.i
+    while doc[start].ent_iob_ == "I" and start > 0:
+        start -= 1
+    end = token.i + 1
+    while end < len(doc) and doc[end].ent_iob_ == "I":
+        end += 1
+    return doc[start:end]
