@@ -253,7 +253,8 @@ def ingest(
                    f"{context.config.flow.task_runner!r} applies to `nkpipe run`", err=True)
     store = context.store()
     policy = command_line_policy(context.config.fetch)
-    sources = [ensure_source(store, SourceSpec(p, kind, None, _date(published)), address_policy=policy)
+    sources = [ensure_source(store, SourceSpec(p, kind, None, _date(published)), address_policy=policy,
+                             progress=_progress)
                for p in paths_or_urls]
     summary = run_ingest(store, context.config, sources, progress=_progress, flow_name="ingest")
     from pipeline.activities import rebuild_register

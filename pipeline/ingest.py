@@ -248,7 +248,7 @@ class _Run:
         todo, unchanged = [], 0
         for item in items:
             previous = stored.get(item.document_id)
-            if previous == (item.document.text_hash, self.pipeline_version):
+            if previous == (item.document.text_hash, self.pipeline_version, item.document.published):
                 unchanged += 1
             else:
                 todo.append(item)

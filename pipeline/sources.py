@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -150,14 +151,22 @@ def register_source(store: Store, spec: SourceSpec, base_dir: Path | None = None
 
 
 def ensure_source(store: Store, spec: SourceSpec, base_dir: Path | None = None,
-                  address_policy: str = ANY) -> Source:
+                  address_policy: str = ANY, progress: Callable[[str], None] | None = None) -> Source:
     """The registered source for ``spec``, registering it if it is new.
 
+    A registered source given a different publication date is re-dated: its documents
+    are cleaned and their facts extracted again on the next run, against the new date.
     Idempotent when two runs register the same source at once: the one that finds it
     registered meanwhile returns that source.
     """
     url = normalise_source_url(spec.url, base_dir)
     existing = ledger.find_source(store, url)
+    published = parse_published(spec.published)
+    if existing and published is not None and existing.published != published:
+        if progress:
+            progress(f"source {existing.id}: publication date {existing.published or 'none'} -> {published}; "
+                     f"its documents will be processed again")
+        return ledger.redate_source(store, existing.id, published)
     if existing:
         return existing
     try:

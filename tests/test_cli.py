@@ -146,6 +146,28 @@ def test_cli_facts_after_ingesting_the_seeds(tmp_path):
     assert nkpipe(tmp_path, "facts", "--kind", "rumour").exit_code == 2
 
 
+def test_cli_ingest_with_a_new_published_date_redates_and_reextracts(tmp_path):
+    report = tmp_path / "tally.txt"
+    report.write_text("Year-end tally\n\nKim Jong Un made 51 public appearances last year, "
+                      "the unification ministry said on Monday.\n")
+
+    def tally_years():
+        rows = [json.loads(line) for line in nkpipe(tmp_path, "facts", "--kind", "activity_count", "--json")
+                .output.splitlines()]
+        return [(row["value"], row["period_start"][:4], row["document_published"]) for row in rows]
+
+    first = nkpipe(tmp_path, "ingest", str(report), "--published", "2025-01-06")
+    assert first.exit_code == 0 and "1 new" in first.output, first.output
+    assert tally_years() == [(51.0, "2024", "2025-01-06")]
+    same = nkpipe(tmp_path, "ingest", str(report), "--published", "2025-01-06")
+    assert "1 unchanged" in same.output, same.output
+    again = nkpipe(tmp_path, "ingest", str(report), "--published", "2026-01-05")
+    assert again.exit_code == 0 and "1 changed" in again.output, again.output
+    assert "publication date 2025-01-06 -> 2026-01-05" in again.output
+    assert tally_years() == [(51.0, "2025", "2026-01-05")]
+    assert "1 unchanged" in nkpipe(tmp_path, "ingest", str(report)).output  # no date given: the stored one stands
+
+
 def test_cli_persons_and_aliases_are_stored(tmp_path):
     assert nkpipe(tmp_path, "ingest", str(SEED_ARTICLE), str(SEED_BRIEF)).exit_code == 0
     out = tmp_path / "out"

@@ -32,16 +32,16 @@ from pipeline.store.db import (
 from pipeline.text import paragraphs, text_key, unit_text
 
 
-def document_versions(store: Store, document_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """document_id -> (text_hash, pipeline_version) of what is stored."""
-    found: dict[str, tuple[str, str]] = {}
+def document_versions(store: Store, document_ids: Sequence[str]) -> dict[str, tuple[str, str, date | None]]:
+    """document_id -> (text_hash, pipeline_version, published) of what is stored."""
+    found: dict[str, tuple[str, str, date | None]] = {}
     with store.reading() as conn:
         for start in range(0, len(document_ids), 500):
             chunk = list(document_ids[start:start + 500])
             query = sa.select(
-                documents.c.document_id, documents.c.text_hash, documents.c.pipeline_version
+                documents.c.document_id, documents.c.text_hash, documents.c.pipeline_version, documents.c.published
             ).where(documents.c.document_id.in_(chunk))
-            found.update({r.document_id: (r.text_hash, r.pipeline_version) for r in conn.execute(query)})
+            found.update({r.document_id: (r.text_hash, r.pipeline_version, r.published) for r in conn.execute(query)})
     return found
 
 

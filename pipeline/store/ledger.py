@@ -118,6 +118,15 @@ def set_source_enabled(store: Store, source_id: int, enabled: bool) -> Source:
     return get_source(store, source_id)
 
 
+def redate_source(store: Store, source_id: int, published: date) -> Source:
+    """Give the source a new publication date and forget its pipeline version, so the
+    next run cleans it again even when its bytes have not changed."""
+    with store.writing() as conn:
+        conn.execute(sources.update().where(sources.c.id == source_id)
+                     .values(published=published, pipeline_version=None))
+    return get_source(store, source_id)
+
+
 def mark_source_processed(store: Store, source_id: int, fetched: Fetched, pipeline_version: str, outcome: str) -> None:
     """Remember what was processed so the next run can skip it when unchanged."""
     with store.writing() as conn:
