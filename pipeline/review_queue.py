@@ -267,13 +267,52 @@ def _find_activity(conn: Connection, key: str, parts: list[str]) -> QueueItem | 
 def corrections_of(store: Store, key: str) -> list[dict]:
     """Every correction of one target, newest first (the audit trail shown beside the form).
 
-    Each has a ``state``: applied, superseded (by a later one), or lapsed (a fact correction
-    whose fact, by its fingerprint, is no longer extracted from that span).
+    Each has a ``state``: applied, superseded (by a later one), re-anchored (moved to the new
+    fact of the same number after the extractor changed), or lapsed (a fact correction whose
+    fact, by its fingerprint, is no longer extracted from that span).
     """
     with store.reading() as conn:
         rows = conn.execute(sa.select(corrections).where(corrections.c.target_key == key)
                             .order_by(corrections.c.id.desc())).all()
         return [dict(r._mapping, state=correction_state(conn, r)) for r in rows]
+
+
+@dataclass(frozen=True)
+class LapsedCorrection:
+    """A fact correction no current fact carries: its fact is no longer extracted from that
+    span, and no single new fact of the same number was there to take it over."""
+
+    correction: dict[str, Any]
+    title: str | None
+    document_id: str | None
+    context: Highlight | None  # the sentence with the span the corrected fact had
+
+
+def lapsed_fact_corrections(store: Store) -> list[LapsedCorrection]:
+    """The active fact corrections that lapsed, newest first, each with the sentence it was made on."""
+    with store.reading() as conn:
+        return [_lapsed(conn, row) for row in _lapsed_rows(conn)]
+
+
+def count_lapsed_fact_corrections(store: Store) -> int:
+    with store.reading() as conn:
+        return len(_lapsed_rows(conn))
+
+
+def _lapsed_rows(conn: Connection) -> list[sa.Row]:
+    rows = conn.execute(sa.select(corrections).where(
+        corrections.c.active.is_(True), corrections.c.target_type == "fact").order_by(corrections.c.id.desc())).all()
+    return [row for row in rows if correction_state(conn, row) == "lapsed"]
+
+
+def _lapsed(conn: Connection, row: sa.Row) -> LapsedCorrection:
+    text_hash, start, end = parse_key(row.target_key)[1][:3]
+    document = conn.execute(sa.select(documents.c.document_id, documents.c.title, documents.c.text)
+                            .where(documents.c.text_hash == text_hash).limit(1)).first()
+    if document is None:  # the text changed: the correction's span is in no stored document
+        return LapsedCorrection(dict(row._mapping), None, None, None)
+    context = sentence_context(document.text, int(start), int(end)) if int(end) <= len(document.text) else None
+    return LapsedCorrection(dict(row._mapping), document.title, document.document_id, context)
 
 
 def recent_corrections(store: Store, limit: int = 20) -> list[dict]:

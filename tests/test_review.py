@@ -13,7 +13,9 @@ from pipeline.records import Activity, Person, activity_id_for
 from pipeline.review_queue import (
     QueueFilter,
     corrections_of,
+    count_lapsed_fact_corrections,
     find_item,
+    lapsed_fact_corrections,
     review_queue,
     review_queue_page,
     sentence_context,
@@ -380,3 +382,61 @@ def test_review_fact_correction_lapses_visibly_when_its_fact_is_no_longer_extrac
     _two_facts_on_one_span(store, source.id, ("2022", "2024"))
     assert _facts_by_label(store) == {"2022": (100.0, False, False), "2024": (100.0, False, False)}
     assert [c["state"] for c in corrections_of(store, second)] == ["lapsed"]
+
+
+_TALLY_TEXT = "He made 51 public appearances in 2024 and 12 trips abroad."
+
+
+def _extracted(store, source_id: int, *facts: tuple[int, int, float, str]) -> str:
+    """Store the tally text with these (start, end, value, period label) facts, as one extractor run would."""
+    from pipeline.records import AnalyzedDocument, CleanDocument
+
+    document = CleanDocument(key="d", url="https://x.org/d", title="T", author=None, published=None,
+                             text=_TALLY_TEXT, format="text")
+    rows = tuple({"kind": "activity_count", "value": value, "start_char": start, "end_char": end,
+                  "period_label": label, "sentence": _TALLY_TEXT, "extractor_version": "f", "confidence": 0.8}
+                 for start, end, value, label in facts)
+    persist.write_documents(store, None, [AnalyzedDocument("d", source_id, document, (), 1, derived=(("facts", rows),))],
+                            "v1", "n1")
+    return document.text_hash
+
+
+def _fact_states(store) -> dict[tuple[int, int], tuple]:
+    return {(f["start_char"], f["end_char"]): (f["value"], f["period_label"], f["rejected"], f["reviewed"])
+            for f in store.read_table("facts").to_dict("records")}
+
+
+def test_review_fact_correction_is_reanchored_to_the_new_fact_of_the_same_number(store):
+    source = ledger.add_source(store, "https://x.org/feed", "article", None, None)
+    text_hash = _extracted(store, source.id, (8, 29, 51.0, "2024"), (42, 50, 12.0, "2024"))
+    old_key = fact_key(text_hash, 8, 29, "activity_count", 0)
+    record_correction(store, Correction(old_key, "set", "rev", {"period_label": "2024 (calendar year)"}, comment="year"))
+    record_correction(store, Correction(fact_key(text_hash, 42, 50, "activity_count", 0), "reject", "rev"))
+    # A new extractor: spans on the number and its noun only, its own period labels, the trips read as 13.
+    _extracted(store, source.id, (8, 10, 51.0, "Jan-Dec 2024"), (42, 44, 13.0, "Jan-Dec 2024"))
+    assert _fact_states(store) == {(8, 10): (51.0, "2024 (calendar year)", False, True),
+                                   (42, 44): (13.0, "Jan-Dec 2024", False, False)}
+    assert [c["state"] for c in corrections_of(store, old_key)] == ["re-anchored"]
+    new_key = fact_key(text_hash, 8, 10, "activity_count", 0)
+    [moved] = corrections_of(store, new_key)
+    assert (moved["state"], moved["reviewer"], moved["action"]) == ("applied", "rev", "set")
+    assert moved["comment"].startswith("year (re-anchored from " + old_key)
+    [lapsed] = lapsed_fact_corrections(store)  # the rejected 12 has no fact of its value any more
+    assert lapsed.correction["target_key"] == fact_key(text_hash, 42, 50, "activity_count", 0)
+    assert (lapsed.title, lapsed.context.span) == ("T", "12 trips")
+    assert count_lapsed_fact_corrections(store) == 1
+    # Another run of the new extractor finds the moved correction by its new key, and moves nothing again.
+    _extracted(store, source.id, (8, 10, 51.0, "Jan-Dec 2024"), (42, 44, 13.0, "Jan-Dec 2024"))
+    assert _fact_states(store)[(8, 10)] == (51.0, "2024 (calendar year)", False, True)
+    assert len(store.read_table("corrections")) == 3
+
+
+def test_review_fact_correction_is_not_reanchored_when_two_new_facts_could_take_it(store):
+    source = ledger.add_source(store, "https://x.org/feed", "article", None, None)
+    text_hash = _extracted(store, source.id, (8, 29, 51.0, "2024"))
+    old_key = fact_key(text_hash, 8, 29, "activity_count", 0)
+    record_correction(store, Correction(old_key, "reject", "rev"))
+    _extracted(store, source.id, (8, 10, 51.0, "2024"), (8, 29, 51.0, "2023-24"))
+    assert {state[2] for state in _fact_states(store).values()} == {False}
+    assert [c["state"] for c in corrections_of(store, old_key)] == ["lapsed"]
+    assert count_lapsed_fact_corrections(store) == 1

@@ -16,7 +16,7 @@ from tests.http_server import unused_port
 TEXT_HASH = __import__("hashlib").sha256(REVIEW_TEXT.encode()).hexdigest()
 SECTOR_KEY = sector_key(TEXT_HASH, "document", 0)
 FACT_KEY = fact_key(TEXT_HASH, 17, 19, "activity_count")
-PAGES = ["/", "/review", f"/review/item?key={SECTOR_KEY}", "/review/people", "/sources", "/admin/users"]
+PAGES = ["/", "/review", f"/review/item?key={SECTOR_KEY}", "/review/people", "/review/lapsed", "/sources", "/admin/users"]
 
 
 @pytest.fixture
@@ -174,7 +174,7 @@ def test_web_pages_send_a_no_script_content_security_policy(client):
 
 def test_web_analyst_cannot_reach_reviewer_or_admin_pages(client, review_store):
     token = login(client, "analyst")
-    for path in ("/review", f"/review/item?key={SECTOR_KEY}", "/review/people", "/admin/users"):
+    for path in ("/review", f"/review/item?key={SECTOR_KEY}", "/review/people", "/review/lapsed", "/admin/users"):
         assert client.get(path).status_code == 403, path
     refused = client.post("/review/sector", data={"key": SECTOR_KEY, "sector": "economic", "csrf_token": token})
     assert refused.status_code == 403
@@ -255,6 +255,23 @@ def test_web_reviewer_edits_then_rejects_a_fact(client, review_store):
     rejected = client.post("/review/fact", data={"key": FACT_KEY, "action": "reject", "csrf_token": token},
                            follow_redirects=False)
     assert rejected.status_code == 303 and bool(review_store.read_table("facts").iloc[0]["rejected"])
+
+
+def test_web_lapsed_fact_corrections_are_counted_on_the_dashboard_and_listed(client, review_store):
+    from tests.conftest import review_document
+
+    token = login(client, "reviewer")
+    assert client.post("/review/fact", data={"key": FACT_KEY, "action": "reject", "csrf_token": token},
+                       follow_redirects=False).status_code == 303
+    assert "lapsed" not in client.get("/").text
+    analyzed = review_document(review_store, 1)  # a new extractor reads the number as 52: nothing takes the reject
+    fact = {**dict(analyzed.derived)["facts"][0], "value": 52.0}
+    persist.write_documents(review_store, None, [replace(analyzed, derived=(("facts", (fact,)),))], "v2", "n2")
+    dashboard = client.get("/").text
+    assert "1 fact correction lapsed" in dashboard and 'href="/review/lapsed"' in dashboard
+    page = client.get("/review/lapsed")
+    assert page.status_code == 200 and "reviewer" in page.text and "<mark>51</mark>" in page.text
+    assert "Report doc-a" in page.text
 
 
 def test_web_reviewer_marks_an_activity_as_not_an_activity(client, review_store):

@@ -232,6 +232,7 @@ def _dashboard_routes(app: FastAPI) -> None:
         return render(request, "dashboard.html", session, runs=ledger.recent_runs(store, 10),
                       problems=ledger.recent_problems(store, 10), reviewed=review_queue.reviewed_counts(store),
                       corrections=review_queue.recent_corrections(store, 10),
+                      lapsed=review_queue.count_lapsed_fact_corrections(store),
                       prefect_url=prefect_ui_url(_config(request)))
 
 
@@ -336,6 +337,10 @@ def _old_value(found: review_queue.QueueItem, field: str | None):
 
 
 def _people_routes(app: FastAPI) -> None:
+    @app.get("/review/lapsed", response_class=HTMLResponse)
+    def lapsed(request: Request, session: Session = Depends(page_for("reviewer"))):
+        return render(request, "lapsed.html", session, lapsed=review_queue.lapsed_fact_corrections(_store(request)))
+
     @app.get("/review/people", response_class=HTMLResponse)
     def people(request: Request, saved: str = "", session: Session = Depends(page_for("reviewer"))):
         return _people_page(request, session, saved == "1", None, 200)

@@ -6,9 +6,13 @@ the corrections of the documents it writes, and those of the activities after a 
 rebuild, in the same transaction. So a re-run never erases a reviewer's decision.
 
 Keys (``pipeline.keys``) never use row ids. Extraction order may change, so a fact
-correction also keeps the fact's fingerprint (kind, period label, subject, value as
-extracted) and is applied again only to the fact of that span with that fingerprint; when
-none has it, the correction lapses. An activity's id changes when another link to the story
+correction also keeps the fact's fingerprint (kind, period label, subject, value and range
+as extracted) and is applied again only to the fact of that span with that fingerprint.
+When none has it (a new extractor reads the sentence differently), the correction is
+re-anchored to the one unreviewed fact of that kind whose span overlaps the old one and
+whose value agrees: a successor correction is stored for the new fact, and the old one is
+marked superseded by it, so the audit trail shows the move. When no fact, or more than one,
+qualifies, the correction lapses and the review UI lists it. An activity's id changes when another link to the story
 sorts first, so an activity decision also keeps the activity's document ids and text hashes
 and applies to every activity that shares one of them.
 
@@ -25,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipeline.keys import alias_key, parse_key
+from pipeline.keys import alias_key, fact_key, parse_key
 from pipeline.records import activity_id_for
 from pipeline.store.db import (
     activities,
@@ -42,7 +46,9 @@ from pipeline.store.db import (
 from pipeline.store.register_rows import refresh_tallies
 
 # What identifies a fact among the facts of one span, whatever order they were extracted in.
-FINGERPRINT_FIELDS = ("kind", "period_label", "subject", "value")
+# Corrections stored before low and high were part of it keep the first four: fingerprints
+# are compared on the fields both have.
+FINGERPRINT_FIELDS = ("kind", "period_label", "subject", "value", "low", "high")
 
 
 # --- storing ----------------------------------------------------------------------------------
@@ -73,7 +79,7 @@ def old_value_with_fingerprint(conn: Connection, key: str, old_value: Any) -> An
     fingerprint = _fingerprint(fact)
     if fact.reviewed:  # an earlier correction edited it: keep the fingerprint that one found it by
         fingerprint = next((stored_fingerprint(c) for c in _active_span_corrections(conn, key)
-                            if expected_fingerprint(c) == fingerprint), fingerprint)
+                            if _agree(expected_fingerprint(c), fingerprint)), fingerprint)
     old = old_value if isinstance(old_value, dict) else {"value": old_value}
     return {**old, "fingerprint": fingerprint}
 
@@ -99,7 +105,7 @@ def _superseded(conn: Connection, row: sa.Row) -> list[int]:
             corrections.c.target_key == row.target_key, corrections.c.active.is_(True),
             corrections.c.id != row.id)).scalars())
     return [c.id for c in _active_span_corrections(conn, row.target_key)
-            if c.id != row.id and stored_fingerprint(c) == fingerprint]
+            if c.id != row.id and _agree(stored_fingerprint(c), fingerprint)]
 
 
 def _active_span_corrections(conn: Connection, key: str) -> list[sa.Row]:
@@ -166,7 +172,11 @@ def _apply_sector(conn: Connection, row: sa.Row, parts: list[str], as_seen: bool
 
 
 def _apply_fact(conn: Connection, row: sa.Row, parts: list[str], as_seen: bool) -> bool:
-    fact_ids = _fact_ids(conn, parts, None if as_seen else stored_fingerprint(row))
+    fingerprint = None if as_seen else stored_fingerprint(row)
+    fact_ids = _fact_ids(conn, parts, fingerprint)
+    if not fact_ids and fingerprint is not None:
+        successor = _reanchor(conn, row, parts, fingerprint)
+        return successor is not None and _apply_fact(conn, successor, parse_key(successor.target_key)[1], False)
     where = (facts.c.id.in_(fact_ids),)
     if row.action == "reject":
         conn.execute(facts.update().where(*where).values(rejected=True, reviewed=True))
@@ -258,11 +268,59 @@ def _rename_activity_people(conn: Connection, mentions: Sequence[sa.Row], person
             conn.execute(activity_people.update().where(moved).values(person_id=person_id, name=name))
 
 
+# --- re-anchoring ----------------------------------------------------------------------------
+
+
+def _reanchor(conn: Connection, row: sa.Row, parts: list[str], fingerprint: dict[str, Any]) -> sa.Row | None:
+    """Move a correction whose fact is gone to the new fact of the same number; None when it lapses."""
+    fact = _successor_fact(conn, parts, fingerprint)
+    if fact is None:
+        return None
+    text_hash, kind = parts[0], parts[3]
+    span = span_facts(conn, [text_hash, str(fact.start_char), str(fact.end_char), kind, "0"])[fact.document_id]
+    key = fact_key(text_hash, fact.start_char, fact.end_char, kind, [f.id for f in span].index(fact.id))
+    old = json.loads(row.old_value) if row.old_value else {}
+    moved = {**old, "fingerprint": _fingerprint(fact), "reanchored_from": row.target_key}
+    note = f"re-anchored from {row.target_key}: the extractor now reads this number differently"
+    successor = insert_correction(
+        conn, reviewer=row.reviewer, target_key=key, action=row.action, old_value=moved, new_value=_new_value(row),
+        field=row.field, comment=f"{row.comment} ({note})" if row.comment else note, document_id=row.document_id)
+    conn.execute(corrections.update().where(corrections.c.id == row.id)
+                 .values(active=False, superseded_by=successor.id))
+    return successor
+
+
+def _successor_fact(conn: Connection, parts: list[str], fingerprint: dict[str, Any]) -> sa.Row | None:
+    """The one unreviewed fact of the key's kind, in the first document with the key's text, whose span
+    overlaps the key's and whose value (and range) agrees with the fingerprint; None when not exactly one."""
+    text_hash, start, end, kind, _ = parts
+    if fingerprint.get("value") is None and fingerprint.get("low") is None:
+        return None  # nothing to compare: a range stored before fingerprints kept low and high
+    query = sa.select(facts).where(
+        facts.c.document_id.in_(_documents_with(text_hash)), facts.c.kind == kind,
+        facts.c.start_char < int(end), facts.c.end_char > int(start)).order_by(facts.c.document_id, facts.c.id)
+    overlapping = conn.execute(query).all()
+    first_document = [f for f in overlapping if f.document_id == overlapping[0].document_id] if overlapping else []
+    agreeing = [f for f in first_document if not f.reviewed and _value_agrees(f, fingerprint)]
+    return agreeing[0] if len(agreeing) == 1 else None
+
+
+def _value_agrees(fact: sa.Row, fingerprint: dict[str, Any]) -> bool:
+    return all(getattr(fact, name) == fingerprint[name] for name in ("value", "low", "high") if name in fingerprint)
+
+
 # --- fingerprints ----------------------------------------------------------------------------
 
 
 def _fingerprint(fact: sa.Row) -> dict[str, Any]:
     return {name: getattr(fact, name) for name in FINGERPRINT_FIELDS}
+
+
+def _agree(first: dict[str, Any] | None, second: dict[str, Any] | None) -> bool:
+    """Whether two fingerprints agree on every field both have (older ones have fewer)."""
+    if first is None or second is None:
+        return first is second
+    return all(first[name] == second[name] for name in first.keys() & second.keys())
 
 
 def stored_fingerprint(row: sa.Row) -> dict[str, Any] | None:
@@ -305,19 +363,22 @@ def _fact_ids(conn: Connection, parts: list[str], fingerprint: dict | None = Non
     chosen = []
     for span in span_facts(conn, parts).values():
         if fingerprint is not None:
-            chosen += [next((f.id for f in span if _fingerprint(f) == fingerprint), None)]
+            chosen += [next((f.id for f in span if _agree(_fingerprint(f), fingerprint)), None)]
         elif ordinal < len(span):
             chosen.append(span[ordinal].id)
     return [fact_id for fact_id in chosen if fact_id is not None]
 
 
 def correction_state(conn: Connection, row: sa.Row) -> str:
-    """applied, superseded (by a later one), or lapsed (a fact correction whose fact is no longer extracted)."""
+    """applied; superseded (by a later one); re-anchored (moved to the new fact of its number after the
+    extractor changed); or lapsed (a fact correction whose fact is no longer extracted)."""
     if not row.active:
-        return "superseded"
+        successor = conn.execute(sa.select(corrections.c.old_value).where(corrections.c.id == row.superseded_by)).scalar()
+        moved = json.loads(successor).get("reanchored_from") if successor and successor.startswith("{") else None
+        return "re-anchored" if moved == row.target_key else "superseded"
     expected = expected_fingerprint(row) if row.target_type == "fact" else None
     if expected is None:
         return "applied"
-    holds = any(f.reviewed and _fingerprint(f) == expected and (row.action != "reject" or f.rejected)
+    holds = any(f.reviewed and _agree(_fingerprint(f), expected) and (row.action != "reject" or f.rejected)
                 for span in span_facts(conn, parse_key(row.target_key)[1]).values() for f in span)
     return "applied" if holds else "lapsed"
