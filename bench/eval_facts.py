@@ -12,7 +12,9 @@ and the period's year are all right. ``lenient`` drops unit, qualifier (numbers 
 ``precise`` adds period_precision. Matching is one to one. Precision and recall per kind and
 overall; the errors of dev are listed (the sealed splits' are not, so nobody reads them while tuning).
 
-    .venv/bin/python bench/eval_facts.py [--shared ../shared] [--out PATH] [--label NAME]
+It also times fact extraction (without the parse) on a 1 MB number-heavy text.
+
+    .venv/bin/python bench/eval_facts.py [--shared ../shared] [--out PATH] [--label NAME] [--speed-chars N]
 """
 
 from __future__ import annotations
@@ -206,17 +208,72 @@ def evaluate_seeds(shared: Path) -> dict:
     return {"gold_facts": len(golds), "found": found, "missed": missed, "spurious": spurious}
 
 
+# --- speed on bad input ------------------------------------------------------------------------
+
+
+def number_heavy_text(chars: int, seed: int = 11) -> str:
+    """Reporting-like text full of numbers, tallies, prices and broken punctuation (no gold: timing only)."""
+    import random
+
+    rng = random.Random(seed)
+    templates = [
+        "Kim Jong Un made {a} public appearances in {y}, {b} of them military ({c} in {y0}).",
+        "Rice sold for {n:,} won per kg in Pyongyang and {m:,} won in Sinuiju.The dollar traded at {n:,} won",
+        "Production rose {a}.{b}% to {n:,} tons in {y}, the {a}th straight year (up {b}% from {y0}",
+        "Table {a} | {n:,} | {b}.{a}% | {y} | {m:,} won | {c} times",
+        "Related: {a} workers honoured; {b} visits to farms; the {a}th plenum opens",
+        "Of these, {a} were economic, {b} political and {c} military events, and he was accompanied by Kim Yo Jong {b} times.",
+    ]
+    parts, size = [], 0
+    while size < chars:
+        part = rng.choice(templates).format(a=rng.randint(1, 99), b=rng.randint(1, 60), c=rng.randint(1, 40),
+                                            n=rng.randint(100, 99_999), m=rng.randint(100, 99_999),
+                                            y=rng.randint(2012, 2025), y0=rng.randint(2000, 2011))
+        parts.append(part)
+        size += len(part) + 1
+    return " \n".join(parts)[:chars]
+
+
+def extraction_speed(chars: int) -> dict:
+    """Seconds of fact extraction (not parsing) per 100 KB of number-heavy text; the target is under 2."""
+    from dataclasses import replace
+
+    stages = [s for s in build_stages(Config(base_dir=REPO)) if s.name == "facts"]
+    spent = [0.0]
+
+    def timed(parsed, extract=stages[0].per_document):
+        started = time.perf_counter()
+        try:
+            return extract(parsed)
+        finally:
+            spent[0] += time.perf_counter() - started
+
+    text = number_heavy_text(chars)
+    document = CleanDocument(key="speed", url="bench:speed", title=None, author=None, published=date(2025, 6, 1),
+                             text=text, format="text")
+    started = time.perf_counter()
+    [analyzed] = analyze_documents([BatchItem("speed", 0, document, None)], Config().nlp,
+                                   [replace(stages[0], per_document=timed)])
+    return {"chars": len(text), "facts_found": len(list(analyzed.derived_rows("facts"))),
+            "extraction_s": round(spent[0], 2), "parse_and_extraction_s": round(time.perf_counter() - started, 1),
+            "extraction_s_per_100kb": round(spent[0] / (len(text) / 100_000), 3), "target_s_per_100kb": 2.0}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "eval_facts.json")
     parser.add_argument("--label", default="current", help="what is measured (e.g. the extractor's name)")
+    parser.add_argument("--speed-chars", type=int, default=1_000_000,
+                        help="size of the number-heavy text timed (0: no timing)")
     args = parser.parse_args()
     started = time.perf_counter()
     result = {"command": "python bench/eval_facts.py " + " ".join(sys.argv[1:]), "label": args.label,
               "extractor_version": facts_version(), "seeds": evaluate_seeds(args.shared)}
     for split in SPLITS:
         result[split] = evaluate_split(split, show_errors=split == "dev")
+    if args.speed_chars:
+        result["speed"] = extraction_speed(args.speed_chars)
     result["targets"] = {"seeds": "all 22 found, nothing spurious",
                          "test, paraphrase": "precision >= 0.95 and recall >= 0.90 for every kind (full)"}
     result["seconds"] = round(time.perf_counter() - started, 1)
@@ -229,6 +286,10 @@ def main() -> None:
             scores = result[split][mode]
             line = "  ".join(f"{k} P {s['precision']:.2f} R {s['recall']:.2f}" for k, s in scores.items())
             print(f"{split:<10} {mode:<8} {line}")
+    if "speed" in result:
+        speed = result["speed"]
+        print(f"speed: {speed['extraction_s_per_100kb']} s of extraction per 100 KB "
+              f"({speed['chars']:,} characters, {speed['facts_found']} facts)")
 
 
 if __name__ == "__main__":

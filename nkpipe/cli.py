@@ -87,7 +87,9 @@ def _date(value: Optional[str]):
 KindOption = Annotated[Optional[str], typer.Option(
     "--kind", help=f"One of {', '.join(SOURCE_KINDS)} (default: guessed from the URL; .json = kcna, .pdf = brief).")]
 PublishedOption = Annotated[Optional[str], typer.Option(
-    "--published", metavar="YYYY-MM-DD", help="Publication date, when the page does not give one.")]
+    "--published", metavar="YYYY-MM-DD",
+    help="Publication date, when the page does not give one (ingest: a date other than the stored one "
+         "re-dates the source and re-reads its facts).")]
 
 
 @sources_app.command("add")

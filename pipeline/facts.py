@@ -23,8 +23,10 @@ things are not. Every fact keeps its sentence and the character span of its numb
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
+import itertools
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -136,6 +138,8 @@ class Walk:
     discourse: Discourse
     previous: "Fact | None" = None
     facts: list["Fact"] = field(default_factory=list)
+    # what an extractor read of a number, for the next one that reads it the same way (the parse is walked once)
+    readings: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,7 @@ def extract_facts(parsed: ParsedDocument, extractors: Sequence[FactExtractor] | 
     text = document.text
     sentences = analyzed.sentences or ((0, len(text)),)
     context = DocumentFacts(text, document.published, document.published_inferred,
-                            tuple(e for e in analyzed.entities if e.label == "PERSON"),
+                            tuple(sorted((e for e in analyzed.entities if e.label == "PERSON"), key=_start_char)),
                             _surname_index(analyzed.entities), parsed)
     discourse = Discourse()
     facts: list[Fact] = []
@@ -356,8 +360,11 @@ def _main_period(temporals: list[TemporalMention], attached: dict[Amount, list[P
 
 def _subject(ctx: DocumentFacts, start: int, end: int, sentence: str) -> str | None:
     """The person the sentence counts: a named person, "Kim's", or a bare leadership surname."""
-    for entity in ctx.persons:
-        if start <= entity.start_char < end and entity.canonical_name:
+    first = bisect.bisect_left(ctx.persons, start, key=_start_char)  # persons are in text order
+    for entity in itertools.islice(ctx.persons, first, None):
+        if entity.start_char >= end:
+            break
+        if entity.canonical_name:
             return entity.canonical_name
     for match in patterns()["possessive"].finditer(sentence):
         name = by_surname(ctx, match.group(1))
@@ -368,6 +375,10 @@ def _subject(ctx: DocumentFacts, start: int, end: int, sentence: str) -> str | N
         if name:
             return name
     return None
+
+
+def _start_char(entity: Entity) -> int:
+    return entity.start_char
 
 
 def by_surname(ctx: DocumentFacts, surname: str) -> str | None:

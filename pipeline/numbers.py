@@ -7,6 +7,7 @@ formats): "51", "30,000", "fifty-one", "between 70 and 80", "the 8,000-won range
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,12 +55,18 @@ def _qualifier_before(text: str, start: int) -> tuple[str, int]:
     before = text[max(0, start - 30):start].lower()
     if patterns()["verb"].search(before + "\0") and re.search(r"(?:presided|took|went|handed|looked)\s+over\s+$", before):
         return "exact", start  # "presided over seven meetings" counts exactly
-    for qualifier, words in rules()["qualifiers"].items():
-        for word in sorted(words, key=len, reverse=True):
-            match = re.search(rf"(?:^|\W){re.escape(word)}\s+(?:the\s+)?$", before)
-            if match:
-                return qualifier, start - (len(before) - match.start()) + (1 if match.group(0)[0] != word[0] else 0)
+    for qualifier, pattern in _qualifier_patterns():
+        match = pattern.search(before)
+        if match:
+            return qualifier, start - (len(before) - match.start("word"))
     return "exact", start
+
+
+@functools.lru_cache(maxsize=1)
+def _qualifier_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """One pattern per qualifier, its words longest first, ending where the number starts."""
+    return tuple((qualifier, re.compile(rf"(?:^|\W)(?P<word>{'|'.join(re.escape(w) for w in sorted(words, key=len, reverse=True))})\s+(?:the\s+)?$"))
+                 for qualifier, words in rules()["qualifiers"].items())
 
 
 def find_amounts(sentence: str, skip: Sequence[tuple[int, int]]) -> list[Amount]:

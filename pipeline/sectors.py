@@ -304,7 +304,7 @@ class SectorModel:
         """(sector, probability, all five probabilities) per text."""
         if not texts:
             return []
-        probabilities = self.pipeline.predict_proba(list(texts))
+        probabilities = self._probabilities(texts)
         classes = list(self.pipeline.classes_)
         results = []
         for row, text in zip(probabilities, texts):
@@ -314,6 +314,54 @@ class SectorModel:
             best = max(probs, key=probs.get)
             results.append((best, probs[best], probs))
         return results
+
+
+    def _probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """The model's probabilities per text, vectorizing at most ``PREDICT_CHARS`` at a time.
+
+        The character n-grams of a 5 MB text would take gigabytes at once; a text longer than
+        that is read in pieces, and its probabilities are the pieces' weighted by their length.
+        """
+        split = [_pieces(text, PREDICT_CHARS) for text in texts]
+        pieces = [piece for per_text in split for piece in per_text]
+        rows = np.vstack([self.pipeline.predict_proba(group) for group in _groups(pieces, PREDICT_CHARS)])
+        combined, position = np.empty((len(texts), rows.shape[1])), 0
+        for index, per_text in enumerate(split):
+            block = rows[position:position + len(per_text)]
+            weights = np.array([len(piece) for piece in per_text], dtype=float)[:, None]
+            combined[index] = block[0] if len(per_text) == 1 else (block * weights).sum(axis=0) / weights.sum()
+            position += len(per_text)
+        return combined
+
+
+PREDICT_CHARS = 100_000  # the most text the sector model vectorizes at once
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """``text`` cut into pieces of at most ``limit`` characters, at a line break or a space when one is near."""
+    pieces, start = [], 0
+    while len(text) - start > limit:
+        end = start + limit
+        cut = max(text.rfind("\n", start + limit // 2, end), text.rfind(" ", start + limit // 2, end))
+        end = cut + 1 if cut > 0 else end
+        pieces.append(text[start:end])
+        start = end
+    pieces.append(text[start:])
+    return pieces
+
+
+def _groups(pieces: list[str], limit: int) -> Iterable[list[str]]:
+    """Consecutive pieces, at most ``limit`` characters a group (a longer piece alone)."""
+    group: list[str] = []
+    size = 0
+    for piece in pieces:
+        if group and size + len(piece) > limit:
+            yield group
+            group, size = [], 0
+        group.append(piece)
+        size += len(piece)
+    if group:
+        yield group
 
 
 _ENGLISH_WORDS = frozenset("the of and to in a is that for on with as by was at from are his be this it an".split())

@@ -76,6 +76,36 @@ def test_sectors_one_megabyte_document_is_labelled(model):
     assert sector == "economic" and probability > 0.2
 
 
+def test_sectors_a_long_text_is_vectorized_in_pieces_and_its_pieces_weighed_by_length(model, monkeypatch):
+    from dataclasses import replace as dc_replace
+
+    from pipeline import sectors
+
+    seen = []
+
+    class Recording:
+        classes_ = model.pipeline.classes_
+
+        def predict_proba(self, texts):
+            seen.append(sum(map(len, texts)))
+            return model.pipeline.predict_proba(texts)
+
+    monkeypatch.setattr(sectors, "PREDICT_CHARS", 2_000)
+    recording = dc_replace(model, pipeline=Recording())
+    military = "The artillery units fired missiles in a drill inspected by the commander. " * 20
+    farming = "The farm workers harvested wheat and barley in the cooperative fields. " * 60
+    short = "Soldiers trained with tanks."
+    [(_, _, long_probs), (_, _, short_probs)] = recording.predict([military + farming, short])
+    assert max(seen) <= 2_000 and len(seen) > 2  # never more than the limit at once
+    pieces = sectors._pieces(military + farming, 2_000)
+    rows = model.pipeline.predict_proba(pieces)
+    weights = [len(p) for p in pieces]
+    for column, sector in enumerate(model.pipeline.classes_):
+        expected = sum(w * row[column] for w, row in zip(weights, rows)) / sum(weights)
+        assert long_probs[sector] == pytest.approx(expected)
+    assert short_probs == model.predict([short])[0][2]  # a short text is read as before, whole
+
+
 def copy_model(tmp_path: Path) -> Path:
     target = tmp_path / "sector"
     shutil.copytree(MODEL_DIR, target)

@@ -1,3 +1,6 @@
+from dataclasses import replace
+from datetime import date
+
 from pipeline.store import document_rows, ledger, persist, register_rows
 import pytest
 import sqlalchemy as sa
@@ -66,11 +69,12 @@ def test_store_failed_batch_leaves_no_partial_rows(store):
     assert len(store.read_table("entities")) == 0
 
 
-def test_store_document_versions_report_hash_and_version(store):
+def test_store_document_versions_report_hash_version_and_publication_date(store):
     source = add_source(store)
     a = analyzed("a", "Seoul.", 1, source.id)
+    a = replace(a, document=replace(a.document, published=date(2024, 5, 1)))
     persist.write_documents(store, 1, [a], "v1", "n1")
-    assert document_rows.document_versions(store, ["a", "zzz"]) == {"a": (a.document.text_hash, "v1")}
+    assert document_rows.document_versions(store, ["a", "zzz"]) == {"a": (a.document.text_hash, "v1", date(2024, 5, 1))}
 
 
 def test_store_raw_bytes_are_kept_compressed_once(store):

@@ -63,7 +63,15 @@ class Tally:
 
 
 def read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
-    """The tally a number states, or None when it counts nothing a person did."""
+    """The tally a number states, or None when it counts nothing a person did (read once for both
+    the activity and the companion extractor)."""
+    key = ("tally", amount, id(walk.previous))
+    if key not in walk.readings:
+        walk.readings[key] = _read_tally(view, amount, walk)
+    return walk.readings[key]
+
+
+def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     sentence = view.span()
     number = view.span(amount.start, amount.end)
     if sentence is None or number is None or not len(number):
@@ -345,7 +353,8 @@ def _antecedent_sector(view: SentenceView) -> str | None:
     previous sentence names, when this one opens by referring back to it."""
     if not re.match(r"^\W*(?:among|of)\s+(?:these|those|them|which)\b", view.text, re.IGNORECASE):
         return None
-    previous = re.split(r"(?<=[.!?])\s+", view.document.text[:view.start].rstrip())[-1]
+    before = view.document.text[max(0, view.start - 3000):view.start]  # not the whole text before: a long document
+    previous = re.split(r"(?<=[.!?])\s+", before.rstrip())[-1]
     found = {_sector([w]) for w in re.findall(r"[\w-]+", previous.lower())} - {None}
     return found.pop() if len(found) == 1 else None
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from spacy.matcher import DependencyMatcher
 from spacy.tokens import Span, Token
 
+from pipeline.errors import ModelError
 from pipeline.rules import load_json
 
 PATTERNS_FILE = "count_patterns.json"
@@ -28,32 +29,84 @@ class Construction:
     nodes: dict[str, Token]  # pattern node name -> token ("number", "noun", "verb", ...)
 
 
-@functools.lru_cache(maxsize=4)
-def _matcher(vocab) -> tuple[DependencyMatcher, tuple[str, ...]]:
-    matcher = DependencyMatcher(vocab)
-    names = []
-    for entry in load_json(PATTERNS_FILE)["patterns"]:
-        matcher.add(entry["name"], [entry["pattern"]])
-        names.append(entry["name"])
-    return matcher, tuple(names)
+# What a pattern's RIGHT_ATTRS may ask of a token, as in spaCy's Matcher
+_TOKEN_ATTRS = {"ORTH": "text", "TEXT": "text", "LOWER": "lower_", "LEMMA": "lemma_", "POS": "pos_", "TAG": "tag_",
+                "DEP": "dep_", "ENT_TYPE": "ent_type_", "LIKE_NUM": "like_num", "IS_PUNCT": "is_punct",
+                "IS_DIGIT": "is_digit", "IS_TITLE": "is_title", "IS_UPPER": "is_upper"}
+
+
+@dataclass(frozen=True)
+class _Node:
+    """One node of a pattern: its name, how it hangs off an earlier node, what it asks of its token."""
+
+    name: str
+    left: str | None  # the earlier node it relates to; None for the pattern's first node, "number"
+    op: str | None  # "<": the token is the left node's head; ">": one of its children
+    tests: tuple[tuple[str, Any], ...]  # (token attribute, wanted value or {"IN": [...]} / {"NOT_IN": [...]})
+
+    def accepts(self, token: Token) -> bool:
+        return all(_wanted(getattr(token, attr), want) for attr, want in self.tests)
+
+
+def _wanted(value: Any, want: Any) -> bool:
+    if isinstance(want, dict):
+        return ("IN" not in want or value in want["IN"]) and ("NOT_IN" not in want or value not in want["NOT_IN"])
+    return value == want
+
+
+@functools.lru_cache(maxsize=1)
+def _patterns() -> tuple[tuple[str, tuple[_Node, ...]], ...]:
+    """The patterns file as nodes, checked once; a pattern spaCy's DependencyMatcher would read
+    differently (another operator, another first node) is an error naming it."""
+    return tuple((entry["name"], tuple(_node(entry["name"], raw, i) for i, raw in enumerate(entry["pattern"])))
+                 for entry in load_json(PATTERNS_FILE)["patterns"])
+
+
+def _node(pattern: str, raw: dict, index: int) -> _Node:
+    where = f"pipeline/resources/{PATTERNS_FILE}, pattern {pattern!r}, node {raw.get('RIGHT_ID')!r}"
+    if (index == 0) != ("LEFT_ID" not in raw) or index == 0 and raw["RIGHT_ID"] != "number":
+        raise ModelError(f"{where}: the first node, and only it, must be 'number' with no LEFT_ID; fix the file")
+    if index and raw.get("REL_OP") not in ("<", ">"):
+        raise ModelError(f"{where}: REL_OP {raw.get('REL_OP')!r} is not supported (use '<' or '>'); fix the file")
+    tests = []
+    for key, want in raw["RIGHT_ATTRS"].items():
+        if key not in _TOKEN_ATTRS:
+            raise ModelError(f"{where}: token attribute {key!r} is not supported ({', '.join(_TOKEN_ATTRS)}); fix the file")
+        if isinstance(want, dict) and not set(want) <= {"IN", "NOT_IN"}:
+            raise ModelError(f"{where}: {key} asks {sorted(want)}; only IN and NOT_IN are supported; fix the file")
+        tests.append((_TOKEN_ATTRS[key], want))
+    return _Node(raw["RIGHT_ID"], raw.get("LEFT_ID"), raw.get("REL_OP"), tuple(tests))
 
 
 def constructions(sentence: Span, number: Token) -> list[Construction]:
-    """Every construction of ``number`` in its sentence, in the order of the patterns file."""
-    return [c for c in _sentence_constructions(sentence.doc, sentence.start, sentence.end) if c.nodes["number"].i == number.i]
+    """Every construction of ``number``, in the order of the patterns file.
+
+    The patterns are spaCy ``DependencyMatcher`` patterns, matched from the number outwards
+    (its head, its children) rather than over the whole Doc: the same matches, in the same
+    order, at a cost that follows the number's neighbourhood, not the document's length.
+    """
+    return [Construction(name, found) for name, nodes in _patterns() for found in _matches(nodes, 0, {}, number)]
 
 
-@functools.lru_cache(maxsize=32)
-def _sentence_constructions(doc, start: int, end: int) -> tuple[Construction, ...]:
-    """The matches of every pattern in one sentence."""
-    sentence = doc[start:end]
-    matcher, order = _matcher(doc.vocab)
-    patterns = {p["name"]: p["pattern"] for p in load_json(PATTERNS_FILE)["patterns"]}
-    found = []
-    for match_id, token_ids in matcher(sentence):  # token ids count from the sentence's start
-        name = doc.vocab.strings[match_id]
-        found.append(Construction(name, {node["RIGHT_ID"]: sentence[i] for node, i in zip(patterns[name], token_ids)}))
-    return tuple(sorted(found, key=lambda c: order.index(c.name)))
+def _matches(nodes: tuple[_Node, ...], index: int, chosen: dict[str, Token], number: Token) -> Iterator[dict[str, Token]]:
+    if index == len(nodes):
+        yield dict(chosen)
+        return
+    node = nodes[index]
+    for token in _related(node, chosen, number):
+        if node.accepts(token):
+            chosen[node.name] = token
+            yield from _matches(nodes, index + 1, chosen, number)
+            del chosen[node.name]
+
+
+def _related(node: _Node, chosen: dict[str, Token], number: Token) -> list[Token]:
+    if node.left is None:
+        return [number]
+    left = chosen[node.left]
+    if node.op == "<":
+        return [] if left.head.i == left.i else [left.head]
+    return list(left.children)
 
 
 def clause_verb(token: Token) -> Token | None:

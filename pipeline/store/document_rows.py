@@ -8,8 +8,9 @@ is not known here: the caller passes the tables of the registered derived stages
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -30,6 +31,8 @@ from pipeline.store.db import (
     utcnow,
 )
 from pipeline.text import paragraphs, text_key, unit_text
+
+INSERT_SLICE_ROWS = 5_000
 
 
 def document_versions(store: Store, document_ids: Sequence[str]) -> dict[str, tuple[str, str, date | None]]:
@@ -71,21 +74,27 @@ def write_documents(conn: Connection, run_id: int | None, analyzed: Sequence[Ana
     upsert(conn, documents, [_document_row(a, run_id, pipeline_version, now) for a in analyzed], ["document_id"])
     for table in (entities, *derived_tables):
         conn.execute(table.delete().where(table.c.document_id.in_(ids)))
-    entity_rows = [
+    entity_rows = (
         dict(document_id=a.document_id, entity_index=i, label=e.label, text=e.text,
              start_char=e.start_char, end_char=e.end_char, sentence_start=e.sentence_start,
              sentence_end=e.sentence_end, canonical_id=e.canonical_id,
              canonical_name=e.canonical_name, nlp_version=nlp_version)
         for a in analyzed for i, e in enumerate(a.entities)
-    ]
-    if entity_rows:
-        conn.execute(entities.insert(), entity_rows)
+    )
+    _insert_in_slices(conn, entities, entity_rows)
     _record_person_aliases(conn, analyzed, now)
     for table in derived_tables:
-        rows = [dict(r, document_id=a.document_id) for a in analyzed for r in a.derived_rows(table.name)]
-        if rows:
-            conn.execute(table.insert(), [_with_defaults(table, r, now) for r in rows])
+        rows = (_with_defaults(table, dict(r, document_id=a.document_id), now)
+                for a in analyzed for r in a.derived_rows(table.name))
+        _insert_in_slices(conn, table, rows)
     return ids
+
+
+def _insert_in_slices(conn: Connection, table: sa.Table, rows: Iterable[dict]) -> None:
+    """Insert rows a slice at a time, so a document with 100,000 entities does not hold them all as
+    parameters at once."""
+    for piece in iter(lambda: list(itertools.islice(rows, INSERT_SLICE_ROWS)), []):
+        conn.execute(table.insert(), piece)
 
 
 def query_facts(store: Store, kind: str | None = None, year: int | None = None) -> list[dict]:

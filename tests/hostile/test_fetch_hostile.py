@@ -59,7 +59,7 @@ def test_hostile_name_that_resolves_slowly_is_refused_not_waited_for(monkeypatch
 
     from pipeline import addresses
 
-    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: time.sleep(30))
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: time.sleep(30) or [])
     monkeypatch.setattr(addresses, "RESOLVE_TIMEOUT_S", 0.5)
     started = time.monotonic()
     with pytest.raises(RejectedContent, match="does not resolve"):
