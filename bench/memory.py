@@ -37,7 +37,7 @@ def measure(megabytes: float) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"{megabytes} MB failed:\n{done.stderr[-3000:]}")
     return {"megabytes": megabytes, "characters": int(megabytes * 1_000_000), "seconds": round(seconds, 1),
-            "peak_rss_mib": round(peak_mib), "summary": done.stdout.strip().splitlines()[0]}
+            "peak_rss_mib": round(peak_mib), "summary": done.stdout.strip().splitlines()[-1]}
 
 
 def main() -> None:

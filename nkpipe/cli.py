@@ -478,11 +478,19 @@ def reconcile(
     ctx: typer.Context,
     year: Annotated[int, typer.Option(help="The year whose tallies are compared.")],
 ) -> None:
-    """Put the register's tallies beside every reported tally of the year found in the facts."""
-    from pipeline.activities import reconcile as compare
+    """Put the register's tallies beside every reported tally of the year found in the facts.
+
+    First says how much of the year the corpus covers: a difference is given only when the
+    corpus holds state-media reports of every day of the year.
+    """
+    from pipeline.activities import corpus_coverage, reconcile as compare
 
     store = _ctx(ctx).store()
-    compared = compare(register_rows.load_register(store), document_rows.query_facts(store, "activity_count", year), year)
+    coverage = corpus_coverage(store, year)
+    typer.echo(coverage.describe() + ("" if coverage.complete else
+               "; the register counts only those days, so it is not compared with yearly totals"))
+    compared = compare(register_rows.load_register(store), document_rows.query_facts(store, "activity_count", year), year,
+                       coverage=coverage)
     if not compared:
         typer.echo(f"no reported tallies for {year} in the facts; ingest articles or briefs that report them")
         return
@@ -501,12 +509,14 @@ def report(
     out: Annotated[Path, typer.Option(metavar="FILE.html", help="Where to write the page.")] = Path("report.html"),
 ) -> None:
     """Write a self-contained HTML page: activities per month by sector, and the reconciliation."""
-    from pipeline.activities import reconcile as compare
+    from pipeline.activities import corpus_coverage, reconcile as compare
     from pipeline.report import render_report
 
     store = _ctx(ctx).store()
     register = register_rows.load_register(store)
-    html = render_report(register, compare(register, document_rows.query_facts(store, "activity_count", year), year), year)
+    coverage = corpus_coverage(store, year)
+    compared = compare(register, document_rows.query_facts(store, "activity_count", year), year, coverage=coverage)
+    html = render_report(register, compared, year, coverage=coverage.describe())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     typer.echo(f"wrote {out}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -29,6 +30,7 @@ from pipeline.facts import format_value
 from pipeline.records import Activity, Person, Report, ReportEntity, activity_id_for
 from pipeline.rules import load_json
 from pipeline.source_types import state_media_formats
+from pipeline.store import register_rows
 from pipeline.store.db import Store
 from pipeline.store.persist import rebuilding_register
 from pipeline.text import sentence_spans
@@ -300,6 +302,43 @@ def rebuild_register(store: Store) -> int:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """Which days of a year the corpus holds state-media reports of: a register count is only
+    comparable with a published yearly tally when the corpus covers the whole year."""
+
+    year: int
+    days: frozenset[date]
+
+    @property
+    def days_in_year(self) -> int:
+        return (date(self.year, 12, 31) - date(self.year, 1, 1)).days + 1
+
+    @property
+    def months(self) -> list[int]:
+        """The months with reports on at least two thirds of their days."""
+        per_month = Counter(day.month for day in self.days)
+        return [m for m in range(1, 13) if per_month[m] * 3 >= 2 * _days_in_month(self.year, m)]
+
+    @property
+    def complete(self) -> bool:
+        return len(self.days) == self.days_in_year
+
+    def describe(self) -> str:
+        return (f"the corpus covers {len(self.months)} of 12 months of {self.year} "
+                f"({len(self.days)} of {self.days_in_year} days)")
+
+
+def _days_in_month(year: int, month: int) -> int:
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return (following - date(year, month, 1)).days
+
+
+def corpus_coverage(store: Store, year: int) -> Coverage:
+    """The days of ``year`` with state-media reports in the store."""
+    return Coverage(year, frozenset(register_rows.report_days(store, state_media_formats(), year)))
+
+
+@dataclass(frozen=True)
 class Reconciliation:
     """A reported tally beside the register's own count for the same year and breakdown."""
 
@@ -314,8 +353,13 @@ class Reconciliation:
 
 
 def reconcile(activities: Sequence[Activity], facts: Sequence[dict[str, Any]], year: int,
-              leader: str | None = None) -> list[Reconciliation]:
-    """Each reported tally of the leader's activities for ``year`` against the register."""
+              leader: str | None = None, coverage: Coverage | None = None) -> list[Reconciliation]:
+    """Each reported tally of the leader's activities for ``year`` against the register.
+
+    With a ``coverage`` that is not the whole year, no difference is given: the register counts
+    only the covered days, and a published yearly tally counts them all.
+    """
+    comparable = coverage is None or coverage.complete
     leader = leader or rules()["leader_name"]
     in_year = [a for a in activities if (a.event_date or a.report_date or date.min).year == year]
     wanted = person_key(leader)
@@ -329,7 +373,7 @@ def reconcile(activities: Sequence[Activity], facts: Sequence[dict[str, Any]], y
         low, high = _reported_bounds(fact)
         middle = (low + high) / 2 if low is not None and high is not None else (low if low is not None else high)
         rows.append(Reconciliation(key, format_value(fact), low, high, count,
-                                   None if middle is None else round(count - middle, 1),
+                                   None if middle is None or not comparable else round(count - middle, 1),
                                    fact.get("document_title") or fact.get("document_url") or fact["document_id"],
                                    fact["sentence"]))
     return rows

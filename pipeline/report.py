@@ -60,7 +60,9 @@ def _reconciliation_table(rows: Sequence[Reconciliation]) -> str:
             f"<th>source and sentence</th></tr></thead><tbody>{body}</tbody></table>")
 
 
-def render_report(activities: Sequence[Activity], reconciliation: Sequence[Reconciliation], year: int) -> str:
+def render_report(activities: Sequence[Activity], reconciliation: Sequence[Reconciliation], year: int,
+                  coverage: str | None = None) -> str:
+    """The page; ``coverage`` says how much of the year the corpus covers ("the corpus covers ...")."""
     in_year = [a for a in activities if (a.event_date or a.report_date) and (a.event_date or a.report_date).year == year]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>nkpipe: public activities {year}</title>
@@ -71,8 +73,10 @@ td,th{{border-bottom:1px solid #ddd;padding:.35rem;vertical-align:top;text-align
 <p>{len(in_year)} activities in the register for {year}, by month of the event (else of the report) and by sector.</p>
 {_chart(activities, year)}
 <h2>Reconciliation with reported tallies</h2>
+{f"<p>{escape(coverage[:1].upper() + coverage[1:])}.</p>" if coverage else ""}
 {_reconciliation_table(reconciliation)}
 <p><small>Made by nkpipe from the register built from state-media reports; each reported tally is a fact
-extracted with its sentence. Differences are register minus reported (the middle of a range).</small></p>
+extracted with its sentence. Differences are register minus reported (the middle of a range), given only when
+the corpus covers every day of the year.</small></p>
 </body></html>
 """

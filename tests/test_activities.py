@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -119,6 +119,33 @@ def test_activities_reconcile_puts_reported_tallies_beside_the_register():
         ("all", "130", 6, -124.0), ("military", "53", 5, -48.0), ("with Russia", ">4", 1, -3.0)]
 
 
+def test_activities_coverage_counts_days_and_months_with_reports():
+    from pipeline.activities import Coverage
+
+    july = {date(2024, 7, d) for d in range(1, 22)}  # 21 of 31 days: at least two thirds
+    june = {date(2024, 6, d) for d in range(1, 20)}  # 19 of 30: less
+    coverage = Coverage(2024, frozenset(july | june | {date(2024, 11, 1)}))
+    assert coverage.months == [7] and not coverage.complete
+    assert coverage.describe() == "the corpus covers 1 of 12 months of 2024 (41 of 366 days)"
+    whole = Coverage(2023, frozenset(date(2023, 1, 1) + timedelta(days=i) for i in range(365)))
+    assert whole.complete and len(whole.months) == 12
+
+
+def test_activities_reconcile_gives_no_difference_when_the_corpus_misses_days():
+    from pipeline.activities import Coverage
+
+    register = [activity(date(2024, 2, d), "military") for d in range(1, 6)]
+    fact = {"kind": "activity_count", "subject": "Kim Jong Un", "sector": None, "category": None, "counterpart": None,
+            "period_start": date(2024, 1, 1), "period_end": date(2024, 12, 31), "value": 127.0, "low": None,
+            "high": None, "qualifier": "exact", "sentence": "127 in 2024", "document_title": "Asan", "document_id": "x"}
+    partial = Coverage(2024, frozenset(date(2024, 2, d) for d in range(1, 30)))
+    [row] = reconcile(register, [fact], 2024, coverage=partial)
+    assert (row.register_count, row.difference) == (5, None)
+    whole = Coverage(2024, frozenset(date(2024, 1, 1) + timedelta(days=i) for i in range(366)))
+    [row] = reconcile(register, [fact], 2024, coverage=whole)
+    assert row.difference == -122.0
+
+
 def test_activities_report_is_self_contained_and_escapes_text(tmp_path):
     from pipeline.report import render_report
 
@@ -152,7 +179,9 @@ def test_activities_cli_register_after_ingesting_kcna_items(tmp_path):
     assert result.exit_code == 0 and "1 public activities in 2024" in result.output
     assert "Jo Yong Won" in result.output
     assert runner.invoke(app, [*db, "tallies", "--year", "2024", "--by", "weekday"]).exit_code == 2
-    assert "no reported tallies" in runner.invoke(app, [*db, "reconcile", "--year", "2024"]).output
+    reconciled = runner.invoke(app, [*db, "reconcile", "--year", "2024"]).output
+    assert "no reported tallies" in reconciled
+    assert "the corpus covers 0 of 12 months of 2024 (1 of 366 days)" in reconciled  # both items are of Sept 30
     out = tmp_path / "r.html"
     assert runner.invoke(app, [*db, "report", "--year", "2024", "--out", str(out)]).exit_code == 0
     assert "<svg" in out.read_text()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -41,6 +42,15 @@ def read_reports(conn: Connection, formats: Sequence[str]) -> list[Report]:
                                   documents.c.published, documents.c.section).where(of_formats))
     return [Report(r.document_id, r.title, r.text, r.published, tuple(by_document.get(r.document_id, ())),
                    sectors.get(r.document_id), r.section) for r in rows]
+
+
+def report_days(store: Store, formats: Sequence[str], year: int) -> set[date]:
+    """The days of ``year`` on which the store holds state-media reports (documents of these formats)."""
+    with store.reading() as conn:
+        published = conn.execute(sa.select(documents.c.published).distinct().where(
+            documents.c.format.in_(list(formats)), documents.c.published >= date(year, 1, 1),
+            documents.c.published <= date(year, 12, 31))).scalars()
+        return {day for day in published if day is not None}
 
 
 def replace_register(conn: Connection, register: Sequence[Activity], version: str | None) -> None:
