@@ -34,7 +34,7 @@ from pipeline.source_types.kcna_archive import clean_kcna_archive
 from pipeline.store.db import sector_labels
 from pipeline.text import paragraphs, text_key, unit_text
 DESIGNS: tuple[str, ...] = ("tfidf_logreg", "tfidf_svm", "tfidf_svm_selftrain", "spacy_features_logreg",
-                           "tfidf_spacy_svm")
+                           "tfidf_spacy_svm", "tfidf_title_svm")
 SELF_TRAINING_THRESHOLD = 0.9
 DIGEST_HEADLINE = re.compile(r"^(press review|review of rodong sinmun)", re.IGNORECASE)
 MODEL_FILE = "model.skops"
@@ -142,6 +142,26 @@ class SpacyDocFeatures:
         return self.transform(texts)
 
 
+class FirstLine:
+    """The first line of each text: a KCNA report's title, which names the event ("inspects",
+    "watches", "makes speech at"). A scikit-learn transformer with nothing to fit."""
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {}
+
+    def set_params(self, **params: Any) -> "FirstLine":
+        return self
+
+    def fit(self, texts: Sequence[str], y: Any = None) -> "FirstLine":
+        return self
+
+    def transform(self, texts: Sequence[str]) -> list[str]:
+        return [text.split("\n", 1)[0][:300] for text in texts]
+
+    def fit_transform(self, texts: Sequence[str], y: Any = None) -> list[str]:
+        return self.transform(texts)
+
+
 # Cross-validation transforms the same texts once per fold; spaCy is the slow part.
 _FEATURE_CACHE: dict[tuple[str, str], np.ndarray] = {}
 
@@ -180,7 +200,15 @@ def make_design(name: str, seed: int = 0):
     def spacy_features():
         return Pipeline([("spacy", SpacyDocFeatures()), ("scale", StandardScaler())])
 
+    def title():
+        # the title's words and pairs ("watches performance", "visits munitions"), weighted apart from the body
+        return Pipeline([("first_line", FirstLine()),
+                         ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1))])
+
     base = name.removesuffix("_selftrain")
+    if base == "tfidf_title_svm":
+        features = FeatureUnion([("tfidf", tfidf()), ("title", title())], transformer_weights={"tfidf": 1.0, "title": 0.7})
+        return Pipeline([("features", features), ("model", svm())])
     if base == "tfidf_logreg":
         return Pipeline([("features", tfidf()), ("model", LogisticRegression(
             C=20.0, max_iter=3000, class_weight="balanced", random_state=seed))])

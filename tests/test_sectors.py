@@ -167,6 +167,8 @@ def test_sectors_stage_labels_documents_and_paragraphs(store, config):
 
 
 def test_sectors_training_promotes_only_when_not_worse(tmp_path, units):
+    # a third of the training units: what is tested is the promotion, not how good the model gets
+    units = [u for i, u in enumerate(units) if u.split == "test" or i % 3 == 0]
     model_dir = tmp_path / "model"
     first = train_sector_model(units, model_dir, designs=("tfidf_logreg",))
     assert first.promoted and first.test_metrics["macro_f1"] > 0.75
