@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pipeline.dates import find_temporal
@@ -35,7 +35,7 @@ from pipeline.store.db import Store
 from pipeline.store.persist import rebuilding_register
 from pipeline.text import sentence_spans
 
-REGISTER_VERSION = "register-1"
+REGISTER_VERSION = "register-2"
 _KOREAN_NAME = re.compile(r"\b([A-Z][a-z]{0,4}(?:\s+[A-Z][a-z]+){2})\b")
 
 
@@ -90,7 +90,7 @@ def detect(report: Report) -> Activity | None:
         report_date=report.report_date, title=report.title, activity_type=activity_type, sector=report.sector,
         place=_place(report, leader_end, end), counterpart_country=_country_of(counterpart.name) if counterpart else None,
         document_ids=(report.document_id,), people=tuple(people), confidence=confidence,
-        from_digest=bool(_DIGEST.match(report.title or "")),
+        from_digest=bool(_DIGEST.match(report.title or "")), date_precision="stated" if event_date else None,
     )
 
 
@@ -282,10 +282,52 @@ def merge_duplicates(activities: Sequence[Activity]) -> list[Activity]:
         merged[merged.index(twin)] = replace(
             twin, document_ids=twin.document_ids + activity.document_ids, people=tuple(people.values()),
             event_date=twin.event_date or activity.event_date, place=twin.place or activity.place,
+            date_precision=twin.date_precision or activity.date_precision,
             confidence=max(twin.confidence, activity.confidence))
     for digest in digests:
         _attach_digest(merged, digest)
-    return merged
+    return _date_undated(merged)
+
+
+def _date_undated(activities: list[Activity]) -> list[Activity]:
+    """Every activity gets an event date: from the dated activity its report belongs to ("linked"),
+    else from the report date and KCNA's habit of reporting the day before ("inferred")."""
+    dated = [a for a in activities if a.event_date is not None]
+    lag = timedelta(days=rules()["inferred_event_lag_days"])
+    result = []
+    for activity in activities:
+        if activity.event_date is not None or activity.report_date is None:
+            result.append(activity)
+            continue
+        event = _event_of(activity, dated) if _belongs_to_an_event(activity) else None
+        if event is not None:
+            result.append(replace(activity, event_date=event.event_date, date_precision="linked"))
+        else:
+            result.append(replace(activity, event_date=activity.report_date - lag, date_precision="inferred"))
+    return result
+
+
+def _belongs_to_an_event(activity: Activity) -> bool:
+    """A speech or a follow-up is given at or about an event reported on its own; an inspection is its own event."""
+    return activity.activity_type in rules()["event_part_types"] or bool(
+        _title_words(activity.title) & set(rules()["event_part_title_words"]))
+
+
+def _event_of(activity: Activity, dated: Sequence[Activity]) -> Activity | None:
+    """The dated activity reported the same day or the day before that shares the undated one's place
+    or a title word ("Speech at Completion of Hospital" and "Hospital Completed")."""
+    words = _title_words(activity.title) - _GENERIC_TITLE_WORDS
+    candidates = [a for a in dated if a.report_date is not None
+                  and 0 <= (activity.report_date - a.report_date).days <= 1
+                  and ((activity.place and a.place == activity.place) or words & _title_words(a.title))]
+    return max(candidates, key=lambda a: (a.report_date, a.event_date), default=None)
+
+
+# words of almost every title about the leader: sharing one says nothing about the event
+_GENERIC_TITLE_WORDS = frozenset({"comrade", "jong", "kim", "respected", "supreme", "leader", "general", "secretary",
+                                  "dprk", "korea", "korean", "speech", "makes", "made", "delivers", "with", "from",
+                                  "inspects", "visits", "guides", "tours", "oversees", "watches", "attends", "sees",
+                                  "enjoys", "gives", "field", "guidance", "congratulates", "meets", "receives"})
 
 
 def build_register(reports: Iterable[Report]) -> list[Activity]:

@@ -220,6 +220,9 @@ class Activity:
     people: tuple[Person, ...] = ()
     confidence: float = 0.8
     from_digest: bool = False  # a newspaper digest line: a follow-up, never an activity of its own
+    # how event_date was found: "stated" by a report, "linked" from the same-day report of the event
+    # it belongs to, "inferred" from the report date (KCNA reports the day before); None without a date
+    date_precision: str | None = None
 
 
 def activity_id_for(document_id: str) -> str:

@@ -200,3 +200,29 @@ def test_activities_digest_lines_join_the_reported_activity_and_never_count_alon
                            section="Home News", report_date=date(2024, 9, 2)))
     merged = merge_duplicates([original, digest, lonely])
     assert len(merged) == 1 and set(merged[0].document_ids) == {"a", "b"}
+
+
+def test_activities_an_undated_report_takes_the_date_of_its_event_or_the_day_before_its_report():
+    from pipeline.activities import merge_duplicates
+
+    completion = Activity("a", "Kim Jong Un", date(2024, 10, 9), date(2024, 10, 10), "Kim Jong Un Attends Completion "
+                          "Ceremony of Kangdong Hospital", "ceremony", "social", "Kangdong County", None, ("d1",),
+                          date_precision="stated")
+    speech = Activity("b", "Kim Jong Un", None, date(2024, 10, 10), "Speech at Completion of Kangdong Hospital",
+                      "speech", "social", None, None, ("d2",))
+    unrelated = Activity("c", "Kim Jong Un", None, date(2024, 10, 12), "Kim Jong Un Visits Construction Site",
+                         "visit", "economic", "Hwasong District", None, ("d3",))
+    by_id = {a.activity_id: a for a in merge_duplicates([completion, speech, unrelated])}
+    assert (by_id["a"].event_date, by_id["a"].date_precision) == (date(2024, 10, 9), "stated")
+    assert (by_id["b"].event_date, by_id["b"].date_precision) == (date(2024, 10, 9), "linked")
+    assert (by_id["c"].event_date, by_id["c"].date_precision) == (date(2024, 10, 11), "inferred")
+
+
+def test_activities_date_precision_is_stored_with_the_register(store):
+    from pipeline.store import persist, register_rows
+
+    dated = Activity("a", "Kim Jong Un", date(2024, 10, 9), date(2024, 10, 10), "t", "visit", "social", None, None,
+                     ("d1",), date_precision="inferred")
+    persist.write_register(store, [dated], "register-test")
+    [loaded] = register_rows.load_register(store)
+    assert loaded.date_precision == "inferred"

@@ -193,6 +193,7 @@ activities = sa.Table(
     sa.Column("document_ids", sa.Text, nullable=False),  # JSON list
     sa.Column("confidence", sa.Float),
     sa.Column("register_version", sa.Text),
+    sa.Column("date_precision", sa.String(16)),  # stated | linked | inferred (pipeline.activities)
     sa.Column("reviewed", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     # A reviewer said this is not a public activity: kept for the audit, left out of tallies.
     sa.Column("rejected", sa.Boolean, nullable=False, default=False, server_default=sa.false()),

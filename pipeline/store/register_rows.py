@@ -72,7 +72,7 @@ def _activity_row(a: Activity, version: str | None) -> dict:
         "report_date": a.report_date, "title": a.title, "activity_type": a.activity_type,
         "sector": a.sector, "place": a.place, "counterpart_country": a.counterpart_country,
         "document_ids": json.dumps(list(a.document_ids)), "confidence": round(a.confidence, 3),
-        "register_version": version,
+        "register_version": version, "date_precision": a.date_precision,
     }
 
 
@@ -94,7 +94,7 @@ def register_from(conn: Connection, include_rejected: bool = False) -> list[Acti
         query = query.where(activities.c.rejected.is_(False))
     return [Activity(r.activity_id, r.actor, r.event_date, r.report_date, r.title, r.activity_type,
                      r.sector, r.place, r.counterpart_country, tuple(json.loads(r.document_ids)),
-                     tuple(people.get(r.activity_id, ())), r.confidence)
+                     tuple(people.get(r.activity_id, ())), r.confidence, date_precision=r.date_precision)
             for r in conn.execute(query)]
 
 
