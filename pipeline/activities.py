@@ -290,20 +290,24 @@ def merge_duplicates(activities: Sequence[Activity]) -> list[Activity]:
 
 
 def _date_undated(activities: list[Activity]) -> list[Activity]:
-    """Every activity gets an event date: from the dated activity its report belongs to ("linked"),
-    else from the report date and KCNA's habit of reporting the day before ("inferred")."""
-    dated = [a for a in activities if a.event_date is not None]
+    """Every activity gets an event date, and a speech or follow-up its event's sector.
+
+    A speech or follow-up takes the sector of the dated activity its report belongs to, and its
+    date when it names none ("linked"); any other undated activity takes the report date less
+    KCNA's habit of reporting the day before ("inferred").
+    """
+    events = [a for a in activities if a.event_date is not None and not _belongs_to_an_event(a)]
     lag = timedelta(days=rules()["inferred_event_lag_days"])
     result = []
     for activity in activities:
-        if activity.event_date is not None or activity.report_date is None:
-            result.append(activity)
-            continue
-        event = _event_of(activity, dated) if _belongs_to_an_event(activity) else None
+        event = _event_of(activity, events) if _belongs_to_an_event(activity) and activity.report_date else None
         if event is not None:
-            result.append(replace(activity, event_date=event.event_date, date_precision="linked"))
-        else:
-            result.append(replace(activity, event_date=activity.report_date - lag, date_precision="inferred"))
+            activity = replace(activity, sector=event.sector or activity.sector)
+            if activity.event_date is None:
+                activity = replace(activity, event_date=event.event_date, date_precision="linked")
+        elif activity.event_date is None and activity.report_date is not None:
+            activity = replace(activity, event_date=activity.report_date - lag, date_precision="inferred")
+        result.append(activity)
     return result
 
 

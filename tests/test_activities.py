@@ -202,19 +202,20 @@ def test_activities_digest_lines_join_the_reported_activity_and_never_count_alon
     assert len(merged) == 1 and set(merged[0].document_ids) == {"a", "b"}
 
 
-def test_activities_an_undated_report_takes_the_date_of_its_event_or_the_day_before_its_report():
+def test_activities_an_undated_report_takes_the_date_and_sector_of_its_event_or_the_day_before_its_report():
     from pipeline.activities import merge_duplicates
 
     completion = Activity("a", "Kim Jong Un", date(2024, 10, 9), date(2024, 10, 10), "Kim Jong Un Attends Completion "
                           "Ceremony of Kangdong Hospital", "ceremony", "social", "Kangdong County", None, ("d1",),
                           date_precision="stated")
     speech = Activity("b", "Kim Jong Un", None, date(2024, 10, 10), "Speech at Completion of Kangdong Hospital",
-                      "speech", "social", None, None, ("d2",))
+                      "speech", "political", None, None, ("d2",))
     unrelated = Activity("c", "Kim Jong Un", None, date(2024, 10, 12), "Kim Jong Un Visits Construction Site",
                          "visit", "economic", "Hwasong District", None, ("d3",))
     by_id = {a.activity_id: a for a in merge_duplicates([completion, speech, unrelated])}
     assert (by_id["a"].event_date, by_id["a"].date_precision) == (date(2024, 10, 9), "stated")
     assert (by_id["b"].event_date, by_id["b"].date_precision) == (date(2024, 10, 9), "linked")
+    assert by_id["b"].sector == "social"  # a speech takes the sector of the event it was given at
     assert (by_id["c"].event_date, by_id["c"].date_precision) == (date(2024, 10, 11), "inferred")
 
 
