@@ -102,7 +102,7 @@ def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=120)  # stopping the served deployment takes long on a loaded machine
         except subprocess.TimeoutExpired:
             process.kill()
     assert process.returncode is not None
