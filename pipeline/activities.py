@@ -15,6 +15,7 @@ rows are stored by ``pipeline.store.register_rows`` and counted by ``pipeline.ta
 
 from __future__ import annotations
 
+import calendar
 import functools
 import re
 from collections import Counter
@@ -296,11 +297,12 @@ def _date_undated(activities: list[Activity]) -> list[Activity]:
     date when it names none ("linked"); any other undated activity takes the report date less
     KCNA's habit of reporting the day before ("inferred").
     """
-    events = [a for a in activities if a.event_date is not None and not _belongs_to_an_event(a)]
+    parts = {a.activity_id for a in activities if _belongs_to_an_event(a)}
+    events = [a for a in activities if a.event_date is not None and a.activity_id not in parts]
     lag = timedelta(days=rules()["inferred_event_lag_days"])
     result = []
     for activity in activities:
-        event = _event_of(activity, events) if _belongs_to_an_event(activity) and activity.report_date else None
+        event = _event_of(activity, events) if activity.activity_id in parts and activity.report_date else None
         if event is not None:
             activity = replace(activity, sector=event.sector or activity.sector)
             if activity.event_date is None:
@@ -357,13 +359,13 @@ class Coverage:
 
     @property
     def days_in_year(self) -> int:
-        return (date(self.year, 12, 31) - date(self.year, 1, 1)).days + 1
+        return 366 if calendar.isleap(self.year) else 365
 
     @property
     def months(self) -> list[int]:
         """The months with reports on at least two thirds of their days."""
         per_month = Counter(day.month for day in self.days)
-        return [m for m in range(1, 13) if per_month[m] * 3 >= 2 * _days_in_month(self.year, m)]
+        return [m for m in range(1, 13) if per_month[m] * 3 >= 2 * calendar.monthrange(self.year, m)[1]]
 
     @property
     def complete(self) -> bool:
@@ -372,11 +374,6 @@ class Coverage:
     def describe(self) -> str:
         return (f"the corpus covers {len(self.months)} of 12 months of {self.year} "
                 f"({len(self.days)} of {self.days_in_year} days)")
-
-
-def _days_in_month(year: int, month: int) -> int:
-    following = date(year + month // 12, month % 12 + 1, 1)
-    return (following - date(year, month, 1)).days
 
 
 def corpus_coverage(store: Store, year: int) -> Coverage:

@@ -22,7 +22,7 @@ from pipeline.derived import DerivedStage, ParsedDocument, build_stages, documen
 from pipeline.entities import ENTITIES_VERSION, add_gazetteer_ruler, canonical_person
 from pipeline.errors import ModelError
 from pipeline.records import AnalyzedDocument, BatchItem, CleanDocument, Entity
-from pipeline.text import SENTENCE_END
+from pipeline.text import SENTENCE_END, groups_by_chars
 
 NLP_STAGE_VERSION = "nlp-2"
 _NOT_KEPT = ["tensor", "user_data"]  # what a long document's kept parse leaves out
@@ -145,15 +145,7 @@ def analyze_documents(batch: Sequence[BatchItem], config: NlpConfig,
 def _pipe(nlp: Language, texts: Sequence[str], config: NlpConfig) -> Iterator[Doc]:
     """``nlp.pipe`` over the texts, at most ``max_batch_chars`` characters at a time, so that spaCy's
     memory follows the batch limit, not the size of the largest document."""
-    group: list[str] = []
-    size = 0
-    for text in texts:
-        if group and size + len(text) > config.max_batch_chars:
-            yield from nlp.pipe(group, batch_size=config.batch_size)
-            group, size = [], 0
-        group.append(text)
-        size += len(text)
-    if group:
+    for group in groups_by_chars(texts, config.max_batch_chars):
         yield from nlp.pipe(group, batch_size=config.batch_size)
 
 

@@ -27,12 +27,12 @@ from pipeline.clean import normalise_text
 from pipeline.config import Config
 from pipeline.derived import DERIVED_STAGES, DerivedStage, StageFactory
 from pipeline.errors import ModelError
-from pipeline.nlp import load_nlp
+from pipeline.nlp import load_nlp, split_for_nlp
 from pipeline.records import SECTORS, AnalyzedDocument
 from pipeline.rules import load_json
 from pipeline.source_types.kcna_archive import clean_kcna_archive
 from pipeline.store.db import sector_labels
-from pipeline.text import paragraphs, text_key, unit_text
+from pipeline.text import groups_by_chars, paragraphs, text_key, unit_text
 DESIGNS: tuple[str, ...] = ("tfidf_logreg", "tfidf_svm", "tfidf_svm_selftrain", "spacy_features_logreg",
                            "tfidf_spacy_svm", "tfidf_title_svm")
 SELF_TRAINING_THRESHOLD = 0.9
@@ -350,9 +350,9 @@ class SectorModel:
         The character n-grams of a 5 MB text would take gigabytes at once; a text longer than
         that is read in pieces, and its probabilities are the pieces' weighted by their length.
         """
-        split = [_pieces(text, PREDICT_CHARS) for text in texts]
+        split = [text_pieces(text) for text in texts]
         pieces = [piece for per_text in split for piece in per_text]
-        rows = np.vstack([self.pipeline.predict_proba(group) for group in _groups(pieces, PREDICT_CHARS)])
+        rows = np.vstack([self.pipeline.predict_proba(group) for group in groups_by_chars(pieces, PREDICT_CHARS)])
         combined, position = np.empty((len(texts), rows.shape[1])), 0
         for index, per_text in enumerate(split):
             block = rows[position:position + len(per_text)]
@@ -365,31 +365,9 @@ class SectorModel:
 PREDICT_CHARS = 100_000  # the most text the sector model vectorizes at once
 
 
-def _pieces(text: str, limit: int) -> list[str]:
-    """``text`` cut into pieces of at most ``limit`` characters, at a line break or a space when one is near."""
-    pieces, start = [], 0
-    while len(text) - start > limit:
-        end = start + limit
-        cut = max(text.rfind("\n", start + limit // 2, end), text.rfind(" ", start + limit // 2, end))
-        end = cut + 1 if cut > 0 else end
-        pieces.append(text[start:end])
-        start = end
-    pieces.append(text[start:])
-    return pieces
-
-
-def _groups(pieces: list[str], limit: int) -> Iterable[list[str]]:
-    """Consecutive pieces, at most ``limit`` characters a group (a longer piece alone)."""
-    group: list[str] = []
-    size = 0
-    for piece in pieces:
-        if group and size + len(piece) > limit:
-            yield group
-            group, size = [], 0
-        group.append(piece)
-        size += len(piece)
-    if group:
-        yield group
+def text_pieces(text: str) -> list[str]:
+    """``text`` in pieces of at most ``PREDICT_CHARS``, cut as the NLP stage cuts long documents."""
+    return [chunk for _, chunk in split_for_nlp(text, PREDICT_CHARS)]
 
 
 _ENGLISH_WORDS = frozenset("the of and to in a is that for on with as by was at from are his be this it an".split())

@@ -9,6 +9,7 @@ or at a line break.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])|\n+")
 MIN_PARAGRAPH_CHARS = 200  # shorter blocks are headings, captions or lists, not paragraphs to label
@@ -67,3 +68,18 @@ def text_key(text: str) -> str:
 def unit_text(title: str | None, text: str) -> str:
     """What a document-level label reads: the title, then the text."""
     return f"{title}\n{text}" if title else text
+
+
+def groups_by_chars(texts: Iterable[str], max_chars: int) -> Iterator[list[str]]:
+    """Consecutive texts, at most ``max_chars`` characters a group (a longer text alone), so that
+    whatever reads a group at once holds memory that follows the limit, not the input."""
+    group: list[str] = []
+    size = 0
+    for text in texts:
+        if group and size + len(text) > max_chars:
+            yield group
+            group, size = [], 0
+        group.append(text)
+        size += len(text)
+    if group:
+        yield group

@@ -97,7 +97,7 @@ def test_sectors_a_long_text_is_vectorized_in_pieces_and_its_pieces_weighed_by_l
     short = "Soldiers trained with tanks."
     [(_, _, long_probs), (_, _, short_probs)] = recording.predict([military + farming, short])
     assert max(seen) <= 2_000 and len(seen) > 2  # never more than the limit at once
-    pieces = sectors._pieces(military + farming, 2_000)
+    pieces = sectors.text_pieces(military + farming)
     rows = model.pipeline.predict_proba(pieces)
     weights = [len(p) for p in pieces]
     for column, sector in enumerate(model.pipeline.classes_):

@@ -47,10 +47,9 @@ def read_reports(conn: Connection, formats: Sequence[str]) -> list[Report]:
 def report_days(store: Store, formats: Sequence[str], year: int) -> set[date]:
     """The days of ``year`` on which the store holds state-media reports (documents of these formats)."""
     with store.reading() as conn:
-        published = conn.execute(sa.select(documents.c.published).distinct().where(
+        return set(conn.execute(sa.select(documents.c.published).distinct().where(
             documents.c.format.in_(list(formats)), documents.c.published >= date(year, 1, 1),
-            documents.c.published <= date(year, 12, 31))).scalars()
-        return {day for day in published if day is not None}
+            documents.c.published <= date(year, 12, 31))).scalars())
 
 
 def replace_register(conn: Connection, register: Sequence[Activity], version: str | None) -> None:
