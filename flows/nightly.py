@@ -23,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from pipeline.activities import rebuild_register
+from pipeline.clusters import rebuild_story_clusters
 from pipeline.config import Config, load_config
 from pipeline.errors import ConfigError, TransientError
 from pipeline.ingest import (
@@ -66,7 +67,8 @@ def task_steps(retries: int, retry_delay_s: float) -> IngestSteps:
 
 @flow(name=FLOW_NAME, log_prints=False)
 def nightly_ingest(config_path: str | None = None, db_url: str | None = None) -> dict:
-    """Fetch every enabled source, clean, run spaCy and store; returns the run summary."""
+    """Fetch every enabled source and the new articles of its feeds, sitemaps and listing pages, clean,
+    run spaCy and store; then the story clusters and the register. Returns the run summary."""
     logger = get_run_logger()
     config = load_config(config_path, db_url)
     store = open_store(config.store.url)
@@ -83,10 +85,13 @@ def nightly_ingest(config_path: str | None = None, db_url: str | None = None) ->
         )
     logger.info("run %d %s in %.1f s: %s", summary.run_id, summary.status, summary.seconds,
                 asdict(summary.counts))
+    clusters = task(rebuild_story_clusters, name="story_clusters", retries=config.flow.task_retries,
+                    cache_policy=NO_CACHE)(store, config)
+    logger.info("story clusters: %d, with %d copies counted once", clusters.clusters, clusters.duplicates)
     register = task(rebuild_register, name="register", retries=config.flow.task_retries, cache_policy=NO_CACHE)
     logger.info("activity register: %d activities", register(store))
     return {"run_id": summary.run_id, "status": summary.status, "seconds": summary.seconds,
-            "sources": summary.sources, **asdict(summary.counts)}
+            "sources": summary.sources, "days_covered": summary.days_covered, **asdict(summary.counts)}
 
 
 def dask_task_runner(config: Config):

@@ -100,14 +100,30 @@ def sources_add(
     kind: KindOption = None,
     name: Annotated[Optional[str], typer.Option("--name", help="A label for listings.")] = None,
     published: PublishedOption = None,
+    source_type: Annotated[Optional[str], typer.Option(
+        "--type", metavar="TYPE",
+        help="How to read it: feed (RSS/Atom/JSON Feed), sitemap, listing_page, html_page, pdf, plain_text, "
+             "kcna_archive. Default: detected from what the server sends at each fetch (feeds and sitemaps are "
+             "recognised; a listing page must be named).")] = None,
+    link_pattern: Annotated[Optional[str], typer.Option(
+        "--link-pattern", metavar="REGEX",
+        help="Listing pages: a regular expression the article links match, e.g. '/news/\\d+'.")] = None,
+    max_pages: Annotated[Optional[int], typer.Option(
+        "--max-pages", metavar="N", help="Listing pages: how many pages to follow by their next link "
+                                         "(default \\[discovery] max_pages).")] = None,
+    state_media: Annotated[bool, typer.Option(
+        "--state-media", help="Its articles are state-media reports: the activity register reads them.")] = False,
 ) -> None:
-    """Register a source to fetch on every run."""
+    """Register a source to fetch on every run: a page or file, or a feed, sitemap or listing page whose
+    new articles are fetched each night (each article once, then re-checked after a day, a week and a month)."""
     from pipeline.sources import SourceSpec, command_line_policy, register_source
 
     context = _ctx(ctx)
-    source = register_source(context.store(), SourceSpec(url, kind, name, _date(published)),
-                             address_policy=command_line_policy(context.config.fetch))
-    typer.echo(f"added source {source.id}: {source.url} ({source.kind})")
+    spec = SourceSpec(url, kind, name, _date(published), source_type, link_pattern, max_pages, state_media)
+    source = register_source(context.store(), spec, address_policy=command_line_policy(context.config.fetch))
+    described = f"{source.kind}" + (f", {source.discovery.source_type}" if source.discovery.source_type else "") \
+        + (", state media" if source.discovery.state_media else "")
+    typer.echo(f"added source {source.id}: {source.url} ({described})")
 
 
 @sources_app.command("list")
@@ -118,13 +134,14 @@ def sources_list(ctx: typer.Context) -> None:
     if not overview:
         typer.echo("no sources yet; add one with `nkpipe sources add URL` (or run `nkpipe run`)")
         return
-    typer.echo(f"{'id':>4}  {'on':<3} {'kind':<8} {'docs':>5}  {'last':<10} url")
+    typer.echo(f"{'id':>4}  {'on':<3} {'kind':<8} {'docs':>5} {'links':>6}  {'last':<10} url")
     for row in overview:
         last = row["last_outcome"] or "-"
         reason = f"  [{row['last_reason']}]" if row["last_reason"] else ""
         label = f"  ({row['name']})" if row["name"] else ""
+        typed = f"  [{row['source_type']}]" if row["source_type"] else ""
         typer.echo(f"{row['id']:>4}  {'yes' if row['enabled'] else 'no':<3} {row['kind']:<8} "
-                   f"{row['documents']:>5}  {last:<10} {row['url']}{label}{reason}")
+                   f"{row['documents']:>5} {row['discovered']:>6}  {last:<10} {row['url']}{typed}{label}{reason}")
 
 
 @sources_app.command("disable")
@@ -227,10 +244,37 @@ def run(
 
 
 def _summary_line(result: dict) -> str:
-    return (f"run {result['run_id']} {result['status']} in {result['seconds']:.1f} s: "
+    line = (f"run {result['run_id']} {result['status']} in {result['seconds']:.1f} s: "
             f"{result['new']} new, {result['changed']} changed, {result['unchanged']} unchanged, "
             f"{result['skipped']} skipped, {result['failed']} failed documents "
             f"({result['words']:,} words processed)")
+    if result.get("discovered"):
+        line += f"; {result['discovered']} new links discovered"
+    if result.get("non_english"):
+        line += f"; {result['non_english']} documents not in English (stored, not extracted)"
+    if result.get("days_covered"):
+        line += f"; covered {result['days_covered']} days since the previous discovery"
+    return line
+
+
+@app.command()
+@handles_errors
+def revisions(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many changes to show, newest first.")] = 50,
+) -> None:
+    """List documents whose text changed (the earlier text is kept as a revision) or whose page was deleted."""
+    from pipeline.store import link_rows
+
+    rows = link_rows.revisions_and_deletions(_ctx(ctx).store(), limit)
+    if not rows:
+        typer.echo("no revisions or deletions seen yet")
+        return
+    for row in rows:
+        when = str(row["at"])[:16]
+        what = (f"revision {row['revision']} kept: {row['diff_summary']}" if row["change"] == "revised"
+                else "deleted (404/410); its text and facts are kept")
+        typer.echo(f"{when}  {row['document_id']}  {row['title'] or row['url']}\n    {what}")
 
 
 @app.command()
@@ -260,10 +304,14 @@ def ingest(
                for p in paths_or_urls]
     summary = run_ingest(store, context.config, sources, progress=_progress, flow_name="ingest")
     from pipeline.activities import rebuild_register
+    from pipeline.clusters import rebuild_story_clusters
 
+    clusters = rebuild_story_clusters(store, context.config)
+    _progress(f"story clusters: {clusters.clusters}, with {clusters.duplicates} copies counted once")
     _progress(f"activity register: {rebuild_register(store)} activities")
     typer.echo(_summary_line({"run_id": summary.run_id, "status": summary.status,
-                              "seconds": summary.seconds, **asdict(summary.counts)}))
+                              "seconds": summary.seconds, "days_covered": summary.days_covered,
+                              **asdict(summary.counts)}))
     for skip in ledger.skips_for_run(store, summary.run_id):
         typer.echo(f"  skipped {skip['item_key'] or 'source ' + str(skip['source_id'])}: {skip['reason']}")
     if summary.counts.failed:

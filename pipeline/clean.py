@@ -32,7 +32,7 @@ from pipeline.config import CleanConfig
 from pipeline.errors import RejectedContent
 from pipeline.rules import load_json
 
-CLEAN_VERSION = "clean-2"
+CLEAN_VERSION = "clean-3"  # 3: each document's language
 
 NO_TEXT_LAYER = "PDF has no text layer (scanned image?); OCR it first"
 
@@ -362,6 +362,7 @@ def _html_metadata(document: Any) -> dict[str, Any]:
         "author": clean_field(getattr(document, "author", None)),
         "published": _html_date(getattr(document, "date", None)),
         "sitename": clean_field(getattr(document, "sitename", None)),
+        "canonical": clean_field(getattr(document, "url", None)),  # rel=canonical or og:url, as the page says
     }
 
 

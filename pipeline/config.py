@@ -55,13 +55,42 @@ class FetchConfig:
     # runs it is on the server); false gives them the web page's public-only policy (pipeline/addresses.py).
     private_addresses: bool = True
     user_agent: str = "nkpipe/0.1 (+https://github.com/nkpipe/nkpipe)"
+    contact: str = ""  # an e-mail or URL added to the User-Agent, so a site can reach whoever runs nkpipe
+    robots_txt: bool = True  # honour each host's robots.txt (cached per host for a day)
+    per_host_delay_s: float = 1.0  # at least this long between two requests to one host (its Crawl-delay when longer)
+    concurrent_hosts: int = 4  # discovered articles of different hosts are fetched this many at a time
     allowed_content_types: tuple[str, ...] = (
         "text/html",
         "application/xhtml+xml",
         "text/plain",
         "application/pdf",
         "application/json",
+        # feeds and sitemaps
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/xml",
+        "text/xml",
+        "application/feed+json",
     )
+
+
+@dataclass(frozen=True)
+class DiscoveryConfig:
+    """Feeds, sitemaps and listing pages (pipeline.discovery)."""
+
+    # A discovered article is fetched once, then checked again after each of these waits in turn, then never
+    recheck_after_days: tuple[float, ...] = (1.0, 7.0, 30.0)
+    max_new_per_source: int = 100  # new articles fetched per source per night; the rest wait for the next night
+    max_links_per_fetch: int = 5000  # links read from one feed, sitemap or listing page (the most recent first)
+    max_sitemap_depth: int = 2  # a sitemap index's sitemaps are depth 1; an index deeper than this is a skip
+    max_pages: int = 3  # listing pages followed by their "next" link, unless the source says otherwise
+    # Catching up after missed nights: every link a feed or sitemap still lists is taken back to this
+    # many days before the run (0: no limit); links without a date (listing pages) are always taken
+    max_age_days: int = 30
+    languages: tuple[str, ...] = ("en",)  # documents in other languages are stored and marked, not extracted
+    cluster_threshold: float = 0.8  # estimated Jaccard similarity of word 5-shingles that makes one story
+    # Which copy of a story counts when two were published the same day: hosts named earlier win
+    source_priority: tuple[str, ...] = ("kcnawatch.org", "rodong.rep.kp", "kcna.kp")
 
 
 @dataclass(frozen=True)
@@ -155,6 +184,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     web: WebConfig = field(default_factory=WebConfig)
     dask: DaskConfig = field(default_factory=DaskConfig)
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve here
 
     def resolve(self, relative: str) -> Path:
@@ -182,6 +212,11 @@ class Config:
 def _coerce(section: str, key: str, value: Any, annotation: Any) -> Any:
     where = f"[{section}] {key}"
     origin = getattr(annotation, "__origin__", None)
+    if origin is tuple and annotation.__args__[0] is float:
+        if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                  and v >= 0 for v in value):
+            raise ConfigError(f"{where} must be a list of numbers, got {value!r}")
+        return tuple(float(v) for v in value)
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of strings, got {value!r}")
@@ -205,7 +240,11 @@ _MINIMUM = {("flow", "documents_per_task"): 1, ("dask", "n_workers"): 1, ("dask"
             ("dask", "documents_per_task"): 1, ("dask", "batches_in_flight"): 0,
             ("web", "login_failures_allowed"): 0, ("web", "login_failure_window_minutes"): 0.1,
             ("fetch", "deadline_s"): 0.1, ("fetch", "source_budget_s"): 0.1, ("nlp", "max_batch_chars"): 1000,
-            ("nlp", "max_chunk_chars"): 1000, ("nlp", "max_document_chars"): 1, ("web", "concurrent_password_checks"): 1}
+            ("nlp", "max_chunk_chars"): 1000, ("nlp", "max_document_chars"): 1, ("web", "concurrent_password_checks"): 1,
+            ("fetch", "per_host_delay_s"): 0.0, ("fetch", "concurrent_hosts"): 1,
+            ("discovery", "max_new_per_source"): 0, ("discovery", "max_links_per_fetch"): 1,
+            ("discovery", "max_sitemap_depth"): 1, ("discovery", "max_pages"): 1, ("discovery", "max_age_days"): 0,
+            ("discovery", "cluster_threshold"): 0.1}
 
 
 def _check_value(section: str, key: str, value: Any) -> None:

@@ -48,9 +48,10 @@ class TransientError(NkpipeError):
 class RejectedContent(NkpipeError):
     """The content is not a usable document; recorded as a skip."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, http_status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.http_status = http_status  # the HTTP status that rejected it, if any (404/410 mark a deletion)
 
 
 class StoreError(NkpipeError):

@@ -82,8 +82,16 @@ def make_client(config: FetchConfig, policy: str = ANY) -> httpx.Client:
         follow_redirects=True,
         max_redirects=config.max_redirects,
         timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
-        headers={"User-Agent": config.user_agent, "Accept-Encoding": "identity"},
+        headers={"User-Agent": user_agent(config), "Accept-Encoding": "identity"},
     )
+
+
+def user_agent(config: FetchConfig) -> str:
+    """nkpipe's honest User-Agent, with the contact of whoever runs it when the config gives one."""
+    if not config.contact:
+        return config.user_agent
+    return f"{config.user_agent[:-1]}; {config.contact})" if config.user_agent.endswith(")") \
+        else f"{config.user_agent} ({config.contact})"
 
 
 # --- local files ---------------------------------------------------------------------
@@ -228,7 +236,7 @@ def _check_status(response: httpx.Response, conditional: bool) -> None:
         return
     # A 304 we did not ask for would claim an unchanged body we never stored.
     if not 200 <= status < 300:
-        raise RejectedContent(described)
+        raise RejectedContent(described, http_status=status)
 
 
 def _not_modified(url: str, response: httpx.Response, previous: FetchState) -> Fetched:

@@ -10,12 +10,18 @@ its documents is stored, so a run killed midway is simply resumed.
 
 from __future__ import annotations
 
+import contextvars
 import queue
+import threading
 import time
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 
 from pipeline.clean import CLEAN_VERSION
@@ -23,7 +29,10 @@ from pipeline.config import CleanConfig, Config, FetchConfig
 from pipeline.dates import infer_publication_date
 from pipeline.derived import build_stages, stage_tables, stages_version
 from pipeline.errors import RejectedContent, StoreError, TransientError
-from pipeline.fetch import fetch
+from pipeline.discovery import days_since, most_recent, next_check, too_old
+from pipeline.fetch import fetch, make_client
+from pipeline.language import detect_language, extracted
+from pipeline.politeness import COURTESY
 from pipeline.nlp import analyze_documents, load_nlp, nlp_version
 from pipeline.records import (
     AnalyzedDocument,
@@ -32,12 +41,13 @@ from pipeline.records import (
     CleanResult,
     Fetched,
     ItemSkip,
+    Link,
     RunCounts,
     Source,
     sha256_hex,
 )
 from pipeline.source_types import split_source
-from pipeline.store import document_rows, ledger, persist
+from pipeline.store import document_rows, ledger, link_rows, persist
 from pipeline.store.db import Store
 
 Progress = Callable[[str], None]
@@ -55,14 +65,51 @@ def document_id_for(source_url: str, document_url: str) -> str:
 
 
 def fetch_source(source: Source, config: FetchConfig) -> Fetched:
+    """The source's bytes, once its host's robots.txt allows it and the host's pause is over."""
     previous = source.state if source.state.content_hash else None
-    return fetch(source.url, previous=previous, config=config, policy=source.address_policy)
+
+    def get() -> Fetched:
+        return fetch(source.url, previous=previous, config=config, policy=source.address_policy,
+                     client=_client(config, source.address_policy) if source.url.startswith("http") else None)
+
+    return COURTESY.request(source.url, config, lambda robots_url: read_robots_txt(robots_url, config,
+                                                                                    source.address_policy), get)
+
+
+_CLIENTS = threading.local()
+
+
+def _client(config: FetchConfig, policy: str) -> httpx.Client:
+    """This thread's HTTP client for a fetch config and address policy: making one costs ~50 ms (TLS
+    context), and a night fetches thousands of articles. Kept for the life of the thread."""
+    clients = _CLIENTS.__dict__.setdefault("by_key", {})
+    key = (config, policy)
+    if key not in clients:
+        clients[key] = make_client(config, policy)
+    return clients[key]
+
+
+def read_robots_txt(url: str, config: FetchConfig, policy: str) -> str | None:
+    """A host's robots.txt; None when it has none (4xx, or something that is not a robots file)."""
+    try:
+        fetched = fetch(url, previous=None, config=replace(config, attempts=1, max_bytes=500_000), policy=policy)
+    except RejectedContent:
+        return None
+    return (fetched.body or b"").decode("utf-8", errors="replace")
 
 
 def clean_fetched(fetched: Fetched, source: Source, config: CleanConfig) -> CleanResult:
-    """The source's documents, by its source type, each with a publication date where one can be found."""
-    result = split_source(fetched, kind=source.kind, url=source.url, published=source.published, config=config)
-    return replace(result, documents=tuple(with_publication_date(d) for d in result.documents))
+    """The source's documents, by its source type, each with a publication date where one can be
+    found and its language; or the links it lists (a feed, a sitemap, a listing page)."""
+    result = split_source(fetched, kind=source.kind, url=source.url, published=source.published, config=config,
+                          discovery=source.discovery)
+    listed = source.discovery.listed_date  # the feed's or sitemap's date, when the page gives none
+    documents = (d if d.published or listed is None else replace(d, published=listed) for d in result.documents)
+    return replace(result, documents=tuple(with_language(with_publication_date(d)) for d in documents))
+
+
+def with_language(document: CleanDocument) -> CleanDocument:
+    return replace(document, language=detect_language(document.text))
 
 
 def with_publication_date(document: CleanDocument) -> CleanDocument:
@@ -74,7 +121,7 @@ def with_publication_date(document: CleanDocument) -> CleanDocument:
 
 
 def analyze_batch(batch: Sequence[BatchItem], config: Config) -> list[AnalyzedDocument]:
-    return analyze_documents(batch, config.nlp, build_stages(config))
+    return analyze_documents(batch, config.nlp, build_stages(config), config.discovery.languages)
 
 
 def write_batch(store: Store, run_id: int | None, analyzed: Sequence[AnalyzedDocument],
@@ -188,14 +235,27 @@ class _Run:
     failed_sources: set[int] = field(default_factory=set)
     store_error: Exception | None = None
     stored: int = 0
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    todo: deque[Source] = field(default_factory=deque)  # sources to fetch, discovered links appended
+    taken: set[int] = field(default_factory=set)  # ids of the sources this run has queued
+    new_taken: Counter = field(default_factory=Counter)  # owner id -> new articles queued this run
+    owners: dict[int, Source] = field(default_factory=dict)
+    days_covered: int | None = None
+    prefetched: dict[int, Future] = field(default_factory=dict)
+    pool: ThreadPoolExecutor | None = None
 
     # --- per source ----------------------------------------------------------
     def ingest_source(self, source: Source) -> None:
+        self._ingest_one(source)
+        if _discovers(source):
+            self._queue_due(source)
+
+    def _ingest_one(self, source: Source) -> None:
         started = time.perf_counter()
         try:
-            fetched = self.steps.fetch(source, self.config.fetch)
+            fetched = self._fetched(source)
         except RejectedContent as exc:
-            return self._source_skipped(source, exc.reason, None, started)
+            return self._source_skipped(source, exc.reason, None, started, exc.http_status)
         except Exception as exc:  # transient after retries, or a bug: record, go on
             return self._source_failed(source, _describe(exc), None, started)
         if self._unchanged(source, fetched):
@@ -204,6 +264,10 @@ class _Run:
                                     documents_count=count, duration_s=time.perf_counter() - started)
             ledger.mark_source_outcome(self.store, source.id, "unchanged", None)
             self.counts += RunCounts(unchanged=count)
+            self._checked(source)
+            if source.discovery.last_discovered_at is not None:  # an unchanged feed was still looked at
+                self._covered(source)
+                link_rows.mark_discovered(self.store, source.id, self.now)
             return
         try:
             fetched = self._with_body(source, fetched)
@@ -213,7 +277,98 @@ class _Run:
             return self._source_skipped(source, exc.reason, fetched, started)
         except Exception as exc:  # a cleaner bug or a failed re-fetch: this source only
             return self._source_failed(source, _describe(exc), fetched, started)
+        if result.links:
+            result = replace(result, skips=(*result.skips, *self._record_links(source, result.links)))
         self._enqueue(source, fetched, result, started)
+
+    # --- discovery -------------------------------------------------------------
+    def _fetched(self, source: Source) -> Fetched:
+        """The source's fetch: started ahead of time in the pool when its host was free, else now."""
+        future = self.prefetched.pop(source.id, None)
+        return future.result() if future is not None else self.steps.fetch(source, self.config.fetch)
+
+    def _prefetch(self) -> None:
+        """Start fetching the next queued discovered links of other hosts, ``[fetch] concurrent_hosts`` at
+        once; the host's lock in ``pipeline.politeness`` keeps one request per host at a time."""
+        workers = self.config.fetch.concurrent_hosts
+        if workers < 2 or not self.todo:
+            return
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(workers, thread_name_prefix="nkpipe-fetch")
+        busy_hosts = set()
+        for source in list(self.todo)[: workers * 4]:
+            if len(self.prefetched) >= workers:
+                break
+            host = _host_of(source.url)
+            if source.id in self.prefetched or host in busy_hosts or source.discovery.parent_id is None:
+                busy_hosts.add(host)
+                continue
+            busy_hosts.add(host)
+            context = contextvars.copy_context()  # a Prefect task submitted from a thread keeps the flow's run
+            self.prefetched[source.id] = self.pool.submit(context.run, self.steps.fetch, source, self.config.fetch)
+
+    def _owner(self, source: Source) -> Source:
+        owner_id = source.owner_id
+        if owner_id not in self.owners:
+            self.owners[owner_id] = source if owner_id == source.id else ledger.get_source(self.store, owner_id)
+        return self.owners[owner_id]
+
+    def _record_links(self, source: Source, links: Sequence[Link]) -> list[ItemSkip]:
+        """Register what a feed, sitemap or listing page points to; returns the skips it makes."""
+        owner, settings = self._owner(source), self.config.discovery
+        skips: list[ItemSkip] = []
+        fresh = [link for link in links if not too_old(link, self.now, settings)]
+        kept, left_out = most_recent(fresh, settings.max_links_per_fetch)
+        if left_out:
+            skips.append(ItemSkip(source.url, f"{len(fresh):,} links listed; the {len(kept):,} most recent were read "
+                                              f"([discovery] max_links_per_fetch = {settings.max_links_per_fetch:,})"))
+        found, page = [], source.discovery.page or 0
+        for link in kept:
+            if link.role == "sitemap" and page + 1 > settings.max_sitemap_depth:
+                skips.append(ItemSkip(link.url, f"a sitemap nested {page + 1} levels deep; nkpipe follows "
+                                                f"{settings.max_sitemap_depth} ([discovery] max_sitemap_depth)"))
+            elif link.role == "listing":
+                next_page = (page or 1) + 1
+                if next_page <= (owner.discovery.max_pages or settings.max_pages):
+                    found.append((link, next_page))
+            else:
+                found.append((link, page + 1 if link.role == "sitemap" else None))
+        new = link_rows.record_links(self.store, owner, found, self.now)
+        self.counts += RunCounts(discovered=new)
+        if source.id == owner.id:
+            self._covered(owner)
+            link_rows.mark_discovered(self.store, owner.id, self.now)
+        self.progress(f"source {source.id} ({_short(source.url)}): {len(links)} links, {new} new"
+                      + (f", {len(links) - len(fresh)} listed before the catch-up window" if len(fresh) < len(links) else ""))
+        return skips
+
+    def _covered(self, owner: Source) -> None:
+        days = days_since(owner.discovery.last_discovered_at, self.now)
+        if days is not None:
+            self.days_covered = max(self.days_covered or 0, days)
+            if days > 1:
+                self.progress(f"source {owner.id}: {days} days since its last discovery; catching up from its listing")
+
+    def _queue_due(self, source: Source) -> None:
+        owner = self._owner(source)
+        limit = max(0, self.config.discovery.max_new_per_source - self.new_taken[owner.id])
+        due = link_rows.due_links(self.store, owner.id, self.now, limit, self.taken)
+        if not due:
+            return
+        new = sum(1 for link in due if link.discovery.checks == 0 and link.discovery.source_type is None)
+        self.new_taken[owner.id] += new
+        self.taken.update(link.id for link in due)
+        self.todo.extend(due)
+        waiting = link_rows.count_waiting(self.store, owner.id) - self.new_taken[owner.id]
+        self.progress(f"source {owner.id}: {len(due)} discovered links to fetch ({new} new, {len(due) - new} "
+                      f"re-checks and pages)" + (f"; {waiting} more wait for the next night" if waiting > 0 else ""))
+
+    def _checked(self, source: Source) -> None:
+        """A discovered article was looked at: schedule the next look (a day, a week, a month, then never)."""
+        if source.discovery.parent_id is None or source.discovery.source_type is not None:
+            return
+        when = next_check(source.discovery.checks + 1, self.now, self.config.discovery)
+        link_rows.mark_checked(self.store, source.id, when)
 
     def _unchanged(self, source: Source, fetched: Fetched) -> bool:
         same_content = fetched.not_modified or fetched.content_hash == source.state.content_hash
@@ -233,7 +388,7 @@ class _Run:
         skips = list(result.skips)
         items = []
         for document in result.documents:
-            doc_id = document_id_for(source.url, document.url)
+            doc_id = self._document_id(source, document)
             if len(document.text) > self.config.nlp.max_document_chars:
                 skips.append(ItemSkip(document.key, f"{len(document.text):,} characters, more than [nlp] "
                                                     f"max_document_chars ({self.config.nlp.max_document_chars:,})"))
@@ -243,6 +398,9 @@ class _Run:
                 continue
             self.seen[doc_id] = source.id
             items.append(BatchItem(doc_id, source.id, document, fetched.content_hash))
+        non_english = sum(not extracted(item.document.language, self.config.discovery.languages) for item in items)
+        if non_english:
+            self.counts += RunCounts(non_english=non_english)
         ledger.record_skips(self.store, self.run_id, source.id, skips)
         stored = document_rows.document_versions(self.store, [item.document_id for item in items])
         todo, unchanged = [], 0
@@ -261,21 +419,34 @@ class _Run:
         self.queue.extend(todo)
         self._complete_finished_sources()
 
+    def _document_id(self, source: Source, document: CleanDocument) -> str:
+        """A discovered article's document belongs to the source that found it, so two links of one
+        site to the same article (one canonical URL) are one document, and no other source's."""
+        if source.discovery.parent_id is None:
+            return document_id_for(source.url, document.url)
+        return document_id_for(self._owner(source).url, document.url)
+
     # --- batches ---------------------------------------------------------------
     def process(self, sources: Sequence[Source]) -> None:
         """Every source, its documents analysed in batches and each batch written as it arrives."""
         for batch, result in self.steps.many()(self._batches(sources), self.config):
             self._batch_done(batch, result)
 
+    def close(self) -> None:
+        if self.pool is not None:
+            for future in self.prefetched.values():
+                future.cancel()
+            self.pool.shutdown(wait=True)
+
     def _batches(self, sources: Sequence[Source]) -> Iterator[list[BatchItem]]:
         """Full batches, fetching and cleaning the next source only when one is wanted; then the rest."""
         size = self.config.flow.documents_per_task
-        remaining = iter(sources)
+        self.todo.extend(sources)
+        self.taken.update(source.id for source in sources)
         while True:
-            while len(self.queue) < size:
-                source = next(remaining, None)
-                if source is None:
-                    break
+            while len(self.queue) < size and self.todo:
+                source = self.todo.popleft()
+                self._prefetch()
                 self.ingest_source(source)
             if not self.queue:
                 return
@@ -344,6 +515,7 @@ class _Run:
         for source_id, entry in list(self.pending.items()):
             if entry.remaining == 0:
                 ledger.mark_source_processed(self.store, source_id, entry.fetched, self.pipeline_version, entry.outcome)
+                self._checked(entry.source)
                 ledger.record_fetch(self.store, self.run_id, source_id, entry.outcome, fetched=entry.fetched,
                                         documents_count=entry.documents,
                                         duration_s=time.perf_counter() - entry.started)
@@ -369,13 +541,26 @@ class _Run:
                 self.progress(f"could not record the failure of source {source_id}: {_describe(exc)}")
 
     # --- outcomes --------------------------------------------------------------
-    def _source_skipped(self, source: Source, reason: str, fetched: Fetched | None, started: float) -> None:
+    def _source_skipped(self, source: Source, reason: str, fetched: Fetched | None, started: float,
+                        http_status: int | None = None) -> None:
+        if http_status in (404, 410) and source.state.content_hash and source.discovery.deleted_at is None:
+            return self._source_deleted(source, reason, started)
         ledger.record_fetch(self.store, self.run_id, source.id, "skipped", reason=reason, fetched=fetched,
                                 duration_s=time.perf_counter() - started)
         ledger.record_skips(self.store, self.run_id, source.id, [ItemSkip(None, reason, step="fetch" if fetched is None else "clean")])
         ledger.mark_source_outcome(self.store, source.id, "skipped", reason)
         self.counts += RunCounts(skipped=1)
+        self._checked(source)
         self.progress(f"source {source.id} ({_short(source.url)}) skipped: {reason}")
+
+    def _source_deleted(self, source: Source, reason: str, started: float) -> None:
+        """Its page is gone after it had existed: marked deleted with the date, its documents kept."""
+        marked = link_rows.mark_deleted(self.store, source.id, self.now)
+        ledger.record_fetch(self.store, self.run_id, source.id, "deleted", reason=reason,
+                            duration_s=time.perf_counter() - started)
+        ledger.mark_source_outcome(self.store, source.id, "deleted", reason)
+        self.progress(f"source {source.id} ({_short(source.url)}) deleted ({reason}); its {marked} documents are kept, "
+                      f"marked deleted on {self.now.date()}")
 
     def _source_failed(self, source: Source, reason: str, fetched: Fetched | None, started: float) -> None:
         ledger.record_fetch(self.store, self.run_id, source.id, "failed", reason=reason, fetched=fetched,
@@ -383,6 +568,16 @@ class _Run:
         ledger.mark_source_outcome(self.store, source.id, "failed", reason)
         self.counts += RunCounts(failed=1)
         self.progress(f"source {source.id} ({_short(source.url)}) failed: {reason}")
+
+
+def _discovers(source: Source) -> bool:
+    """Whether the source may have discovered links: one an analyst registered (a feed, a sitemap,
+    a listing page, or a page with none), or a sitemap or listing page found by one."""
+    return source.discovery.parent_id is None or source.discovery.source_type is not None
+
+
+def _host_of(url: str) -> str:
+    return url.split("/", 3)[2] if "://" in url else ""
 
 
 def _describe(exc: Exception) -> str:
@@ -402,6 +597,7 @@ class RunSummary:
     counts: RunCounts
     sources: int
     seconds: float
+    days_covered: int | None = None  # days since the previous discovery of its feeds and sitemaps
 
 
 def run_ingest(
@@ -413,29 +609,34 @@ def run_ingest(
     progress: Progress = lambda message: None,
     flow_name: str = "ingest",
     flow_run_id: str | None = None,
+    now: datetime | None = None,
 ) -> RunSummary:
-    """Process ``sources`` once and record the run with its counts."""
+    """Process ``sources`` (and the links their feeds, sitemaps and listings point to) once and record
+    the run with its counts. ``now``: the moment discovery schedules against (default: the clock)."""
     started = time.perf_counter()
     pipeline_version, nlp_v = current_versions(config)
     run_id = ledger.start_run(store, flow_name, len(sources), pipeline_version, flow_run_id)
-    run = _Run(store, config, steps, run_id, progress, pipeline_version, nlp_v, stage_tables(build_stages(config)))
+    run = _Run(store, config, steps, run_id, progress, pipeline_version, nlp_v, stage_tables(build_stages(config)),
+               now=now or datetime.now(UTC))
     try:
         run.process(sources)
     except BaseException as exc:
         _finish(store, run_id, run.counts, "failed", _describe(exc) if isinstance(exc, Exception) else "interrupted",
-                cause=exc)
+                cause=exc, days_covered=run.days_covered)
         raise
+    finally:
+        run.close()
     status = "completed" if run.counts.failed == 0 else "completed_with_failures"
     message = f"the database was unreachable for a while: {_describe(run.store_error)}" if run.store_error else None
-    _finish(store, run_id, run.counts, status, message)
-    return RunSummary(run_id, status, run.counts, len(sources), time.perf_counter() - started)
+    _finish(store, run_id, run.counts, status, message, days_covered=run.days_covered)
+    return RunSummary(run_id, status, run.counts, len(sources), time.perf_counter() - started, run.days_covered)
 
 
 def _finish(store: Store, run_id: int, counts: RunCounts, status: str, message: str | None,
-            cause: BaseException | None = None) -> None:
+            cause: BaseException | None = None, days_covered: int | None = None) -> None:
     """Record the end of the run; a database that is away turns into one clear StoreError."""
     try:
-        ledger.finish_run(store, run_id, counts, status, message)
+        ledger.finish_run(store, run_id, counts, status, message, days_covered)
     except Exception as exc:
         raise StoreError(
             f"the database {store.url} went away during run {run_id} ({getattr(exc, 'orig', None) or _describe(exc)}); "

@@ -21,6 +21,7 @@ from pipeline.config import Config, NlpConfig
 from pipeline.derived import DerivedStage, ParsedDocument, build_stages, document_rows, finish_batch
 from pipeline.entities import ENTITIES_VERSION, add_gazetteer_ruler, canonical_person
 from pipeline.errors import ModelError
+from pipeline.language import extracted
 from pipeline.records import AnalyzedDocument, BatchItem, CleanDocument, Entity
 from pipeline.text import SENTENCE_END, groups_by_chars
 
@@ -115,13 +116,17 @@ def _chunks(items: Sequence[CleanDocument], max_chars: int) -> Iterator[tuple[in
 
 
 def analyze_documents(batch: Sequence[BatchItem], config: NlpConfig,
-                      stages: Sequence[DerivedStage] | None = None) -> list[AnalyzedDocument]:
+                      stages: Sequence[DerivedStage] | None = None,
+                      languages: tuple[str, ...] | None = None) -> list[AnalyzedDocument]:
     """Run spaCy (``nlp.pipe``) and the derived stages over one batch.
 
     Each document's chunks come out of ``nlp.pipe`` together; its per-document stages run
     on its Docs at once and the Docs are dropped, then the per-batch stages run. ``stages``
-    default to the registered ones built with the package defaults.
+    default to the registered ones built with the package defaults. A document whose language
+    is known and not one of ``languages`` is kept as it is, with nothing extracted.
     """
+    if languages is not None and any(not extracted(item.document.language, languages) for item in batch):
+        return _english_only(batch, config, stages, languages)
     nlp = load_nlp(config.model, config.disable)
     chosen = build_stages(Config()) if stages is None else stages
     chunks = list(_chunks([item.document for item in batch], config.max_chunk_chars))
@@ -140,6 +145,14 @@ def analyze_documents(batch: Sequence[BatchItem], config: NlpConfig,
         per_document.append(document_rows(ParsedDocument(document, tuple(kept), nlp.vocab), chosen))
         analyzed.append(document)
     return finish_batch(analyzed, per_document, chosen)
+
+
+def _english_only(batch: Sequence[BatchItem], config: NlpConfig, stages: Sequence[DerivedStage] | None,
+                  languages: tuple[str, ...]) -> list[AnalyzedDocument]:
+    chosen = [item for item in batch if extracted(item.document.language, languages)]
+    analyzed = iter(analyze_documents(chosen, config, stages) if chosen else [])
+    return [next(analyzed) if extracted(item.document.language, languages) else _analyzed(item, [], [])
+            for item in batch]
 
 
 def _pipe(nlp: Language, texts: Sequence[str], config: NlpConfig) -> Iterator[Doc]:

@@ -7,7 +7,7 @@ each boundary converts to one of these records.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import date, datetime
 from typing import Literal, NamedTuple
 
@@ -45,10 +45,34 @@ class Source:
     added_at: datetime
     state: FetchState = field(default_factory=FetchState)
     address_policy: str = "any"  # which addresses fetching it may reach: any | public (pipeline.addresses)
+    discovery: Discovery = field(default_factory=lambda: Discovery())
 
     @property
     def is_local(self) -> bool:
         return self.url.startswith("file://")
+
+    @property
+    def owner_id(self) -> int:
+        """The source an analyst registered: itself, or the feed, sitemap or listing that found it."""
+        return self.discovery.parent_id or self.id
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """A source's place in discovery: what the analyst said of it, and, for a discovered
+    article (or a sitemap of an index, a page of a listing), where it was found and when to look again."""
+
+    source_type: str | None = None  # the type named by the analyst or found at the last fetch
+    link_pattern: str | None = None
+    max_pages: int | None = None
+    state_media: bool = False
+    parent_id: int | None = None
+    listed_date: date | None = None
+    page: int | None = None
+    checks: int = 0
+    next_check_at: datetime | None = None
+    deleted_at: datetime | None = None
+    last_discovered_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +107,7 @@ class CleanDocument:
     format: Literal["html", "text", "pdf", "kcna"]
     section: str | None = None
     published_inferred: bool = False  # the date was inferred from the text, not given
+    language: str | None = None  # ISO 639-1; documents in other languages than English are stored, not extracted
 
     @property
     def text_hash(self) -> str:
@@ -103,9 +128,20 @@ class ItemSkip:
 
 
 @dataclass(frozen=True)
+class Link:
+    """An address a feed, sitemap or listing page points to."""
+
+    url: str
+    listed_date: date | None = None  # the feed's or sitemap's date for it
+    title: str | None = None
+    role: Literal["article", "sitemap", "listing"] = "article"  # a sitemap of an index, a listing's next page
+
+
+@dataclass(frozen=True)
 class CleanResult:
     documents: tuple[CleanDocument, ...]
     skips: tuple[ItemSkip, ...] = ()
+    links: tuple[Link, ...] = ()  # what a feed, sitemap or listing page points to
 
 
 @dataclass(frozen=True)
@@ -145,16 +181,11 @@ class RunCounts:
     skipped: int = 0
     failed: int = 0
     words: int = 0
+    discovered: int = 0  # new article links found by feeds, sitemaps and listings
+    non_english: int = 0  # documents stored without extraction because they are not in English
 
     def __add__(self, other: "RunCounts") -> "RunCounts":
-        return RunCounts(
-            self.new + other.new,
-            self.changed + other.changed,
-            self.unchanged + other.unchanged,
-            self.skipped + other.skipped,
-            self.failed + other.failed,
-            self.words + other.words,
-        )
+        return RunCounts(*(a + b for a, b in zip(astuple(self), astuple(other))))
 
     @property
     def processed(self) -> int:

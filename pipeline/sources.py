@@ -15,7 +15,7 @@ from urllib.request import url2pathname
 from pipeline.addresses import ANY, POLICIES, PUBLIC
 from pipeline.config import FetchConfig
 from pipeline.errors import DuplicateSourceError, InvalidSourceError, SourceError
-from pipeline.records import SOURCE_KINDS, Source
+from pipeline.records import SOURCE_KINDS, Discovery, Source
 from pipeline.store import ledger
 from pipeline.store.db import Store
 
@@ -33,6 +33,10 @@ class SourceSpec:
     kind: str | None = None
     name: str | None = None
     published: date | None = None
+    source_type: str | None = None  # a source type's name (feed, sitemap, listing_page, ...); None: detected
+    link_pattern: str | None = None  # listing pages: a regular expression the article links match
+    max_pages: int | None = None  # listing pages: pages to follow (default [discovery] max_pages)
+    state_media: bool = False  # its articles are state-media reports, read by the activity register
 
 
 def _valid_host(host: str) -> bool:
@@ -147,7 +151,30 @@ def register_source(store: Store, spec: SourceSpec, base_dir: Path | None = None
         raise InvalidSourceError(f"unknown kind {kind!r}; choose one of {', '.join(SOURCE_KINDS)}")
     if address_policy not in POLICIES:
         raise InvalidSourceError(f"unknown address policy {address_policy!r}; choose one of {', '.join(POLICIES)}")
-    return ledger.add_source(store, url, kind, spec.name, parse_published(spec.published), address_policy)
+    return ledger.add_source(store, url, kind, spec.name, parse_published(spec.published), address_policy,
+                             discovery_of(spec))
+
+
+def discovery_of(spec: SourceSpec) -> Discovery:
+    """The discovery settings a source is registered with, checked."""
+    from pipeline.source_types import SOURCE_TYPES, type_names
+
+    if spec.source_type is not None and spec.source_type not in SOURCE_TYPES:
+        raise InvalidSourceError(f"unknown source type {spec.source_type!r}; choose one of {', '.join(type_names())}")
+    if spec.source_type == "listing_page" and not spec.link_pattern:
+        raise InvalidSourceError("a listing page needs --link-pattern: a regular expression that its article "
+                                 "links match (e.g. '/news/\\d+')")
+    if spec.link_pattern:
+        if spec.source_type != "listing_page":
+            raise InvalidSourceError("--link-pattern is for listing pages; add --type listing_page")
+        try:
+            re.compile(spec.link_pattern)
+        except re.error as exc:
+            raise InvalidSourceError(f"the link pattern {spec.link_pattern!r} is not a regular expression: {exc}") from exc
+    if spec.max_pages is not None and spec.max_pages < 1:
+        raise InvalidSourceError(f"--max-pages must be at least 1, got {spec.max_pages}")
+    return Discovery(source_type=spec.source_type, link_pattern=spec.link_pattern, max_pages=spec.max_pages,
+                     state_media=spec.state_media)
 
 
 def ensure_source(store: Store, spec: SourceSpec, base_dir: Path | None = None,
@@ -188,17 +215,18 @@ def read_source_list(path: Path) -> list[SourceSpec]:
         raise SourceError(f"source list {str(path)!r} is not valid TOML: {exc}") from exc
     specs = []
     for entry in data.get("source", []):
-        unknown = set(entry) - {"url", "kind", "name", "published"}
+        unknown = set(entry) - {"url", "kind", "name", "published", "type", "link_pattern", "max_pages", "state_media"}
         if unknown or "url" not in entry:
             raise SourceError(
-                f"{path}: each [[source]] needs url and may have kind, name, published; "
-                f"got {sorted(entry)}"
+                f"{path}: each [[source]] needs url and may have kind, name, published, type, link_pattern, "
+                f"max_pages, state_media; got {sorted(entry)}"
             )
         url = entry["url"]
         if not _SCHEME.match(url) or len(_SCHEME.match(url).group(1)) == 1:
             url = str((path.parent / url).resolve())
-        specs.append(SourceSpec(url, entry.get("kind"), entry.get("name"),
-                                parse_published(entry.get("published"))))
+        specs.append(SourceSpec(url, entry.get("kind"), entry.get("name"), parse_published(entry.get("published")),
+                                entry.get("type"), entry.get("link_pattern"), entry.get("max_pages"),
+                                bool(entry.get("state_media", False))))
     return specs
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pipeline.clean import clean_html, looks_like_html
 from pipeline.config import CleanConfig
+from pipeline.discovery import absolute_link
 from pipeline.records import CleanResult
 from pipeline.source_types import SOURCE_TYPES, Probe, SourceInput, SourceType, single_document
 
@@ -14,7 +17,19 @@ def _accepts(probe: Probe) -> bool:
 
 def _split(source: SourceInput, config: CleanConfig) -> CleanResult:
     text, metadata = clean_html(source.body, url=source.url, config=config, charset=source.fetched.charset)
-    return single_document(source, text, metadata, "html", config)
+    return single_document(source, text, metadata, "html", config, url=canonical_url(source, metadata.get("canonical")))
+
+
+def canonical_url(source: SourceInput, canonical: str | None) -> str:
+    """The page's canonical address (rel=canonical, og:url) for a discovered article, when it is on the
+    article's own host: two links to one article are one document, and no page names itself as
+    another host's (or another source's) document."""
+    if not canonical or source.discovery.parent_id is None:
+        return source.url
+    found = absolute_link(canonical, source.url)
+    if found is None or urlsplit(found).netloc != urlsplit(source.url).netloc:
+        return source.url
+    return found
 
 
 SOURCE_TYPES.register(SourceType(

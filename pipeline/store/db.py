@@ -48,6 +48,19 @@ sources = sa.Table(
     sa.Column("last_fetched_at", sa.DateTime(timezone=True)),
     # Which addresses fetching it may reach: any | public (pipeline.addresses); web-added sources get public.
     sa.Column("address_policy", sa.String(8), nullable=False, default="any", server_default="any"),
+    # Discovery (pipeline.discovery): a feed, sitemap or listing page is a source whose articles are
+    # sources too, each with its own fetch state, under the source that found it (parent_id).
+    sa.Column("source_type", sa.String(32)),  # the type that read it last, or the one the analyst named
+    sa.Column("link_pattern", sa.Text),  # listing pages: a regular expression article links match
+    sa.Column("max_pages", sa.Integer),  # listing pages: how many pages of the listing to follow
+    sa.Column("state_media", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("sources.id"), index=True),
+    sa.Column("listed_date", sa.Date),  # the date the feed or sitemap gave the article
+    sa.Column("page", sa.Integer),  # a listing's page number, a sitemap index's depth
+    sa.Column("next_check_at", sa.DateTime(timezone=True)),  # discovered articles: when to look again (NULL: never)
+    sa.Column("checks", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),  # 404/410 after it had existed
+    sa.Column("last_discovered_at", sa.DateTime(timezone=True)),
 )
 
 raw_contents = sa.Table(
@@ -80,6 +93,9 @@ runs = sa.Table(
     sa.Column("failed", sa.Integer, nullable=False, default=0),
     sa.Column("words", sa.Integer, nullable=False, default=0),
     sa.Column("message", sa.Text),
+    sa.Column("discovered", sa.Integer, nullable=False, default=0, server_default="0"),  # new article links
+    sa.Column("non_english", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("days_covered", sa.Integer),  # discovery: days since the previous discovery of its sources
     # The process running it, so that the next run can tell a run whose process died (kill -9) and mark it abandoned.
     sa.Column("host", sa.Text),
     sa.Column("pid", sa.Integer),
@@ -138,6 +154,45 @@ documents = sa.Table(
     sa.Column("last_run_id", sa.Integer),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("language", sa.String(8)),  # ISO 639-1 by py3langid; only English is extracted
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),  # its page answered 404/410 after it had existed
+)
+
+# The earlier texts of a document whose page changed: kept, never overwritten (`nkpipe revisions`).
+document_revisions = sa.Table(
+    "document_revisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("document_id", sa.String(32), sa.ForeignKey("documents.document_id"), nullable=False, index=True),
+    sa.Column("revision", sa.Integer, nullable=False),  # 1 = the first text stored
+    sa.Column("title", sa.Text),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("text_hash", sa.String(64), nullable=False),
+    sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),  # when this text was first stored
+    sa.Column("replaced_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("replaced_by_run", sa.Integer),
+    sa.Column("diff_summary", sa.Text),  # "+2 -1 sentences: ..." of the change that replaced it
+    sa.UniqueConstraint("document_id", "revision", name="uq_document_revisions"),
+)
+
+# Near-duplicate documents across outlets (MinHash over word shingles, pipeline.clusters).
+document_signatures = sa.Table(
+    "document_signatures",
+    metadata,
+    sa.Column("document_id", sa.String(32), sa.ForeignKey("documents.document_id"), primary_key=True),
+    sa.Column("text_hash", sa.String(64), nullable=False),
+    sa.Column("signature", sa.LargeBinary, nullable=False),
+)
+
+# One row per document that has a near-duplicate; one member of each cluster is its representative,
+# the one whose facts and register reports count.
+story_clusters = sa.Table(
+    "story_clusters",
+    metadata,
+    sa.Column("document_id", sa.String(32), sa.ForeignKey("documents.document_id"), primary_key=True),
+    sa.Column("cluster_id", sa.String(32), nullable=False, index=True),  # the representative's document id
+    sa.Column("representative", sa.Boolean, nullable=False),
+    sa.Column("similarity", sa.Float, nullable=False),  # estimated Jaccard similarity to the representative
 )
 
 entities = sa.Table(
@@ -340,7 +395,7 @@ corrections = sa.Table(
 EXPORT_TABLES: tuple[str, ...] = (
     "documents", "entities", "facts", "sector_labels", "persons", "person_aliases",
     "activities", "activity_people", "activity_tallies", "sources", "runs", "fetches", "skips", "training_runs",
-    "corrections",
+    "corrections", "document_revisions", "story_clusters",
 )  # users and web_sessions are never exported: they hold password hashes and session tokens
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Connection
 from pipeline.records import AnalyzedDocument
 from pipeline.store.db import (
     Store,
+    document_revisions,
     documents,
     entities,
     facts,
@@ -27,6 +29,7 @@ from pipeline.store.db import (
     person_aliases,
     persons,
     sector_labels,
+    story_clusters,
     upsert,
     utcnow,
 )
@@ -71,6 +74,7 @@ def write_documents(conn: Connection, run_id: int | None, analyzed: Sequence[Ana
     now = utcnow()
     analyzed = sorted(analyzed, key=lambda a: a.document_id)
     ids = [a.document_id for a in analyzed]
+    _keep_earlier_texts(conn, analyzed, run_id, now)
     upsert(conn, documents, [_document_row(a, run_id, pipeline_version, now) for a in analyzed], ["document_id"])
     for table in (entities, *derived_tables):
         conn.execute(table.delete().where(table.c.document_id.in_(ids)))
@@ -90,6 +94,43 @@ def write_documents(conn: Connection, run_id: int | None, analyzed: Sequence[Ana
     return ids
 
 
+def _keep_earlier_texts(conn: Connection, analyzed: Sequence[AnalyzedDocument], run_id: int | None,
+                        now: datetime) -> None:
+    """A document whose text changed keeps its earlier text as a revision, with a summary of the change."""
+    new_text = {a.document_id: a.document for a in analyzed}
+    stored = conn.execute(sa.select(documents.c.document_id, documents.c.text, documents.c.text_hash,
+                                    documents.c.title, documents.c.updated_at)
+                          .where(documents.c.document_id.in_(list(new_text)))).all()
+    changed = [row for row in stored if row.text_hash != new_text[row.document_id].text_hash]
+    if not changed:
+        return
+    counts = dict(conn.execute(sa.select(document_revisions.c.document_id, sa.func.count())
+                               .where(document_revisions.c.document_id.in_([r.document_id for r in changed]))
+                               .group_by(document_revisions.c.document_id)).all())
+    conn.execute(document_revisions.insert(), [
+        dict(document_id=row.document_id, revision=counts.get(row.document_id, 0) + 1, title=row.title,
+             text=row.text, text_hash=row.text_hash, stored_at=row.updated_at, replaced_at=now,
+             replaced_by_run=run_id, diff_summary=diff_summary(row.text, new_text[row.document_id].text))
+        for row in changed
+    ])
+
+
+def diff_summary(old: str, new: str, quote_chars: int = 160) -> str:
+    """"+2 -1 sentences" of a change, with the first sentence added or removed."""
+    before, after = sentences_of(old), sentences_of(new)
+    added = [s for s in after if s not in set(before)]
+    removed = [s for s in before if s not in set(after)]
+    summary = f"+{len(added)} -{len(removed)} sentences"
+    example = (added or removed or [""])[0]
+    if example:
+        summary += f"; {'added' if added else 'removed'}: {example[:quote_chars]}"
+    return summary
+
+
+def sentences_of(text: str) -> list[str]:
+    return [piece.strip() for piece in re.split(r"(?<=[.!?])\s+|\n+", text) if piece.strip()]
+
+
 def _insert_in_slices(conn: Connection, table: sa.Table, rows: Iterable[dict]) -> None:
     """Insert rows a slice at a time, so a document with 100,000 entities does not hold them all as
     parameters at once."""
@@ -106,6 +147,9 @@ def query_facts(store: Store, kind: str | None = None, year: int | None = None) 
         .order_by(facts.c.document_id, facts.c.start_char)
     )
     query = query.where(facts.c.rejected.is_(False))  # a reviewer rejected these
+    # a story republished elsewhere counts once: the facts of its representative copy
+    query = query.where(facts.c.document_id.not_in(
+        sa.select(story_clusters.c.document_id).where(story_clusters.c.representative.is_(False))))
     if kind:
         query = query.where(facts.c.kind == kind)
     if year is not None:
@@ -206,5 +250,5 @@ def _document_row(a: AnalyzedDocument, run_id: int | None, pipeline_version: str
         format=d.format, text=d.text, text_hash=d.text_hash, raw_hash=a.raw_hash,
         word_count=d.word_count, char_count=len(d.text), sentence_count=a.sentence_count,
         pipeline_version=pipeline_version, first_run_id=run_id, last_run_id=run_id,
-        created_at=now, updated_at=now,
+        created_at=now, updated_at=now, language=d.language,
     )

@@ -11,13 +11,14 @@ import os
 import socket
 import zlib
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
+import sqlalchemy.orm  # noqa: F401  (sa.orm.aliased)
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.errors import DuplicateSourceError, StoreError, UnknownSourceError
-from pipeline.records import Fetched, FetchState, ItemSkip, RunCounts, Source
+from pipeline.records import Discovery, Fetched, FetchState, ItemSkip, RunCounts, Source
 from pipeline.store.db import Store, documents, fetches, raw_contents, runs, skips, sources, training_runs, upsert, utcnow
 
 
@@ -32,14 +33,26 @@ def _source_from_row(row: sa.Row) -> Source:
         added_at=row.added_at,
         state=FetchState(row.etag, row.last_modified, row.content_hash, row.pipeline_version),
         address_policy=row.address_policy,
+        discovery=Discovery(
+            source_type=row.source_type, link_pattern=row.link_pattern, max_pages=row.max_pages,
+            state_media=bool(row.state_media), parent_id=row.parent_id, listed_date=row.listed_date,
+            page=row.page, checks=row.checks or 0, next_check_at=_aware(row.next_check_at),
+            deleted_at=_aware(row.deleted_at), last_discovered_at=_aware(row.last_discovered_at),
+        ),
     )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes of what was stored in UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 # --- sources -----------------------------------------------------------
 
 
 def add_source(store: Store, url: str, kind: str, name: str | None, published: date | None,
-               address_policy: str = "any") -> Source:
+               address_policy: str = "any", discovery: Discovery | None = None) -> Source:
+    found = discovery or Discovery()
     try:
         with store.writing() as conn:
             existing = conn.execute(sa.select(sources.c.id).where(sources.c.url == url)).first()
@@ -49,6 +62,8 @@ def add_source(store: Store, url: str, kind: str, name: str | None, published: d
                 sources.insert().values(
                     url=url, kind=kind, name=name, published=published,
                     enabled=True, added_at=utcnow(), address_policy=address_policy,
+                    source_type=found.source_type, link_pattern=found.link_pattern, max_pages=found.max_pages,
+                    state_media=found.state_media,
                 )
             )
             source_id = result.inserted_primary_key[0]
@@ -77,7 +92,9 @@ def find_source(store: Store, url: str) -> Source | None:
 
 
 def list_sources(store: Store, enabled_only: bool = False) -> list[Source]:
-    query = sa.select(sources).order_by(sources.c.id)
+    """The sources analysts registered; the articles that feeds, sitemaps and listings found are
+    reached through them (``due_discovered``)."""
+    query = sa.select(sources).where(sources.c.parent_id.is_(None)).order_by(sources.c.id)
     if enabled_only:
         query = query.where(sources.c.enabled.is_(True))
     with store.engine.connect() as conn:
@@ -91,9 +108,23 @@ def source_overview(store: Store) -> list[dict]:
         .group_by(documents.c.source_id)
         .subquery()
     )
+    owner = sa.func.coalesce(sources.c.parent_id, sources.c.id)
+    per_owner = (
+        sa.select(owner.label("owner_id"), sa.func.count().label("documents"))
+        .select_from(documents.join(sources, sources.c.id == documents.c.source_id))
+        .group_by(owner).subquery()
+    )
+    children = sa.orm.aliased(sources)
+    discovered = (
+        sa.select(children.c.parent_id, sa.func.count().label("discovered"))
+        .where(children.c.parent_id.is_not(None)).group_by(children.c.parent_id).subquery()
+    )
     query = (
-        sa.select(sources, sa.func.coalesce(counts.c.documents, 0).label("documents"))
-        .select_from(sources.outerjoin(counts, counts.c.source_id == sources.c.id))
+        sa.select(sources, sa.func.coalesce(per_owner.c.documents, 0).label("documents"),
+                  sa.func.coalesce(discovered.c.discovered, 0).label("discovered"))
+        .select_from(sources.outerjoin(per_owner, per_owner.c.owner_id == sources.c.id)
+                     .outerjoin(discovered, discovered.c.parent_id == sources.c.id))
+        .where(sources.c.parent_id.is_(None))
         .order_by(sources.c.id)
     )
     with store.engine.connect() as conn:
@@ -188,13 +219,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def finish_run(store: Store, run_id: int, counts: RunCounts, status: str, message: str | None = None) -> None:
+def finish_run(store: Store, run_id: int, counts: RunCounts, status: str, message: str | None = None,
+               days_covered: int | None = None) -> None:
     with store.writing() as conn:
         conn.execute(
             runs.update().where(runs.c.run_id == run_id).values(
                 finished_at=utcnow(), status=status, message=message,
                 new=counts.new, changed=counts.changed, unchanged=counts.unchanged,
                 skipped=counts.skipped, failed=counts.failed, words=counts.words,
+                discovered=counts.discovered, non_english=counts.non_english, days_covered=days_covered,
             )
         )
 

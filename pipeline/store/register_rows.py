@@ -12,10 +12,21 @@ from collections.abc import Sequence
 from datetime import date
 
 import sqlalchemy as sa
+import sqlalchemy.orm  # noqa: F401  (sa.orm.aliased)
 from sqlalchemy.engine import Connection
 
 from pipeline.records import Activity, Person, Report, ReportEntity
-from pipeline.store.db import Store, activities, activity_people, activity_tallies, documents, entities, sector_labels
+from pipeline.store.db import (
+    Store,
+    activities,
+    activity_people,
+    activity_tallies,
+    documents,
+    entities,
+    sector_labels,
+    sources,
+    story_clusters,
+)
 from pipeline.tallies import tally_rows
 
 REGISTER_LOCK_KEY = 0x6E6B7267  # advisory lock id of the activity register's rebuild
@@ -32,7 +43,7 @@ def read_reports(conn: Connection, formats: Sequence[str]) -> list[Report]:
     sectors = dict(conn.execute(
         sa.select(sector_labels.c.document_id, sector_labels.c.sector).where(sector_labels.c.unit == "document")).all())
     by_document: dict[str, list] = {}
-    of_formats = documents.c.format.in_(list(formats))
+    of_formats = state_media_documents(formats)
     query = sa.select(entities).join(documents, entities.c.document_id == documents.c.document_id).where(
         of_formats).order_by(entities.c.document_id, entities.c.entity_index)
     for e in conn.execute(query):
@@ -44,11 +55,26 @@ def read_reports(conn: Connection, formats: Sequence[str]) -> list[Report]:
                    sectors.get(r.document_id), r.section) for r in rows]
 
 
+def state_media_documents(formats: Sequence[str]):
+    """Where-clause of the state-media reports: documents of these formats, or of a source (or of the
+    feed, sitemap or listing that found it) marked state media; a copy of a story counted elsewhere
+    (not its cluster's representative) is left out."""
+    marked = sa.orm.aliased(sources)
+    owner = sa.orm.aliased(sources)
+    state_media_sources = (sa.select(marked.c.id)
+                           .select_from(marked.outerjoin(owner, owner.c.id == marked.c.parent_id))
+                           .where(sa.or_(marked.c.state_media.is_(True), owner.c.state_media.is_(True))))
+    copies = sa.select(story_clusters.c.document_id).where(story_clusters.c.representative.is_(False))
+    english = sa.or_(documents.c.language.is_(None), documents.c.language == "en")  # the register reads English
+    return sa.and_(sa.or_(documents.c.format.in_(list(formats)), documents.c.source_id.in_(state_media_sources)),
+                   documents.c.document_id.not_in(copies), english)
+
+
 def report_days(store: Store, formats: Sequence[str], year: int) -> set[date]:
-    """The days of ``year`` on which the store holds state-media reports (documents of these formats)."""
+    """The days of ``year`` on which the store holds state-media reports."""
     with store.reading() as conn:
         return set(conn.execute(sa.select(documents.c.published).distinct().where(
-            documents.c.format.in_(list(formats)), documents.c.published >= date(year, 1, 1),
+            state_media_documents(formats), documents.c.published >= date(year, 1, 1),
             documents.c.published <= date(year, 12, 31))).scalars())
 
 
