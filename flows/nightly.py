@@ -22,7 +22,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from pipeline.activities import rebuild_register
+from pipeline.activities import rebuild_register, register_needs_rebuild
 from pipeline.clusters import rebuild_story_clusters
 from pipeline.config import Config, load_config
 from pipeline.errors import ConfigError, TransientError
@@ -85,11 +85,15 @@ def nightly_ingest(config_path: str | None = None, db_url: str | None = None) ->
         )
     logger.info("run %d %s in %.1f s: %s", summary.run_id, summary.status, summary.seconds,
                 asdict(summary.counts))
+    changed = summary.counts.processed > 0
     clusters = task(rebuild_story_clusters, name="story_clusters", retries=config.flow.task_retries,
-                    cache_policy=NO_CACHE)(store, config)
+                    cache_policy=NO_CACHE)(store, config, changed)
     logger.info("story clusters: %d, with %d copies counted once", clusters.clusters, clusters.duplicates)
-    register = task(rebuild_register, name="register", retries=config.flow.task_retries, cache_policy=NO_CACHE)
-    logger.info("activity register: %d activities", register(store))
+    if register_needs_rebuild(store, changed):
+        register = task(rebuild_register, name="register", retries=config.flow.task_retries, cache_policy=NO_CACHE)
+        logger.info("activity register: %d activities", register(store))
+    else:
+        logger.info("activity register: nothing stored, kept as it was")
     return {"run_id": summary.run_id, "status": summary.status, "seconds": summary.seconds,
             "sources": summary.sources, "days_covered": summary.days_covered, **asdict(summary.counts)}
 

@@ -303,12 +303,14 @@ def ingest(
                              progress=_progress)
                for p in paths_or_urls]
     summary = run_ingest(store, context.config, sources, progress=_progress, flow_name="ingest")
-    from pipeline.activities import rebuild_register
+    from pipeline.activities import rebuild_register, register_needs_rebuild
     from pipeline.clusters import rebuild_story_clusters
 
-    clusters = rebuild_story_clusters(store, context.config)
+    changed = summary.counts.processed > 0
+    clusters = rebuild_story_clusters(store, context.config, changed)
     _progress(f"story clusters: {clusters.clusters}, with {clusters.duplicates} copies counted once")
-    _progress(f"activity register: {rebuild_register(store)} activities")
+    if register_needs_rebuild(store, changed):
+        _progress(f"activity register: {rebuild_register(store)} activities")
     typer.echo(_summary_line({"run_id": summary.run_id, "status": summary.status,
                               "seconds": summary.seconds, "days_covered": summary.days_covered,
                               **asdict(summary.counts)}))

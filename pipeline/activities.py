@@ -341,6 +341,12 @@ def build_register(reports: Iterable[Report]) -> list[Activity]:
     return merge_duplicates([a for a in map(detect, reports) if a is not None])
 
 
+def register_needs_rebuild(store: Store, documents_changed: bool) -> bool:
+    """Whether a run must rebuild the register: documents were stored or deleted, or the register was
+    built by another version of its rules."""
+    return documents_changed or register_rows.register_built_with(store) != REGISTER_VERSION
+
+
 def rebuild_register(store: Store) -> int:
     """Detect, de-duplicate and store the register from the store's state-media reports; returns its size."""
     with rebuilding_register(store) as rebuild:  # read and written under one lock: no stale read wins

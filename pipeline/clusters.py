@@ -56,8 +56,9 @@ def signature(text: str):
     return minhash
 
 
-def rebuild_story_clusters(store: Store, config: Config) -> ClusterSummary:
-    """Sign the documents whose text is new or changed, then find and store every cluster again."""
+def rebuild_story_clusters(store: Store, config: Config, documents_changed: bool = True) -> ClusterSummary:
+    """Sign the documents whose text is new or changed, then find and store every cluster again
+    (unless no document was stored and none needed a signature: then the clusters stand)."""
     signed_now = 0
     for batch in cluster_rows.unsigned_documents(store):
         rows = []
@@ -67,6 +68,9 @@ def rebuild_story_clusters(store: Store, config: Config) -> ClusterSummary:
                 rows.append((document_id, text_hash, minhash.hashvalues.astype(np.uint64).tobytes()))
         cluster_rows.save_signatures(store, rows, [d for d, _, _ in batch])
         signed_now += len(rows)
+    if not documents_changed and not signed_now:
+        clusters, duplicates = cluster_rows.cluster_counts(store)
+        return ClusterSummary(cluster_rows.count_signatures(store), 0, clusters, duplicates)
     signed = cluster_rows.signatures(store)
     groups = _groups(signed, config.discovery.cluster_threshold)
     facts = cluster_rows.document_facts(store, [member for group in groups for member in group])

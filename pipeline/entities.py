@@ -27,6 +27,7 @@ from pipeline.errors import ModelError
 from pipeline.rules import load_json, load_jsonl
 
 ENTITIES_VERSION = "entities-1"
+ENTITY_RULE_FILES = ("gazetteer.jsonl", "name_rules.json")  # their contents are part of the NLP version
 RULER_NAME = "entity_ruler"
 PERSON = "PERSON"
 LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "EVENT", "PRODUCT"})

@@ -33,7 +33,7 @@ from pipeline.discovery import days_since, most_recent, next_check, too_old
 from pipeline.fetch import fetch, make_client
 from pipeline.language import detect_language, extracted
 from pipeline.politeness import COURTESY
-from pipeline.nlp import analyze_documents, load_nlp, nlp_version
+from pipeline.nlp import analyze_documents, installed_nlp_version
 from pipeline.records import (
     AnalyzedDocument,
     BatchItem,
@@ -201,9 +201,12 @@ PLAIN_STEPS = IngestSteps()
 def current_versions(config: Config) -> tuple[str, str]:
     """(pipeline_version, nlp_version): a change in either reprocesses documents.
 
-    Loads the models, so a broken one fails the run before any document is touched.
+    From package metadata, model cards and the hashes of rule and pattern files, loading no model:
+    a night with nothing new never pays for spaCy or the sector model, which load on the first batch.
+    A missing model, or a sector model that does not match its card, still fails the run here, before
+    any document is touched.
     """
-    nlp_v = nlp_version(load_nlp(config.nlp.model, config.nlp.disable))
+    nlp_v = installed_nlp_version(config.nlp.model)
     return f"{CLEAN_VERSION}|{nlp_v}|{stages_version(build_stages(config))}", nlp_v
 
 

@@ -8,10 +8,13 @@ same Docs before they are dropped.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import spacy
 from spacy.language import Language
@@ -19,10 +22,11 @@ from spacy.tokens import Doc
 
 from pipeline.config import Config, NlpConfig
 from pipeline.derived import DerivedStage, ParsedDocument, build_stages, document_rows, finish_batch
-from pipeline.entities import ENTITIES_VERSION, add_gazetteer_ruler, canonical_person
+from pipeline.entities import ENTITIES_VERSION, ENTITY_RULE_FILES, add_gazetteer_ruler, canonical_person
 from pipeline.errors import ModelError
 from pipeline.language import extracted
 from pipeline.records import AnalyzedDocument, BatchItem, CleanDocument, Entity
+from pipeline.rules import rules_hash
 from pipeline.text import SENTENCE_END, groups_by_chars
 
 NLP_STAGE_VERSION = "nlp-2"
@@ -46,8 +50,23 @@ def load_nlp(model: str, disable: tuple[str, ...] = ()) -> Language:
 
 
 def nlp_version(nlp: Language) -> str:
-    base = f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}"
-    return f"{base}+{NLP_STAGE_VERSION}+{ENTITIES_VERSION}"
+    return _version_of(nlp.meta)
+
+
+def installed_nlp_version(model: str) -> str:
+    """The version ``nlp_version`` gives the loaded pipeline, read from the installed package's meta.json
+    without loading it (a second, not the ten a load takes); a missing package is a ModelError now."""
+    spec = importlib.util.find_spec(model) if model.isidentifier() else None
+    meta_path = Path(spec.origin).parent / "meta.json" if spec is not None and spec.origin else Path(model) / "meta.json"
+    if not meta_path.is_file():
+        raise ModelError(f"spaCy model {model!r} is not installed; install the package named in "
+                         f"pyproject.toml (pip install -e .), or set [nlp] model in config.toml")
+    return _version_of(json.loads(meta_path.read_text(encoding="utf-8")))
+
+
+def _version_of(meta: dict) -> str:
+    base = f"{meta['lang']}_{meta['name']}-{meta['version']}"
+    return f"{base}+{NLP_STAGE_VERSION}+{ENTITIES_VERSION}+{rules_hash(*ENTITY_RULE_FILES)[:10]}"
 
 
 def split_for_nlp(text: str, max_chars: int) -> list[tuple[int, str]]:

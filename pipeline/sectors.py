@@ -9,6 +9,7 @@ refuses anything else with a clear error, before any document is processed.
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import hashlib
 import json
 import platform
@@ -403,10 +404,9 @@ def read_card(directory: Path) -> dict[str, Any]:
         raise ModelError(f"{card_path} is not valid JSON ({exc}); restore it or retrain with `nkpipe train`") from exc
 
 
-def load_model(directory: Path) -> SectorModel:
-    """Load and verify; any mismatch is a ModelError naming what is wrong."""
-    import skops.io as sio
-
+def checked_card(directory: Path) -> dict[str, Any]:
+    """The model card, once the model file is there, matches the card's hash and suits this scikit-learn:
+    what a run checks before it starts, without loading the model (a ModelError names what is wrong)."""
     card = read_card(directory)
     path = directory / card.get("model_file", MODEL_FILE)
     if not path.is_file():
@@ -415,6 +415,15 @@ def load_model(directory: Path) -> SectorModel:
         raise ModelError(f"{path} does not match its model card (hash differs): it was changed or corrupted; "
                          f"restore it or retrain with `nkpipe train`")
     _check_compatible(card, path)
+    return card
+
+
+def load_model(directory: Path) -> SectorModel:
+    """Load and verify; any mismatch is a ModelError naming what is wrong."""
+    import skops.io as sio
+
+    card = checked_card(directory)
+    path = directory / card.get("model_file", MODEL_FILE)
     untrusted = sio.get_untrusted_types(file=path)
     unexpected = [t for t in untrusted if t not in card.get("trusted_types", []) or not t.startswith(_TRUSTED_PREFIXES)]
     if unexpected:
@@ -430,7 +439,7 @@ def _check_compatible(card: dict[str, Any], path: Path) -> None:
     if tuple(card.get("labels", ())) != SECTORS:
         raise ModelError(f"{path} predicts {card.get('labels')}, nkpipe needs {list(SECTORS)}; retrain with `nkpipe train`")
     saved = card.get("libraries", {}).get("scikit-learn", "")
-    current = library_versions()["scikit-learn"]
+    current = importlib.metadata.version("scikit-learn")  # without importing it (two seconds)
     if saved.split(".")[:2] != current.split(".")[:2]:
         raise ModelError(f"{path} was made with scikit-learn {saved}, this is {current}; "
                          f"retrain with `nkpipe train` or install scikit-learn {saved}")
@@ -479,9 +488,15 @@ def keyword_baseline(texts: Sequence[str]) -> list[str]:
 
 
 def _sector_stage(config: Config) -> DerivedStage:
-    model = cached_model(str(config.sector_model_dir))
-    return DerivedStage(name="sector_labels", tables=(sector_labels,), version=model.version,
-                        per_batch=lambda batch: [{"sector_labels": rows} for rows in sector_rows_of_batch(model, batch)])
+    """The stage's version comes from the checked model card; the model itself loads on the first batch,
+    so a night with nothing new never loads it."""
+    directory = str(config.sector_model_dir)
+    card = checked_card(Path(directory))
+
+    def per_batch(batch):
+        return [{"sector_labels": rows} for rows in sector_rows_of_batch(cached_model(directory), batch)]
+
+    return DerivedStage(name="sector_labels", tables=(sector_labels,), version=card["version"], per_batch=per_batch)
 
 
 DERIVED_STAGES.register(StageFactory(name="sector_labels", build=_sector_stage))

@@ -269,3 +269,65 @@ def test_discovery_story_clusters_count_a_republished_story_once(web, tmp_path):
 
     tallies = [f for f in query_facts(store) if f["value"] == 51]
     assert [f["document_url"] for f in tallies] == [wire.url("/story/1")], "the copy's fact is not counted twice"
+
+
+def test_discovery_a_slow_host_does_not_hold_up_the_others(web, tmp_path):
+    fast, slow = web["wire"], web["papers"]
+    items = [(f"/f/{n}", f"Fast {n}", date(2026, 3, 1)) for n in range(6)]
+    feed = rss(fast, items) + ""
+    for n in range(3):
+        feed = feed.replace("</channel>", f"<item><title>Slow {n}</title><link>{slow.url(f'/s/{n}')}</link>"
+                                          f"<pubDate>Sun, 01 Mar 2026 08:00:00 +0000</pubDate></item></channel>")
+        slow.put(f"/s/{n}", article(f"Slow {n}", story(300 + n)), delay_s=0.6)
+    for n in range(6):
+        fast.put(f"/f/{n}", article(f"Fast {n}", story(400 + n)))
+    fast.put("/rss.xml", feed, "application/rss+xml")
+    config = replace(night_config(tmp_path), discovery=DiscoveryConfig(max_new_per_source=20))
+    store = open_store(config.store.url)
+    register_source(store, SourceSpec(fast.url("/rss.xml")))
+    summary = run_ingest(store, config, ledger.list_sources(store), now=DAY1)
+    assert (summary.counts.new, summary.counts.failed) == (9, 0)
+    slow_hits = [h for h in slow.requests() if h.path.startswith("/s/")]
+    fast_hits = [h for h in fast.requests() if h.path.startswith("/f/")]
+    during_slow = [f for f in fast_hits if any(s.started <= f.started and f.ended <= s.ended for s in slow_hits)]
+    assert during_slow, "articles of a fast host are fetched while a slow host answers"
+    slow_sorted = sorted(slow_hits, key=lambda hit: hit.started)
+    assert all(b.started >= a.ended for a, b in zip(slow_sorted, slow_sorted[1:])), "one request at a time per host"
+
+
+def test_discovery_an_edited_article_keeps_its_reviewers_corrections_or_shows_them_lapsed(web, tmp_path):
+    from pipeline.corrections import Correction, record_correction
+    from pipeline.keys import fact_key
+    from pipeline.store.correction_rows import correction_state
+    from pipeline.store.db import corrections, facts
+
+    wire = web["wire"]
+    tally = "Kim Jong Un made 51 public appearances in 2024, the report said."
+    rate = "The dollar traded at 8,000 won in Pyongyang markets in March 2025, traders said."
+    wire.put("/rss.xml", rss(wire, [("/story/1", "Tally", date(2026, 3, 1))]), "application/rss+xml")
+    wire.put("/story/1", article("Tally", f"{STORY1}\n{tally}\n{rate}", date(2026, 3, 1)))
+    config = night_config(tmp_path)
+    store = open_store(config.store.url)
+    register_source(store, SourceSpec(wire.url("/rss.xml")))
+    run_ingest(store, config, ledger.list_sources(store), now=DAY1)
+    with store.engine.connect() as conn:
+        found = {f.kind: f for f in conn.execute(sa.select(facts, documents.c.text_hash)
+                                                 .join(documents, documents.c.document_id == facts.c.document_id))}
+    count, price = found["activity_count"], found["exchange_rate"]
+    record_correction(store, Correction(fact_key(count.text_hash, count.start_char, count.end_char, count.kind),
+                                        "set", "rev", {"value": 52.0}, field="value"))
+    record_correction(store, Correction(fact_key(price.text_hash, price.start_char, price.end_char, price.kind),
+                                        "reject", "rev"))
+    # the outlet adds a paragraph before the tally and rewrites the rate's sentence
+    wire.put("/story/1", article("Tally", f"Update: a new paragraph.\n{STORY1}\n{tally}\n"
+                                          f"The dollar fetched 8,000 won in Pyongyang markets in March 2025.",
+                                 date(2026, 3, 1)))
+    run_ingest(store, config, ledger.list_sources(store), now=DAY1 + timedelta(days=1))
+    with store.engine.connect() as conn:
+        now_facts = {f.kind: f for f in conn.execute(sa.select(facts))}
+        rows = conn.execute(sa.select(corrections).order_by(corrections.c.id)).all()
+        states = [correction_state(conn, row) for row in rows]
+    assert now_facts["activity_count"].value == 52.0 and now_facts["activity_count"].reviewed
+    assert now_facts["activity_count"].start_char > count.start_char, "found again at its new place"
+    assert not now_facts["exchange_rate"].rejected, "its sentence was rewritten: the rejection does not carry over"
+    assert states == ["re-anchored", "lapsed", "applied"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 from pipeline.store import ledger, register_rows
 import pytest
@@ -50,7 +51,7 @@ def test_flow_nightly_ingest_registers_defaults_then_reruns_unchanged(tmp_path):
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
             sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
     names = sorted({t.name.split("-")[0] for t in tasks})
-    assert names == ["clean", "fetch", "nlp", "register", "store"]
+    assert names == ["clean", "fetch", "nlp", "register", "store", "story_clusters"]
     assert sum(t.name.startswith("nlp") for t in tasks) == 2  # one document per task here
 
 
@@ -118,3 +119,36 @@ def test_flow_rerun_keeps_reviewer_corrections_in_the_tables(tmp_path, monkeypat
     assert register_rows.load_register(store) == []  # rejected: out of the register's counts...
     assert store.read_table("activity_tallies").empty
     assert bool(store.read_table("activities").iloc[0]["rejected"])  # ...but kept for the audit
+
+
+def test_flow_discovers_a_feeds_articles_on_two_hosts_through_prefect_tasks(tmp_path):
+    """The nightly flow reads a feed and fetches its articles on two hosts concurrently, each fetch a
+    Prefect task run from the fetch threads, and stores them with their story clusters."""
+    from flows.nightly import nightly_ingest
+    from tests.fake_web import FakeWeb
+    from tests.test_discovery import STORY1, article, rss, story
+
+    web = FakeWeb(["wire", "other"])
+    try:
+        wire, other = web["wire"], web["other"]
+        today = date.today()  # the flow runs now: links listed long ago are before the catch-up window
+        items = [(f"/story/{n}", f"Story {n}", today) for n in range(3)]
+        feed = rss(wire, items).replace(wire.url("/story/2"), other.url("/story/2"))
+        wire.put("/rss.xml", feed, "application/rss+xml")
+        wire.put("/story/0", article("Zero", STORY1, today - timedelta(days=1)))
+        wire.put("/story/1", article("One", story(1)))
+        other.put("/story/2", article("Two", STORY1, today))  # the same story, a day later elsewhere
+        (tmp_path / "sources.toml").write_text(f'[[source]]\nurl = "{wire.url("/rss.xml")}"\n')
+        config = tmp_path / "config.toml"
+        config.write_text('[paths]\ndefault_sources = "sources.toml"\n[fetch]\nper_host_delay_s = 0.01\n'
+                          'concurrent_hosts = 2\n[flow]\ndocuments_per_task = 2\n')
+        result = nightly_ingest(config_path=str(config), db_url=None)
+    finally:
+        web.close()
+    assert (result["new"], result["failed"], result["discovered"]) == (3, 0, 3)
+    from pipeline.config import load_config
+    from pipeline.store import cluster_rows, open_store
+
+    store = open_store(load_config(config).store.url)
+    members = cluster_rows.story_clusters_overview(store)
+    assert sorted((m["url"].rsplit("/", 1)[1], m["representative"]) for m in members) == [("0", True), ("2", False)]

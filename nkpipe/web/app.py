@@ -375,7 +375,8 @@ def _source_routes(app: FastAPI) -> None:
 
     @app.post("/sources")
     def add_source(request: Request, url: str = Form(...), kind: str = Form(""), name: str = Form(""),
-                   published: str = Form(""), session: Session = Depends(form_for("analyst"))):
+                   published: str = Form(""), source_type: str = Form(""), link_pattern: str = Form(""),
+                   state_media: str = Form(""), session: Session = Depends(form_for("analyst"))):
         try:
             if not url.strip().lower().startswith(("http://", "https://")):
                 raise NkpipeError(f"{url!r}: the web page adds http(s) URLs only; "
@@ -384,7 +385,9 @@ def _source_routes(app: FastAPI) -> None:
             if policy == PUBLIC:
                 refuse_private_source(url.strip())  # now, for a clear message; every fetch checks again
             register_source(_store(request), SourceSpec(url.strip(), kind or None, name.strip() or None,
-                                                        parse_published(published.strip() or None)),
+                                                        parse_published(published.strip() or None),
+                                                        source_type.strip() or None, link_pattern.strip() or None,
+                                                        state_media=state_media == "1"),
                             address_policy=policy)
         except NkpipeError as exc:
             return _sources_page(request, session, str(exc), 400)

@@ -43,6 +43,20 @@ def signatures(store: Store) -> dict[str, bytes]:
         return dict(conn.execute(sa.select(document_signatures.c.document_id, document_signatures.c.signature)).all())
 
 
+def count_signatures(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(document_signatures)).scalar_one()
+
+
+def cluster_counts(store: Store) -> tuple[int, int]:
+    """(clusters, members that are not their cluster's representative) as stored."""
+    with store.engine.connect() as conn:
+        clusters = conn.execute(sa.select(sa.func.count(sa.distinct(story_clusters.c.cluster_id)))).scalar_one()
+        copies = conn.execute(sa.select(sa.func.count()).select_from(story_clusters)
+                              .where(story_clusters.c.representative.is_(False))).scalar_one()
+    return clusters, copies
+
+
 def document_facts(store: Store, document_ids: Sequence[str]) -> dict[str, tuple[date | None, str]]:
     """Publication date and URL of each document, to choose a cluster's representative."""
     found: dict[str, tuple[date | None, str]] = {}

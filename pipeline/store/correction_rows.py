@@ -43,6 +43,7 @@ from pipeline.store.db import (
     sector_labels,
     utcnow,
 )
+from pipeline.store.document_rows import sentences_of
 from pipeline.store.register_rows import refresh_tallies
 
 # What identifies a fact among the facts of one span, whatever order they were extracted in.
@@ -269,6 +270,58 @@ def _rename_activity_people(conn: Connection, mentions: Sequence[sa.Row], person
 
 
 # --- re-anchoring ----------------------------------------------------------------------------
+
+SPAN_CONTEXT_CHARS = 60
+LIGHT_EDIT_OVERLAP = 0.8  # share of sentences two versions have in common for a document's sector to follow
+
+
+def _sentence_overlap(old_text: str, new_text: str) -> float:
+    before, after = set(sentences_of(old_text)), set(sentences_of(new_text))
+    return len(before & after) / len(before | after) if before | after else 1.0
+
+
+def follow_revision(conn: Connection, old_hash: str, old_text: str, new_hash: str, new_text: str) -> int:
+    """Move the active fact and document-sector corrections made on a document's earlier text to its new
+    text (a source edited the article): a fact's span is found again by the text around it, unchanged;
+    one whose passage was edited is left on the old text, where it shows as lapsed. When another document
+    still has the earlier text, the corrections stay for it too. Returns how many moved."""
+    still_used = conn.execute(sa.select(documents.c.document_id).where(documents.c.text_hash == old_hash).limit(1)).first()
+    moved = 0
+    for row in conn.execute(sa.select(corrections).where(corrections.c.active.is_(True),
+                                                         corrections.c.text_hash == old_hash)
+                            .order_by(corrections.c.id)).all():
+        key = _key_in_revision(row.target_key, old_text, new_hash, new_text)
+        if key is None:
+            continue
+        successor = insert_correction(
+            conn, reviewer=row.reviewer, target_key=key, action=row.action,
+            old_value={**(json.loads(row.old_value) if row.old_value and row.old_value.startswith("{") else
+                          {"value": json.loads(row.old_value) if row.old_value else None}),
+                       "reanchored_from": row.target_key},
+            new_value=_new_value(row), field=row.field, document_id=row.document_id,
+            comment=((row.comment + " ") if row.comment else "") + "(moved to the article's revised text)")
+        if not still_used:
+            conn.execute(corrections.update().where(corrections.c.id == row.id)
+                         .values(active=False, superseded_by=successor.id))
+        moved += 1
+    return moved
+
+
+def _key_in_revision(key: str, old_text: str, new_hash: str, new_text: str) -> str | None:
+    target_type, parts = parse_key(key)
+    if target_type == "sector":  # a document's sector follows a light edit, not a rewrite
+        light = _sentence_overlap(old_text, new_text) >= LIGHT_EDIT_OVERLAP
+        return f"sector:{new_hash}:{parts[1]}:{parts[2]}" if parts[1] == "document" and light else None
+    start, end = int(parts[1]), int(parts[2])
+    left, right = max(0, start - SPAN_CONTEXT_CHARS), min(len(old_text), end + SPAN_CONTEXT_CHARS)
+    # the span with the text on both sides, else on one side: an edit next to it may leave the other
+    for context_start, context_end in ((left, right), (left, end), (start, right)):
+        context = old_text[context_start:context_end]
+        found = new_text.find(context)
+        if found >= 0 and new_text.find(context, found + 1) < 0:
+            shift = found - context_start
+            return f"fact:{new_hash}:{start + shift}:{end + shift}:{parts[3]}:{parts[4]}"
+    return None  # the passage around it was edited, or is no longer one place: the correction lapses
 
 
 def _reanchor(conn: Connection, row: sa.Row, parts: list[str], fingerprint: dict[str, Any]) -> sa.Row | None:

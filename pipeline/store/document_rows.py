@@ -12,6 +12,7 @@ import itertools
 import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -65,16 +66,29 @@ def tables_named_in(analyzed: Sequence[AnalyzedDocument]) -> list[sa.Table]:
     return [metadata.tables[name] for name in names]
 
 
+@dataclass(frozen=True)
+class Revised:
+    """A document whose text changed in this write: the earlier text and the new one."""
+
+    document_id: str
+    old_hash: str
+    old_text: str
+    new_hash: str
+    new_text: str
+
+
 def write_documents(conn: Connection, run_id: int | None, analyzed: Sequence[AnalyzedDocument],
-                    pipeline_version: str, nlp_version: str, derived_tables: Sequence[sa.Table]) -> list[str]:
-    """Store documents and replace their entities and derived rows; returns their ids, in write order.
+                    pipeline_version: str, nlp_version: str,
+                    derived_tables: Sequence[sa.Table]) -> tuple[list[str], list[Revised]]:
+    """Store documents and replace their entities and derived rows; returns their ids, in write order,
+    and the documents whose text changed (the earlier text is kept as a revision).
 
     Rows are locked in id order, so two runs writing the same documents wait, never deadlock.
     """
     now = utcnow()
     analyzed = sorted(analyzed, key=lambda a: a.document_id)
     ids = [a.document_id for a in analyzed]
-    _keep_earlier_texts(conn, analyzed, run_id, now)
+    revised = _keep_earlier_texts(conn, analyzed, run_id, now)
     upsert(conn, documents, [_document_row(a, run_id, pipeline_version, now) for a in analyzed], ["document_id"])
     for table in (entities, *derived_tables):
         conn.execute(table.delete().where(table.c.document_id.in_(ids)))
@@ -91,11 +105,11 @@ def write_documents(conn: Connection, run_id: int | None, analyzed: Sequence[Ana
         rows = (_with_defaults(table, dict(r, document_id=a.document_id), now)
                 for a in analyzed for r in a.derived_rows(table.name))
         _insert_in_slices(conn, table, rows)
-    return ids
+    return ids, revised
 
 
 def _keep_earlier_texts(conn: Connection, analyzed: Sequence[AnalyzedDocument], run_id: int | None,
-                        now: datetime) -> None:
+                        now: datetime) -> list[Revised]:
     """A document whose text changed keeps its earlier text as a revision, with a summary of the change."""
     new_text = {a.document_id: a.document for a in analyzed}
     stored = conn.execute(sa.select(documents.c.document_id, documents.c.text, documents.c.text_hash,
@@ -103,7 +117,7 @@ def _keep_earlier_texts(conn: Connection, analyzed: Sequence[AnalyzedDocument], 
                           .where(documents.c.document_id.in_(list(new_text)))).all()
     changed = [row for row in stored if row.text_hash != new_text[row.document_id].text_hash]
     if not changed:
-        return
+        return []
     counts = dict(conn.execute(sa.select(document_revisions.c.document_id, sa.func.count())
                                .where(document_revisions.c.document_id.in_([r.document_id for r in changed]))
                                .group_by(document_revisions.c.document_id)).all())
@@ -113,6 +127,8 @@ def _keep_earlier_texts(conn: Connection, analyzed: Sequence[AnalyzedDocument], 
              replaced_by_run=run_id, diff_summary=diff_summary(row.text, new_text[row.document_id].text))
         for row in changed
     ])
+    return [Revised(row.document_id, row.text_hash, row.text, new_text[row.document_id].text_hash,
+                    new_text[row.document_id].text) for row in changed]
 
 
 def diff_summary(old: str, new: str, quote_chars: int = 160) -> str:

@@ -31,7 +31,9 @@ def write_documents(store: Store, run_id: int | None, analyzed: Sequence[Analyze
         return
     tables = document_rows.tables_named_in(analyzed) if derived_tables is None else derived_tables
     with store.writing() as conn:
-        ids = document_rows.write_documents(conn, run_id, analyzed, pipeline_version, nlp_version, tables)
+        ids, revised = document_rows.write_documents(conn, run_id, analyzed, pipeline_version, nlp_version, tables)
+        for change in revised:  # an edited article: its reviewers' corrections move to the new text
+            correction_rows.follow_revision(conn, change.old_hash, change.old_text, change.new_hash, change.new_text)
         correction_rows.apply_document_corrections(conn, ids)  # reviewers' decisions outlive the re-run
 
 

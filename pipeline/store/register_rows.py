@@ -24,6 +24,7 @@ from pipeline.store.db import (
     documents,
     entities,
     sector_labels,
+    schema_info,
     sources,
     story_clusters,
 )
@@ -80,6 +81,9 @@ def report_days(store: Store, formats: Sequence[str], year: int) -> set[date]:
 
 def replace_register(conn: Connection, register: Sequence[Activity], version: str | None) -> None:
     """Delete the register and insert ``register`` (its tallies are counted by ``refresh_tallies``)."""
+    conn.execute(schema_info.delete().where(schema_info.c.key == REGISTER_BUILT_KEY))
+    if version:
+        conn.execute(schema_info.insert().values(key=REGISTER_BUILT_KEY, value=version))
     conn.execute(activity_people.delete())
     conn.execute(activity_tallies.delete())
     conn.execute(activities.delete())
@@ -89,6 +93,16 @@ def replace_register(conn: Connection, register: Sequence[Activity], version: st
               for a in register for p in a.people]
     if people:
         conn.execute(activity_people.insert(), people)
+
+
+REGISTER_BUILT_KEY = "register_version"  # schema_info row: the version the register was last built with
+
+
+def register_built_with(store: Store) -> str | None:
+    """The register version of the last rebuild (None before the first): a night that stored nothing
+    need not rebuild a register built by the same version."""
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(schema_info.c.value).where(schema_info.c.key == REGISTER_BUILT_KEY)).scalar()
 
 
 def _activity_row(a: Activity, version: str | None) -> dict:
