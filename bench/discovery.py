@@ -55,15 +55,22 @@ def pass_through(batch, config):
 
 
 def spacing(hosts) -> dict:
-    gaps, overlap = [], 0
+    """Seen by the servers: time from one request's start to the next one's on the same host (the client
+    waits per_host_delay_s after it has read the previous answer, so this is at least the delay plus the
+    answer's time), the idle time between them (server clock: its end is taken after the write, so thread
+    scheduling can make it read a few ms short), and how many requests a host had at once."""
+    starts, idle, overlap = [], [], 0
     for host in hosts:
         hits = sorted(host.requests(), key=lambda hit: hit.started)
-        gaps += [b.started - a.ended for a, b in zip(hits, hits[1:])]
+        starts += [b.started - a.started for a, b in zip(hits, hits[1:])]
+        idle += [b.started - a.ended for a, b in zip(hits, hits[1:])]
         overlap = max(overlap, max((sum(1 for o in hits if o.started < h.ended and o.ended > h.started)
                                     for h in hits), default=0))
-    gaps.sort()
-    return {"requests": sum(len(h.requests()) for h in hosts), "min_gap_s": round(gaps[0], 4),
-            "median_gap_s": round(gaps[len(gaps) // 2], 4), "max_in_flight_per_host": overlap}
+    starts.sort()
+    idle.sort()
+    return {"requests": sum(len(h.requests()) for h in hosts), "min_start_to_start_s": round(starts[0], 4),
+            "median_start_to_start_s": round(starts[len(starts) // 2], 4), "min_idle_s": round(idle[0], 4),
+            "median_idle_s": round(idle[len(idle) // 2], 4), "max_in_flight_per_host": overlap}
 
 
 def main() -> None:

@@ -281,8 +281,19 @@ def decode_text(body: bytes, charset: str | None = None, *, sniff_meta: bool = F
         return body.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    lenient = body.decode("utf-8", errors="replace")
+    if _mostly_utf8(lenient):  # a stray bad byte in a UTF-8 page: one replacement, not a wrong codec for all
+        return lenient
     legacy = next((c for c in declared if c != "utf-8"), None)
     return body.decode(legacy, errors="replace") if legacy else _detect_and_decode(body)
+
+
+def _mostly_utf8(lenient: str) -> bool:
+    """Whether text decoded as UTF-8 with replacement is UTF-8 with rare bad bytes: many valid non-ASCII
+    characters for each replacement. Legacy-encoded text (cp1251, EUC-KR) yields almost none."""
+    bad = lenient.count("\ufffd")
+    valid = sum(1 for ch in lenient if ch > "\x7f") - bad
+    return valid >= 20 * bad
 
 
 def _detect_and_decode(body: bytes) -> str:

@@ -11,9 +11,11 @@ its documents is stored, so a run killed midway is simply resumed.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import queue
 import threading
 import time
+from queue import Empty, SimpleQueue
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -50,6 +52,7 @@ from pipeline.source_types import split_source
 from pipeline.store import document_rows, ledger, link_rows, persist
 from pipeline.store.db import Store
 
+PREFETCH_WINDOW = 5000  # queued sources looked through for hosts to start fetching from
 Progress = Callable[[str], None]
 Analyze = Callable[[Sequence[BatchItem], Config], list[AnalyzedDocument]]
 # Analyses the batches drawn from an iterable, maybe several at once elsewhere (a Dask cluster);
@@ -245,6 +248,9 @@ class _Run:
     owners: dict[int, Source] = field(default_factory=dict)
     days_covered: int | None = None
     prefetched: dict[int, Future] = field(default_factory=dict)
+    fetching: dict[int, str] = field(default_factory=dict)  # source id -> host, of the prefetched ones
+    ready: SimpleQueue = field(default_factory=SimpleQueue)  # sources whose prefetch finished
+    consumed: set[int] = field(default_factory=set)  # sources taken out of line (the deque keeps them until reached)
     pool: ThreadPoolExecutor | None = None
 
     # --- per source ----------------------------------------------------------
@@ -291,24 +297,55 @@ class _Run:
         return future.result() if future is not None else self.steps.fetch(source, self.config.fetch)
 
     def _prefetch(self) -> None:
-        """Start fetching the next queued discovered links of other hosts, ``[fetch] concurrent_hosts`` at
-        once; the host's lock in ``pipeline.politeness`` keeps one request per host at a time."""
+        """Start fetching queued discovered links of hosts that have no fetch in flight, up to ``[fetch]
+        concurrent_hosts`` at once (the host's lock in ``pipeline.politeness`` keeps one request per host
+        at a time); fetched ones wait, a bounded number, until the run takes them."""
         workers = self.config.fetch.concurrent_hosts
         if workers < 2 or not self.todo:
             return
         if self.pool is None:
             self.pool = ThreadPoolExecutor(workers, thread_name_prefix="nkpipe-fetch")
-        busy_hosts = set()
-        for source in list(self.todo)[: workers * 4]:
-            if len(self.prefetched) >= workers:
+        busy = {self.fetching[id_] for id_, future in self.prefetched.items() if not future.done()}
+        for source in itertools.islice(self.todo, PREFETCH_WINDOW):
+            if len(busy) >= workers or len(self.prefetched) >= workers * 4:
                 break
             host = _host_of(source.url)
-            if source.id in self.prefetched or host in busy_hosts or source.discovery.parent_id is None:
-                busy_hosts.add(host)
+            if source.id in self.prefetched or source.id in self.consumed or host in busy \
+                    or source.discovery.parent_id is None:
                 continue
-            busy_hosts.add(host)
+            busy.add(host)
+            self.fetching[source.id] = host
             context = contextvars.copy_context()  # a Prefect task submitted from a thread keeps the flow's run
-            self.prefetched[source.id] = self.pool.submit(context.run, self.steps.fetch, source, self.config.fetch)
+            future = self.pool.submit(context.run, self.steps.fetch, source, self.config.fetch)
+            future.add_done_callback(lambda _, taken=source: self.ready.put(taken))
+            self.prefetched[source.id] = future
+
+    def _next_source(self) -> Source:
+        """The next source to process: one whose fetch has finished, so that a slow host does not hold up
+        the others; else the first in line (waiting for a fetch in flight when it is one)."""
+        while True:
+            try:
+                source = self.ready.get_nowait()
+            except Empty:
+                break
+            if source.id not in self.consumed:
+                self.consumed.add(source.id)
+                return source
+        while self.todo:
+            source = self.todo.popleft()
+            if source.id in self.consumed:
+                continue
+            if source.id in self.prefetched and not self.prefetched[source.id].done():
+                self.todo.appendleft(source)
+                source = self.ready.get()  # some fetch in flight finishes first
+                if source.id in self.consumed:
+                    continue
+            self.consumed.add(source.id)
+            return source
+        raise IndexError("no source left")
+
+    def _has_next(self) -> bool:
+        return any(source.id not in self.consumed for source in self.todo) or not self.ready.empty()
 
     def _owner(self, source: Source) -> Source:
         owner_id = source.owner_id
@@ -447,9 +484,9 @@ class _Run:
         self.todo.extend(sources)
         self.taken.update(source.id for source in sources)
         while True:
-            while len(self.queue) < size and self.todo:
-                source = self.todo.popleft()
+            while len(self.queue) < size and self._has_next():
                 self._prefetch()
+                source = self._next_source()
                 self.ingest_source(source)
             if not self.queue:
                 return

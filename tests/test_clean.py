@@ -467,3 +467,22 @@ def test_clean_source_rejects_json_that_is_not_an_archive():
         clean_source(
             fetched(b'{"a": 1}', "application/json"), kind="article", url="u", published=None, config=CONFIG
         )
+
+
+@pytest.mark.parametrize("declared", ["utf-8", None, "iso-8859-1"])
+def test_clean_utf8_page_with_one_bad_byte_keeps_every_other_character(declared):
+    from pipeline.clean import decode_text
+
+    text = "Пхеньян, 5 декабря (ЦТАК) — Ким Чен Ын осмотрел завод. 평양 조선중앙통신 김정은 동지께서 " * 4
+    body = text.encode("utf-8")
+    broken = body[:40] + b"\xff" + body[40:]
+    decoded = decode_text(broken, declared)
+    assert decoded.count("\ufffd") == 1 and decoded.replace("\ufffd", "") == text
+
+
+def test_clean_legacy_page_is_still_decoded_by_its_charset():
+    from pipeline.clean import decode_text
+
+    text = "Спутниковые снимки показывают новое строительство на космодроме Сохэ. " * 3
+    assert decode_text(text.encode("windows-1251"), "windows-1251") == text
+    assert decode_text(text.encode("windows-1251"), None) == text
