@@ -331,3 +331,47 @@ def test_discovery_an_edited_article_keeps_its_reviewers_corrections_or_shows_th
     assert now_facts["activity_count"].start_char > count.start_char, "found again at its new place"
     assert not now_facts["exchange_rate"].rejected, "its sentence was rewritten: the rejection does not carry over"
     assert states == ["re-anchored", "lapsed", "applied"]
+
+
+def test_discovery_cli_adds_a_feed_a_sitemap_and_a_listing_page_and_lists_them(web, tmp_path):
+    from typer.testing import CliRunner
+
+    from nkpipe.cli import app
+
+    runner, db = CliRunner(), f"sqlite:///{tmp_path / 'cli.db'}"
+    wire, papers, section = web["wire"], web["papers"], web["section"]
+    added = [runner.invoke(app, ["--db", db, "sources", "add", *args]) for args in (
+        [wire.url("/rss.xml"), "--state-media"],
+        [papers.url("/sitemap.xml")],
+        [section.url("/news"), "--type", "listing_page", "--link-pattern", r"/news/\d+$", "--max-pages", "2"],
+    )]
+    assert [r.exit_code for r in added] == [0, 0, 0], [r.output for r in added]
+    assert "state media" in added[0].output and "listing_page" in added[2].output
+    refused = runner.invoke(app, ["--db", db, "sources", "add", section.url("/other"), "--type", "listing_page"])
+    assert refused.exit_code != 0 and "--link-pattern" in refused.output
+    listing = runner.invoke(app, ["--db", db, "sources", "list"])
+    assert "[listing_page]" in listing.output and listing.output.count("\n") == 4  # header and three sources
+    store = open_store(db)
+    section_source = ledger.find_source(store, section.url("/news"))
+    assert (section_source.discovery.link_pattern, section_source.discovery.max_pages) == (r"/news/\d+$", 2)
+    assert ledger.find_source(store, wire.url("/rss.xml")).discovery.state_media
+
+
+@pytest.mark.parametrize("state_media", [True, False])
+def test_discovery_register_reads_the_articles_of_a_state_media_source(web, tmp_path, state_media):
+    from pipeline.activities import rebuild_register
+
+    wire = web["wire"]
+    report = ("Kim Jong Un, general secretary of the Workers' Party of Korea and president of the State Affairs "
+              "of the DPRK, inspected the construction site of the Pyongyang General Hospital on March 1. "
+              "He was accompanied by Jo Yong Won and Kim Tok Hun. He praised the builders for their "
+              "devoted efforts and set tasks for completing the project on time.")
+    wire.put("/rss.xml", rss(wire, [("/kcna/1", "Kim Jong Un Inspects Hospital", date(2026, 3, 2))]),
+             "application/rss+xml")
+    wire.put("/kcna/1", article("Kim Jong Un Inspects Construction Site of Pyongyang General Hospital", report,
+                                date(2026, 3, 2)))
+    config = night_config(tmp_path)
+    store = open_store(config.store.url)
+    register_source(store, SourceSpec(wire.url("/rss.xml"), state_media=state_media))
+    run_ingest(store, config, ledger.list_sources(store), now=DAY1 + timedelta(days=1))
+    assert rebuild_register(store) == (1 if state_media else 0)
