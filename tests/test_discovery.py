@@ -375,3 +375,25 @@ def test_discovery_register_reads_the_articles_of_a_state_media_source(web, tmp_
     register_source(store, SourceSpec(wire.url("/rss.xml"), state_media=state_media))
     run_ingest(store, config, ledger.list_sources(store), now=DAY1 + timedelta(days=1))
     assert rebuild_register(store) == (1 if state_media else 0)
+
+
+def test_discovery_sitemap_index_of_indexes_stops_at_the_depth_limit(web, tmp_path):
+    papers = web["papers"]
+
+    def index(path: str, child: str) -> None:
+        papers.put(path, '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                         f"<sitemap><loc>{papers.url(child)}</loc></sitemap></sitemapindex>", "application/xml")
+
+    index("/i0.xml", "/i1.xml")
+    index("/i1.xml", "/i2.xml")
+    index("/i2.xml", "/i3.xml")  # deeper than max_sitemap_depth = 2
+    index("/i3.xml", "/i4.xml")
+    config = replace(night_config(tmp_path), discovery=DiscoveryConfig(max_sitemap_depth=2))
+    store = open_store(config.store.url)
+    register_source(store, SourceSpec(papers.url("/i0.xml")))
+    summary = run_ingest(store, config, ledger.list_sources(store), now=DAY1)
+    assert summary.counts.failed == 0
+    assert [len(papers.requests(p)) for p in ("/i0.xml", "/i1.xml", "/i2.xml", "/i3.xml")] == [1, 1, 1, 0]
+    with store.engine.connect() as conn:
+        reasons = [r.reason for r in conn.execute(sa.text("select reason from skips"))]
+    assert any("nested 3 levels deep" in reason and "max_sitemap_depth" in reason for reason in reasons)
