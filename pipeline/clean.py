@@ -22,6 +22,7 @@ import codecs
 import functools
 import html
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -49,10 +50,22 @@ _BLANK_RUN = re.compile(r"\n{3,}")
 _INVISIBLE = frozenset({"Cc", "Cf"})  # control and format characters (zero-width, bidi, BOM)
 
 
+_ASCII_CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+
+
+@functools.cache
+def _invisible_table() -> dict[int, None]:
+    """str.translate table deleting every control and format character but the line break (built once)."""
+    return {code: None for code in range(sys.maxunicode + 1)
+            if code != 10 and unicodedata.category(chr(code)) in _INVISIBLE}
+
+
 def _strip_invisible(text: str) -> str:
     """Drop control and zero-width/format characters: they split words for spaCy
     and make equal texts hash differently, yet carry no reading content."""
-    return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch) not in _INVISIBLE)
+    if text.isascii():
+        return _ASCII_CONTROLS.sub("", text)
+    return text.translate(_invisible_table())
 
 
 def _is_group_space(text: str, at: int) -> bool:
@@ -411,6 +424,19 @@ def _drop_title_line(text: str, title: str | None) -> str:
     return text
 
 
+_MARKUP = re.compile(r"<script\b.*?</script>|<style\b.*?</style>|<!--.*?-->|<[^>]+>", re.S | re.I)
+
+
+def _suspiciously_short(text: str, markup: str, config: CleanConfig) -> bool:
+    """Whether precision mode's text is so short beside the page's visible text that it may have kept a
+    footer instead of the article: only then is trafilatura run a second time (balanced), so most pages
+    cost one run."""
+    if len(text) >= config.precision_recheck_chars:
+        return False
+    visible = len(" ".join(_MARKUP.sub(" ", markup).split()))
+    return len(text) < config.precision_recheck_ratio * visible
+
+
 def clean_html(
     body: bytes, *, url: str | None, config: CleanConfig, charset: str | None = None
 ) -> tuple[str, dict[str, Any]]:
@@ -418,13 +444,14 @@ def clean_html(
 
     The bytes are decoded here (HTTP ``charset``, else <meta charset>) because
     trafilatura ignores <meta charset> and guesses, which fails on short legacy pages.
-    Precision mode sometimes drops the whole article and keeps a footer; when its
-    text is far shorter than a balanced extraction the balanced one is used.
+    Precision mode sometimes drops the whole article and keeps a footer; when its text is
+    short beside the page's visible text, a balanced extraction is made too, and used when the
+    precision text is far shorter than it.
     """
     markup = _XML_DECLARATION.sub("", decode_text(body, charset, sniff_meta=True), count=1)
     document = _extract(markup, url, config, precise=config.favor_precision)
     text = (document.text if document else None) or ""
-    if config.favor_precision and config.precision_fallback_ratio > 0:
+    if config.favor_precision and config.precision_fallback_ratio > 0 and _suspiciously_short(text, markup, config):
         balanced = _extract(markup, url, config, precise=False)
         balanced_text = (balanced.text if balanced else None) or ""
         if len(text) < config.precision_fallback_ratio * len(balanced_text):

@@ -102,6 +102,10 @@ class CleanConfig:
     # favor_precision sometimes keeps a footer instead of the article: when its text is
     # shorter than this share of a balanced extraction, the balanced one is used (0 = never)
     precision_fallback_ratio: float = 0.25
+    # ... and that second extraction is made only when the precision text is shorter than this many
+    # characters and than this share of the page's visible text (one trafilatura run for most pages)
+    precision_recheck_chars: int = 5000
+    precision_recheck_ratio: float = 0.2
 
 
 @dataclass(frozen=True)
