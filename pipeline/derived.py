@@ -82,8 +82,10 @@ class StageFactory:
     build: Callable[[Config], DerivedStage]
 
 
+# Ordered by name, not by which module happened to be imported first: the order is part of the
+# pipeline version, and `nkpipe ingest` and the flow import them in different orders.
 DERIVED_STAGES: Registry[StageFactory] = Registry(
-    "derived stage", builtin_modules=("pipeline.facts", "pipeline.sectors"))
+    "derived stage", builtin_modules=("pipeline.facts", "pipeline.sectors"), order=lambda factory: factory.name)
 
 
 def build_stages(config: Config) -> tuple[DerivedStage, ...]:

@@ -269,3 +269,16 @@ def test_ingest_rolling_window_submits_a_batch_whenever_one_finishes(store, conf
     writes = [keys for kind, keys in events if kind == "write"]
     assert writes == [["3", "4"], ["5", "6"], ["7", "8"], ["1", "2"]]
     assert document_rows.count_documents(store) == 8
+
+
+def test_ingest_pipeline_version_does_not_depend_on_which_module_was_imported_first():
+    """`nkpipe ingest` and the flow import the stages' modules in different orders; a version that
+    followed that order made `nkpipe run` after `nkpipe ingest` reprocess every document."""
+    import subprocess
+    import sys
+
+    program = ("import {first}\nfrom pipeline.config import Config\nfrom pipeline.ingest import current_versions\n"
+               "print(current_versions(Config())[0])")
+    versions = {subprocess.run([sys.executable, "-c", program.format(first=first)], capture_output=True, text=True,
+                               check=True).stdout.strip() for first in ("pipeline.sectors", "pipeline.facts")}
+    assert len(versions) == 1, versions
