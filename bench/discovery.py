@@ -58,14 +58,14 @@ def spacing(hosts) -> dict:
     """Seen by the servers: time from one request's start to the next one's on the same host (the client
     waits per_host_delay_s after it has read the previous answer, so this is at least the delay plus the
     answer's time), the idle time between them (server clock: its end is taken after the write, so thread
-    scheduling can make it read a few ms short), and how many requests a host had at once."""
+    scheduling can make it read a few ms short), and how many requests a host was answering at once
+    (counted by the server)."""
     starts, idle, overlap = [], [], 0
     for host in hosts:
         hits = sorted(host.requests(), key=lambda hit: hit.started)
         starts += [b.started - a.started for a, b in zip(hits, hits[1:])]
         idle += [b.started - a.ended for a, b in zip(hits, hits[1:])]
-        overlap = max(overlap, max((sum(1 for o in hits if o.started < h.ended and o.ended > h.started)
-                                    for h in hits), default=0))
+        overlap = max(overlap, host.max_in_flight)
     starts.sort()
     idle.sort()
     return {"requests": sum(len(h.requests()) for h in hosts), "min_start_to_start_s": round(starts[0], 4),

@@ -386,7 +386,6 @@ def _html_metadata(document: Any) -> dict[str, Any]:
         "author": clean_field(getattr(document, "author", None)),
         "published": _html_date(getattr(document, "date", None)),
         "sitename": clean_field(getattr(document, "sitename", None)),
-        "canonical": clean_field(getattr(document, "url", None)),  # rel=canonical or og:url, as the page says
     }
 
 
@@ -424,7 +423,45 @@ def _drop_title_line(text: str, title: str | None) -> str:
     return text
 
 
-_MARKUP = re.compile(r"<script\b.*?</script>|<style\b.*?</style>|<!--.*?-->|<[^>]+>", re.S | re.I)
+_TAG = re.compile(r"<[^<>]*>")
+_HIDDEN = {"<script": "</script>", "<style": "</style>", "<!--": "-->"}  # blocks whose content is not read
+VISIBLE_SCAN_CHARS = 2_000_000
+
+
+def _visible_chars(markup: str) -> int:
+    """About how many characters of the page a reader sees: tags, scripts, styles and comments left
+    out. Linear in the markup (each opener's next place is looked up again only once passed), so a page
+    full of unclosed "<" costs no more than any other."""
+    text = markup[:VISIBLE_SCAN_CHARS]
+    lowered = text.lower()
+    upcoming = {opener: lowered.find(opener) for opener in _HIDDEN}
+    pieces, pos = [], 0
+    while True:
+        for opener, at in upcoming.items():
+            if 0 <= at < pos:
+                upcoming[opener] = lowered.find(opener, pos)
+        found = [(at, opener) for opener, at in upcoming.items() if at >= 0]
+        if not found:
+            pieces.append(text[pos:])
+            break
+        start, opener = min(found)
+        pieces.append(text[pos:start])
+        end = lowered.find(_HIDDEN[opener], start)
+        if end < 0:
+            break  # never closed: the rest is script, style or comment
+        pos = end + len(_HIDDEN[opener])
+    return len(" ".join(_TAG.sub(" ", "".join(pieces)).split()))
+
+
+_CANONICAL_TAG = re.compile(r"<link\b[^<>]*\brel\s*=\s*[\"']?canonical\b[^<>]*>", re.I)
+_HREF = re.compile(r"\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I)
+
+
+def _canonical_link(markup: str) -> str | None:
+    """The page's <link rel="canonical"> address (og:url is not trusted: sites often point it at their home page)."""
+    tag = _CANONICAL_TAG.search(markup, 0, 200_000)
+    href = _HREF.search(tag.group(0)) if tag else None
+    return next((g for g in href.groups() if g), None) if href else None
 
 
 def _suspiciously_short(text: str, markup: str, config: CleanConfig) -> bool:
@@ -433,8 +470,7 @@ def _suspiciously_short(text: str, markup: str, config: CleanConfig) -> bool:
     cost one run."""
     if len(text) >= config.precision_recheck_chars:
         return False
-    visible = len(" ".join(_MARKUP.sub(" ", markup).split()))
-    return len(text) < config.precision_recheck_ratio * visible
+    return len(text) < config.precision_recheck_ratio * _visible_chars(markup)
 
 
 def clean_html(
@@ -456,7 +492,7 @@ def clean_html(
         balanced_text = (balanced.text if balanced else None) or ""
         if len(text) < config.precision_fallback_ratio * len(balanced_text):
             text, document = balanced_text, document or balanced
-    metadata = _html_metadata(document)
+    metadata = {**_html_metadata(document), "canonical": _canonical_link(markup)}
     text = _drop_title_line(normalise_text(text), metadata["title"])
     return remove_boilerplate_lines(text), metadata
 

@@ -31,6 +31,7 @@ FEED_CONTENT_TYPES = ("application/rss+xml", "application/atom+xml", "applicatio
 XML_CONTENT_TYPES = ("application/xml", "text/xml")
 _FEED_ROOT = re.compile(rb"<(rss|feed|rdf:RDF)[\s>]", re.IGNORECASE)
 _SITEMAP_ROOT = re.compile(rb"<(?:\w+:)?(urlset|sitemapindex)[\s>]", re.IGNORECASE)
+MAX_URL_CHARS = 2048  # longer links are not articles (and do not fit a unique index on PostgreSQL)
 _NEXT_WORDS = re.compile(r"^\s*(next|older|more|next page|older posts|›|»|>|>>)\s*[›»>]*\s*$", re.IGNORECASE)
 
 
@@ -40,13 +41,15 @@ _NEXT_WORDS = re.compile(r"^\s*(next|older|more|next page|older posts|›|»|>|>
 def looks_like_feed(head: bytes, content_type: str) -> bool:
     if content_type in FEED_CONTENT_TYPES:
         return True
+    if "html" in content_type:  # an article whose first lines mention <rdf:RDF> is still an article
+        return False
     if content_type.endswith("json"):
         return b"jsonfeed.org/version" in head
     return bool(_FEED_ROOT.search(_without_prolog(head)))
 
 
 def looks_like_sitemap(head: bytes, content_type: str) -> bool:
-    if content_type.endswith("json") or content_type in FEED_CONTENT_TYPES:
+    if content_type.endswith("json") or content_type in FEED_CONTENT_TYPES or "html" in content_type:
         return False
     return bool(_SITEMAP_ROOT.search(_without_prolog(head)))
 
@@ -61,21 +64,23 @@ def _without_prolog(head: bytes) -> bytes:
 def absolute_link(href: str | None, base_url: str) -> str | None:
     """The normalised http(s) address of a link on a page at ``base_url``; None for anything else
     (mailto:, javascript:, fragments of the same page, malformed addresses)."""
-    href = unescape((href or "").strip())
-    if not href or href.startswith(("#", "mailto:", "javascript:", "tel:", "data:")):
+    if not isinstance(href, str):
         return None
-    joined = urljoin(base_url, href)
-    if urlsplit(joined).scheme not in ("http", "https"):
+    href = unescape(href.strip())
+    if not href or len(href) > MAX_URL_CHARS or href.startswith(("#", "mailto:", "javascript:", "tel:", "data:")):
         return None
     try:
+        joined = urljoin(base_url, href)
+        if urlsplit(joined).scheme not in ("http", "https"):
+            return None
         return normalise_source_url(joined)
-    except InvalidSourceError:
+    except (InvalidSourceError, ValueError):  # "http://[x": not an address
         return None
 
 
-def _date_of(value: str | None) -> date | None:
+def _date_of(value: object) -> date | None:
     """A W3C datetime or an RFC 822 date as a date, None when it is not one."""
-    if not value:
+    if not value or not isinstance(value, str):
         return None
     value = value.strip()
     try:
@@ -162,8 +167,9 @@ def _json_feed_links(body: bytes, base_url: str) -> list[Link]:
             continue
         url = absolute_link(item.get("url") or item.get("external_url"), base_url)
         if url:
+            title = item.get("title")
             links.append(Link(url, _date_of(item.get("date_published") or item.get("date_modified")),
-                              item.get("title")))
+                              title if isinstance(title, str) else None))
     return links
 
 
@@ -216,7 +222,7 @@ def listing_links(body: bytes, base_url: str, pattern: str | None, charset: str 
     except re.error as exc:
         raise RejectedContent(f"the link pattern {pattern!r} is not a regular expression: {exc}") from exc
     try:
-        tree = lxml_html.fromstring(body, parser=lxml_html.HTMLParser(encoding=charset) if charset else None)
+        tree = lxml_html.fromstring(body, parser=_html_parser(charset))
     except (etree.ParserError, ValueError) as exc:
         raise RejectedContent(f"listing page cannot be parsed as HTML: {exc}") from exc
     base = _base_href(tree, base_url)
@@ -233,6 +239,15 @@ def listing_links(body: bytes, base_url: str, pattern: str | None, charset: str 
         elif anchor.tag == "a" and matches.search(url):
             links.append(Link(url, None, (anchor.text_content() or "").strip() or None))
     return links
+
+
+def _html_parser(charset: str | None):
+    if not charset:
+        return None
+    try:
+        return lxml_html.HTMLParser(encoding=charset)
+    except LookupError:  # a charset lxml does not know ("utf8mb4"): let it read the page's own declaration
+        return None
 
 
 def _base_href(tree, page_url: str) -> str:

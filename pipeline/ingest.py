@@ -282,12 +282,12 @@ class _Run:
             fetched = self._with_body(source, fetched)
             ledger.save_raw(self.store, fetched)
             result = self.steps.clean(fetched, source, self.config.clean)
+            if result.links:
+                result = replace(result, skips=(*result.skips, *self._record_links(source, result.links)))
         except RejectedContent as exc:
             return self._source_skipped(source, exc.reason, fetched, started)
-        except Exception as exc:  # a cleaner bug or a failed re-fetch: this source only
+        except Exception as exc:  # a cleaner bug, a failed re-fetch, links the store refused: this source only
             return self._source_failed(source, _describe(exc), fetched, started)
-        if result.links:
-            result = replace(result, skips=(*result.skips, *self._record_links(source, result.links)))
         self._enqueue(source, fetched, result, started)
 
     # --- discovery -------------------------------------------------------------
@@ -583,7 +583,8 @@ class _Run:
     # --- outcomes --------------------------------------------------------------
     def _source_skipped(self, source: Source, reason: str, fetched: Fetched | None, started: float,
                         http_status: int | None = None) -> None:
-        if http_status in (404, 410) and source.state.content_hash and source.discovery.deleted_at is None:
+        if http_status in (404, 410) and _is_discovered_article(source) and source.state.content_hash \
+                and source.discovery.deleted_at is None:
             return self._source_deleted(source, reason, started)
         ledger.record_fetch(self.store, self.run_id, source.id, "skipped", reason=reason, fetched=fetched,
                                 duration_s=time.perf_counter() - started)
@@ -614,6 +615,10 @@ def _discovers(source: Source) -> bool:
     """Whether the source may have discovered links: one an analyst registered (a feed, a sitemap,
     a listing page, or a page with none), or a sitemap or listing page found by one."""
     return source.discovery.parent_id is None or source.discovery.source_type is not None
+
+
+def _is_discovered_article(source: Source) -> bool:
+    return source.discovery.parent_id is not None and source.discovery.source_type is None
 
 
 def _host_of(url: str) -> str:

@@ -19,6 +19,7 @@ from pipeline.config import FetchConfig
 from pipeline.errors import RejectedContent, TransientError
 
 ROBOTS_TTL_S = 24 * 3600.0
+ROBOTS_RETRY_S = 60.0  # an unreachable robots.txt is asked again after this long, not for every queued article
 MAX_CRAWL_DELAY_S = 60.0  # a robots.txt asking for more is held to this, or one article a night would be all
 
 
@@ -28,6 +29,8 @@ class _Host:
     last_request: float = float("-inf")
     robots: urllib.robotparser.RobotFileParser | None = None
     robots_read_at: float = float("-inf")
+    robots_failure: str | None = None
+    robots_failed_at: float = float("-inf")
 
 
 RobotsFetcher = Callable[[str], "str | None"]  # robots.txt URL -> its text, None when the site has none
@@ -55,7 +58,7 @@ class Courtesy:
         if parts.scheme not in ("http", "https"):
             return do()
         key = f"{parts.scheme}://{parts.netloc}"
-        host = self._host(key)
+        host = self._host(parts.netloc)  # http and https of one host share its pace
         with host.lock:  # one request at a time per host, in order of arrival
             robots = self._robots(host, key, config, read_robots) if config.robots_txt else None
             if robots is not None and not robots.can_fetch(_agent_token(config), url):
@@ -70,11 +73,15 @@ class Courtesy:
                 read_robots: RobotsFetcher) -> urllib.robotparser.RobotFileParser:
         if host.robots is not None and self._clock() - host.robots_read_at < ROBOTS_TTL_S:
             return host.robots
+        if host.robots_failure and self._clock() - host.robots_failed_at < ROBOTS_RETRY_S:
+            raise TransientError(host.robots_failure)  # not asked again for every queued article
         self._wait(host, config.per_host_delay_s)
         try:
             text = read_robots(f"{key}/robots.txt")
         except TransientError as exc:  # RFC 9309: an unreachable robots.txt means "do not crawl", for now
-            raise TransientError(f"{key}/robots.txt could not be read ({exc}); the host is left for the next run") from exc
+            host.robots_failure = f"{key}/robots.txt could not be read ({exc}); the host is left for the next run"
+            host.robots_failed_at = self._clock()
+            raise TransientError(host.robots_failure) from exc
         finally:
             host.last_request = self._clock()
         parser = urllib.robotparser.RobotFileParser()

@@ -406,7 +406,16 @@ def read_card(directory: Path) -> dict[str, Any]:
 
 def checked_card(directory: Path) -> dict[str, Any]:
     """The model card, once the model file is there, matches the card's hash and suits this scikit-learn:
-    what a run checks before it starts, without loading the model (a ModelError names what is wrong)."""
+    what a run checks before it starts, without loading the model (a ModelError names what is wrong).
+    Hashing the model file is done again only when the card or the file changed on disk."""
+    stamps = tuple((p.stat().st_mtime_ns, p.stat().st_size) if p.is_file() else None
+                   for p in (directory / CARD_FILE, directory / MODEL_FILE))
+    return dict(_checked_card(str(directory), stamps))
+
+
+@functools.lru_cache(maxsize=8)
+def _checked_card(directory_name: str, stamps: tuple) -> dict[str, Any]:
+    directory = Path(directory_name)
     card = read_card(directory)
     path = directory / card.get("model_file", MODEL_FILE)
     if not path.is_file():

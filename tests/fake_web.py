@@ -43,6 +43,8 @@ class FakeHost:
         self.pages: dict[str, Page] = {}
         self.hits: list[Hit] = []
         self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests this host was answering at once
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.server.host = self  # type: ignore[attr-defined]
@@ -86,6 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         with host.lock:
             page = host.pages.get(self.path)
+            host.in_flight += 1
+            host.max_in_flight = max(host.max_in_flight, host.in_flight)
         if page is not None and page.delay_s:
             time.sleep(page.delay_s)
         conditional = "If-None-Match" in self.headers
@@ -97,6 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, body, headers = 304, b"", {"ETag": page.etag}
         else:
             status, body, headers = 200, page.body, {"Content-Type": page.content_type, "ETag": page.etag}
+        with host.lock:
+            host.in_flight -= 1  # before the answer goes out: the client may ask again as soon as it has it
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)

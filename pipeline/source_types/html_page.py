@@ -21,14 +21,14 @@ def _split(source: SourceInput, config: CleanConfig) -> CleanResult:
 
 
 def canonical_url(source: SourceInput, canonical: str | None) -> str:
-    """The page's canonical address (rel=canonical, og:url) for a discovered article, when it is on the
+    """The page's canonical address (rel=canonical) for a discovered article, when it is on the
     article's own host: two links to one article are one document, and no page names itself as
     another host's (or another source's) document."""
     if not canonical or source.discovery.parent_id is None:
         return source.url
     found = absolute_link(canonical, source.url)
-    if found is None or urlsplit(found).netloc != urlsplit(source.url).netloc:
-        return source.url
+    if found is None or urlsplit(found).netloc != urlsplit(source.url).netloc or urlsplit(found).path in ("", "/"):
+        return source.url  # another host's, or the site's home page (a template default): not this article's
     return found
 
 

@@ -134,8 +134,9 @@ def _keep_earlier_texts(conn: Connection, analyzed: Sequence[AnalyzedDocument], 
 def diff_summary(old: str, new: str, quote_chars: int = 160) -> str:
     """"+2 -1 sentences" of a change, with the first sentence added or removed."""
     before, after = sentences_of(old), sentences_of(new)
-    added = [s for s in after if s not in set(before)]
-    removed = [s for s in before if s not in set(after)]
+    before_set, after_set = set(before), set(after)
+    added = [s for s in after if s not in before_set]
+    removed = [s for s in before if s not in after_set]
     summary = f"+{len(added)} -{len(removed)} sentences"
     example = (added or removed or [""])[0]
     if example:

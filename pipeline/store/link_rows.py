@@ -54,12 +54,18 @@ def _insert_one(conn, row: dict) -> bool:
 
 def _child_row(owner: Source, link: Link, page: int | None, now: datetime) -> dict:
     return dict(
-        url=link.url, kind="article", name=(link.title or None) and link.title[:300], published=None,
+        url=link.url, kind="article", name=_title(link.title), published=None,
         enabled=True, added_at=now, address_policy=owner.address_policy, parent_id=owner.id,
         source_type=PAGE_TYPES.get(link.role), link_pattern=owner.discovery.link_pattern if link.role == "listing" else None,
         max_pages=owner.discovery.max_pages, state_media=owner.discovery.state_media,
         listed_date=link.listed_date, page=page, checks=0,
     )
+
+
+def _title(title: object) -> str | None:
+    """A feed's title as a label: text, without NUL (PostgreSQL refuses it), at most 300 characters."""
+    text = str(title).replace("\x00", "").strip() if title is not None else ""
+    return text[:300] or None
 
 
 def mark_discovered(store: Store, source_id: int, now: datetime) -> None:
