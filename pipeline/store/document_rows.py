@@ -34,7 +34,7 @@ from pipeline.store.db import (
     upsert,
     utcnow,
 )
-from pipeline.text import paragraphs, text_key, unit_text
+from pipeline.text import paragraphs, sentence_spans, text_key, unit_text
 
 INSERT_SLICE_ROWS = 5_000
 
@@ -145,7 +145,8 @@ def diff_summary(old: str, new: str, quote_chars: int = 160) -> str:
 
 
 def sentences_of(text: str) -> list[str]:
-    return [piece.strip() for piece in re.split(r"(?<=[.!?])\s+|\n+", text) if piece.strip()]
+    """The text's sentences, by the project's one splitter (``pipeline.text.sentence_spans``)."""
+    return [text[start:end].strip() for start, end in sentence_spans(text) if text[start:end].strip()]
 
 
 def _insert_in_slices(conn: Connection, table: sa.Table, rows: Iterable[dict]) -> None:
