@@ -29,6 +29,7 @@ from pipeline.errors import ConfigError, TransientError
 from pipeline.ingest import (
     IngestSteps,
     analyze_batch,
+    analysis_in_processes,
     analyze_rolling,
     clean_fetched,
     fetch_source,
@@ -119,6 +120,10 @@ def analysis_on_runner(config: Config, steps: IngestSteps,
                        log=lambda message: None) -> Iterator[tuple[Config, IngestSteps]]:
     """The config and steps of the run: unchanged for the default runner; with Dask, the
     analysis submitted to the cluster, batches of ``[dask] documents_per_task``."""
+    if config.flow.task_runner == "processes":  # plain functions in a pool: no task runs in the UI
+        with analysis_in_processes(config, log) as (config, analyze_many):
+            yield config, replace(steps, analyze_many=analyze_many)
+        return
     if config.flow.task_runner != "dask":
         yield config, steps
         return

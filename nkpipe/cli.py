@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
@@ -277,6 +278,18 @@ def revisions(
         typer.echo(f"{when}  {row['document_id']}  {row['title'] or row['url']}\n    {what}")
 
 
+@contextlib.contextmanager
+def _analysis(config):
+    """The steps of `nkpipe ingest`: in this process, or on the pool of ``task_runner = "processes"``."""
+    from pipeline.ingest import PLAIN_STEPS, analysis_in_processes
+
+    if config.flow.task_runner != "processes":
+        yield config, PLAIN_STEPS
+        return
+    with analysis_in_processes(config, _progress) as (config, analyze_many):
+        yield config, replace(PLAIN_STEPS, analyze_many=analyze_many)
+
+
 @app.command()
 @handles_errors
 def ingest(
@@ -294,7 +307,7 @@ def ingest(
     from pipeline.sources import SourceSpec, command_line_policy, ensure_source
 
     context = _ctx(ctx)
-    if context.config.flow.task_runner != "default":  # the runner is a Prefect one; ingest has no Prefect
+    if context.config.flow.task_runner == "dask":  # a Prefect runner; ingest has no Prefect
         typer.echo(f"note: `nkpipe ingest` runs in this process; [flow] task_runner = "
                    f"{context.config.flow.task_runner!r} applies to `nkpipe run`", err=True)
     store = context.store()
@@ -302,7 +315,8 @@ def ingest(
     sources = [ensure_source(store, SourceSpec(p, kind, None, _date(published)), address_policy=policy,
                              progress=_progress)
                for p in paths_or_urls]
-    summary = run_ingest(store, context.config, sources, progress=_progress, flow_name="ingest")
+    with _analysis(context.config) as (config, steps):
+        summary = run_ingest(store, config, sources, steps=steps, progress=_progress, flow_name="ingest")
     from pipeline.activities import rebuild_register, register_needs_rebuild
     from pipeline.clusters import rebuild_story_clusters
 

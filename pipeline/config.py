@@ -132,7 +132,7 @@ class FlowConfig:
     documents_per_task: int = 200
     task_retries: int = 2
     task_retry_delay_s: float = 10.0
-    task_runner: str = "default"  # "default": NLP in the flow's process; "dask": on a Dask cluster ([dask])
+    task_runner: str = "default"  # "default": NLP in the flow's process; "processes": a pool here ([processes]); "dask": on a Dask cluster ([dask])
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,13 @@ class DaskConfig:
     n_workers: int = 2  # LocalCluster worker processes (spaCy holds the GIL: processes, not threads)
     threads_per_worker: int = 1
     documents_per_task: int = 50  # smaller than [flow]'s, so every worker gets several batches
+    batches_in_flight: int = 0  # batches submitted at once; 0: two per worker
+
+
+@dataclass(frozen=True)
+class ProcessesConfig:
+    workers: int = 0  # worker processes, one model copy each; 0: one per CPU core
+    documents_per_task: int = 50  # batch size per worker, smaller than [flow]'s so every worker gets several
     batches_in_flight: int = 0  # batches submitted at once; 0: two per worker
 
 
@@ -188,6 +195,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     web: WebConfig = field(default_factory=WebConfig)
     dask: DaskConfig = field(default_factory=DaskConfig)
+    processes: ProcessesConfig = field(default_factory=ProcessesConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve here
 
@@ -239,9 +247,10 @@ def _coerce(section: str, key: str, value: Any, annotation: Any) -> Any:
 
 
 # Keys whose value is one of a few words, and keys that must be at least some number.
-_CHOICES = {("flow", "task_runner"): ("default", "dask")}
+_CHOICES = {("flow", "task_runner"): ("default", "processes", "dask")}
 _MINIMUM = {("flow", "documents_per_task"): 1, ("dask", "n_workers"): 1, ("dask", "threads_per_worker"): 1,
             ("dask", "documents_per_task"): 1, ("dask", "batches_in_flight"): 0,
+            ("processes", "workers"): 0, ("processes", "documents_per_task"): 1, ("processes", "batches_in_flight"): 0,
             ("web", "login_failures_allowed"): 0, ("web", "login_failure_window_minutes"): 0.1,
             ("fetch", "deadline_s"): 0.1, ("fetch", "source_budget_s"): 0.1, ("nlp", "max_batch_chars"): 1000,
             ("nlp", "max_chunk_chars"): 1000, ("nlp", "max_document_chars"): 1, ("web", "concurrent_password_checks"): 1,

@@ -43,7 +43,7 @@ def patterns() -> dict[str, re.Pattern[str]]:
     number = rf"{base}(?:\s+(?:hundred|thousand)\b)?"
     flags = re.IGNORECASE
     return {
-        "number": re.compile(rf"(?<![\w.,×/-]){number}(?![\w%×/]|\.\d|,\d)", flags),
+        "number": re.compile(rf"(?<![\w.,×/-]){number}(?![\w%×]|/(?!\s?kg\b)|\.\d|,\d)", flags),
         "band_range": re.compile(
             rf"\b(high|low|upper|lower)-({number})\s*-?\s*won\s+range\b", flags),
         "range": re.compile(
@@ -77,4 +77,15 @@ def patterns() -> dict[str, re.Pattern[str]]:
         "per_kg": re.compile(rf"^\s*(?:-?\s*won\s*)?{words_pattern(r['per_kg'])}", flags),
         "good": re.compile(rf"\b{words_pattern(list(r['goods']))}\b", flags),
         "city": re.compile(rf"\b{words_pattern(r['market_cities'])}\b"),
+        "city_alias": re.compile(rf"\b{words_pattern([k for k in r['market_city_aliases'] if k != 'note'])}\b", flags),
+        "national_market": re.compile(rf"\b{words_pattern(r['national_market_words'])}\b", flags),
     }
+
+
+def market_cities(text: str) -> list[tuple[str, int, int]]:
+    """The market cities a text names, in order: (city, start, end); "the capital" is Pyongyang."""
+    aliases = {k.lower(): v for k, v in rules()["market_city_aliases"].items() if k != "note"}
+    found = [(m.group(0), m.start(), m.end()) for m in patterns()["city"].finditer(text)]
+    found += [(aliases[re.sub(r"\s+", " ", m.group(0).lower())], m.start(), m.end())
+              for m in patterns()["city_alias"].finditer(text)]
+    return sorted(found, key=lambda c: c[1])

@@ -36,7 +36,7 @@ from typing import Any
 
 from pipeline.dates import Period, TemporalMention, find_temporal
 from pipeline.derived import DERIVED_STAGES, DerivedStage, ParsedDocument, StageFactory
-from pipeline.fact_rules import patterns, rules
+from pipeline.fact_rules import market_cities, patterns, rules
 from pipeline.numbers import Amount, find_amounts
 from pipeline.records import Entity
 from pipeline.registry import Registry
@@ -90,6 +90,7 @@ class Discourse:
     subject: str | None = None
     period: Period | None = None
     rate_period: Period | None = None
+    market_places: tuple[str, ...] = ()  # the market cities the last sentence naming one named, in order
     last_count: "Fact | None" = None  # the last tally of an earlier sentence, for "Of those, 53 were military"
 
 
@@ -204,11 +205,32 @@ def extract_facts(parsed: ParsedDocument, extractors: Sequence[FactExtractor] | 
     facts: list[Fact] = []
     for start, end in _join_broken_sentences(text, sentences):
         if not _may_hold_facts(text[start:end], trigger):
+            _note_market_scene(text[start:end], document.published, discourse)
             continue  # most sentences: resolving their dates would cost more than all the rest
         in_sentence = [replace(t, start_char=t.start_char + start, end_char=t.end_char + start)
                        for t in find_temporal(text[start:end], document.published)]
         facts.extend(_sentence_facts(context, start, end, in_sentence, discourse, chosen))
+        _note_market_places(text[start:end], discourse)
     return facts
+
+
+def _note_market_places(sentence: str, discourse: Discourse) -> None:
+    """The market cities a sentence names, for the quotes of the next ones ("... in Hyesan. Rice cost 6,300 won")."""
+    cities = tuple(dict.fromkeys(city for city, _, _ in market_cities(sentence)))
+    if cities:
+        discourse.market_places = cities
+
+
+def _note_market_scene(sentence: str, published: date | None, discourse: Discourse) -> None:
+    """A sentence without a quote may still set the scene of the next ones: "Our partner in Hyesan checked
+    prices on Feb. 27." Its dates are read only when it names a market city or a market."""
+    _note_market_places(sentence, discourse)
+    if not (discourse.market_places and re.search(r"\b(?:markets?|prices?|surveys?|survey(?:ed)?|checked)\b",
+                                                   sentence, re.IGNORECASE)):
+        return
+    dated = [t.period for t in find_temporal(sentence, published) if (t.period.end - t.period.start).days <= 31]
+    if dated:
+        discourse.rate_period = dated[-1]
 
 
 def _may_hold_facts(sentence: str, trigger: re.Pattern[str]) -> bool:
@@ -257,7 +279,8 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
         fact = _claim(view, amount, walk, extractors)
         if fact is None:
             continue
-        expanded = _one_per_period(fact, attached[amount], sentence[amount.end:])
+        expanded = [one for each in _one_per_period(fact, attached[amount], sentence[amount.end:])
+                    for one in _one_per_place(each)]
         walk.facts.extend(expanded)
         walk.previous = expanded[-1]
     facts = walk.facts
@@ -281,6 +304,13 @@ def _claim(view: SentenceView, amount: Amount, walk: Walk, extractors: Sequence[
         if fact is not None:
             return replace(fact, kind=extractor.name, extractor_version=extractor.version)
     return None
+
+
+def _one_per_place(fact: Fact) -> list[Fact]:
+    """"in both Pyongyang and Sinuiju" (places joined by "|"): one quote per market city."""
+    if not fact.place or "|" not in fact.place:
+        return [fact]
+    return [replace(fact, place=place) for place in dict.fromkeys(fact.place.split("|"))]
 
 
 def _one_per_period(fact: Fact, periods: list[Period], after: str) -> list[Fact]:

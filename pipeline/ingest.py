@@ -10,14 +10,17 @@ its documents is stored, so a run killed midway is simply resumed.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import itertools
+import multiprocessing
+import os
 import queue
 import threading
 import time
 from queue import Empty, SimpleQueue
 from collections import Counter, deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -177,6 +180,34 @@ def analyze_rolling(submit: Callable[[Sequence[BatchItem], Config], Any], window
             yield batch, result
 
     return many
+
+
+def pool_size(config: Config) -> int:
+    """Worker processes of ``[flow] task_runner = "processes"``: ``[processes] workers``, else one per core."""
+    return config.processes.workers or os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def analysis_in_processes(config: Config, log: Callable[[str], None] = lambda message: None
+                          ) -> Iterator[tuple[Config, AnalyzeMany]]:
+    """The analysis (spaCy, facts, sectors) on a pool of worker processes on this machine, every core
+    by default; fetching, cleaning and writing stay in this process.
+
+    Yields the run's config (batches of ``[processes] documents_per_task``) and the ``analyze_many``
+    that feeds the pool. Workers are started by spawning, not forking: the parent has threads
+    (HTTP clients, Prefect's) and a forked copy of a held lock would hang. Each worker loads the
+    models once, on its first batch.
+    """
+    workers = pool_size(config)
+    in_flight = config.processes.batches_in_flight or 2 * workers
+    log(f"analysis on {workers} worker processes, {in_flight} batches of "
+        f"{config.processes.documents_per_task} documents at a time")
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        def submit(batch: Sequence[BatchItem], config_: Config) -> Future:
+            return pool.submit(analyze_batch, list(batch), config_)
+
+        yield (replace(config, flow=replace(config.flow, documents_per_task=config.processes.documents_per_task)),
+               analyze_rolling(submit, in_flight))
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,10 @@ def find_amounts(sentence: str, skip: Sequence[tuple[int, int]]) -> list[Amount]
 
 def _is_from_to(sentence: str, start: int) -> bool:
     """"rose from 70 to 100" is a change over time, not a range."""
-    return bool(re.search(r"\bfrom\s+(?:\w+\s+)?$", sentence[max(0, start - 25):start], re.IGNORECASE))
+    before = sentence[max(0, start - 25):start]
+    if re.search(r"\b(?:rang(?:e|ed|es|ing)|var(?:y|ied|ies|ying))\s+(?:\w+\s+)?from\s+$", before, re.IGNORECASE):
+        return False  # "rice ranged from 4,500 to 5,300 won": a range
+    return bool(re.search(r"\bfrom\s+(?:\w+\s+)?$", before, re.IGNORECASE))
 
 
 def _single(sentence: str, start: int, end: int, value: float, qualifier: str) -> Amount:

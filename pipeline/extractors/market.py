@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from pipeline.dates import Period, TemporalMention
 from pipeline.extractors.grammar import clause_verb, side_clause
-from pipeline.fact_rules import patterns, rules, words_pattern
+from pipeline.fact_rules import market_cities, patterns, rules, words_pattern
 from pipeline.facts import DocumentFacts, Discourse, Fact, SentenceView, Walk
 from pipeline.numbers import Amount
 
@@ -26,12 +26,13 @@ def claim_market(kind: str, sentence: SentenceView, amount: Amount, walk: Walk) 
     amount = _as_won_amount(sentence.text, amount)
     if amount is None or _not_a_market_quote(sentence.text, amount):
         return None
+    claimed = frozenset(id(p) for other, periods in sentence.attached.items() if other is not amount for p in periods)
     fact = market_fact(kind, sentence.document, sentence.text, sentence.start, amount, attached,
-                       sentence.temporals, walk.discourse)
+                       sentence.temporals, walk.discourse, claimed)
     if fact is None:
         return None
     if fact.kind == "exchange_rate":
-        official = _official_in_clause(sentence, amount)
+        official = True if _OFFICIAL_BEFORE.search(sentence.text[:amount.start]) else _official_in_clause(sentence, amount)
         if official is not None:
             fact = replace(fact, category="official" if official else "market")
         if fact.category == "official":
@@ -45,7 +46,7 @@ def trigger() -> str:
 
 _CODE_BEFORE = re.compile(r"(?:\bKPW|\bKRW|₩)\s*$")
 _KRW_AFTER = re.compile(r"^\s*KRW\b")
-_NEAR = re.compile(r"\b(?:nearing|approaching|heading\s+(?:toward|towards|for)|edging\s+(?:toward|towards|closer\s+to)|"
+_NEAR = re.compile(r"\b(?:near|nearing|approaching|heading\s+(?:toward|towards|for)|edging\s+(?:toward|towards|closer\s+to)|"
                    r"hovering\s+(?:around|near)|close\s+to)\s+(?:the\s+)?$", re.IGNORECASE)
 _MARK = re.compile(r"^\s*-?\s*won\s+(?:mark|level|line|threshold)\b", re.IGNORECASE)
 _PAST = re.compile(r"\b(?:crossed|broke(?:\s+through)?|topped|passed|surpassed|exceeded|breached)\s+(?:the\s+)?$",
@@ -59,7 +60,15 @@ _OTHER_UNIT = re.compile(r"^\s*-?\s*(?:won|kpw)?\s*(?:per|a|an|for\s+(?:a|one|ea
 _SACK_BEFORE = re.compile(r"\b\d+[- ]?(?:kg|kilogram)s?\s+(?:sack|bag|box|bundle)\b|\b(?:sack|bag|bottle|box)\s+of\b",
                           re.IGNORECASE)
 _SOUTH = re.compile(r"\b(?:South\s+Korea|South\s+Korean|Seoul|ROK)\b")
-_HUNDRED_YUAN = re.compile(r"\b(?:per|for|every)?\s*100\s+(?:Chinese\s+)?(?:yuan|RMB|CNY|renminbi)\b", re.IGNORECASE)
+_HUNDRED_YUAN = re.compile(r"\b(?:per|for|every)?\s*(?:100|(?:a|one)\s+hundred)\s+(?:Chinese\s+)?(?:yuan|RMB|CNY|renminbi)\b",
+                           re.IGNORECASE)
+# "8,210 against the greenback", "9,300 to the dollar": the won is the subject, the number bare
+_CURRENCY_AFTER = re.compile(r"^\s*(?:against|to|per|for)\s+(?:the|one|a|each)?\s*(?:U\.?S\.?|US|American|Chinese)?\s*"
+                             r"(?:dollars?|greenbacks?|yuan|renminbi)\b", re.IGNORECASE)
+# "the yuan was at 1,140, 1,150, 1,165 and 1,150 won": every number of a list that ends in won
+_LIST_TO_WON = re.compile(r"^(?:\s*,\s*\d[\d,]*)*\s*,?\s*(?:and|or)\s+\d[\d,]*\s+won\b", re.IGNORECASE)
+_CHANGE_AFTER = re.compile(r"^\s*-?\s*won\s+(?:higher|lower|more|less|cheaper|dearer|above|below|up|down)\b", re.IGNORECASE)
+_OFFICIAL_BEFORE = re.compile(r"\bofficial\b[^,;\d]{0,60}$", re.IGNORECASE)
 
 
 def _as_won_amount(sentence: str, amount: Amount) -> Amount | None:
@@ -69,7 +78,7 @@ def _as_won_amount(sentence: str, amount: Amount) -> Amount | None:
     if _CODE_BEFORE.search(before) or _KRW_AFTER.match(after):  # "KPW 7,300"; a mistyped "5,700 KRW"
         amount = Amount(amount.start, amount.end, amount.value, amount.low, amount.high, amount.qualifier)
     elif not (patterns()["won"].match(after) or patterns()["won_range"].match(after)
-              or _won_follows_range(sentence, amount)):
+              or _won_follows_range(sentence, amount) or _CURRENCY_AFTER.match(after) or _LIST_TO_WON.match(after)):
         return None
     if amount.qualifier in ("more_than", "less_than"):  # "crossed the 10,000-won mark", "slipped below 8,000 won"
         return amount
@@ -85,7 +94,8 @@ def _not_a_market_quote(sentence: str, amount: Amount) -> bool:
     before, after = sentence[:amount.start], sentence[amount.end:]
     clause = _clause_of(sentence, amount)
     change = _CHANGE.search(before) and amount.qualifier not in ("more_than", "less_than")  # "slipped below" is a level
-    return bool(change or _OTHER_UNIT.match(after) or _SACK_BEFORE.search(clause) or _SOUTH.search(clause))
+    return bool(change or _CHANGE_AFTER.match(after) or _OTHER_UNIT.match(after) or _SACK_BEFORE.search(clause)
+                or _SOUTH.search(clause))
 
 
 def _official_in_clause(view: SentenceView, amount: Amount) -> bool | None:
@@ -122,11 +132,12 @@ def _week_before(view: SentenceView, fact: Fact, walk: Walk) -> Fact:
 
 
 def market_fact(kind_wanted: str, ctx: DocumentFacts, sentence: str, offset: int, amount: Amount,
-                attached: list[Period], temporals: list[TemporalMention], discourse: Discourse) -> Fact | None:
+                attached: list[Period], temporals: list[TemporalMention], discourse: Discourse,
+                claimed: frozenset[int] = frozenset()) -> Fact | None:
     """A price or a rate in won, when the number is one of the kind wanted."""
     p = patterns()
     after = sentence[amount.end:]
-    good = _nearest(p["good"], sentence, amount.start)
+    good = _good_of(sentence, amount)
     per_kg = p["per_kg"].match(after)
     rate = _nearest(p["rate"], sentence, amount.start)
     if per_kg or (good and (rate is None or good[1] < rate[1])):
@@ -139,36 +150,114 @@ def market_fact(kind_wanted: str, ctx: DocumentFacts, sentence: str, offset: int
         return None
     if kind != kind_wanted:
         return None
-    period, penalty = _rate_period(sentence, attached, temporals, amount, discourse, ctx.published)
-    if period is not None:
+    period, penalty = _rate_period(sentence, attached, temporals, amount, discourse, ctx.published, claimed)
+    if period is not None and not is_comparison(sentence, amount):
         discourse.rate_period = period
-    city = _market_city(sentence, amount)
+    city = _market_city(sentence, amount, discourse)
     end = amount.end + (p["won_range"].match(after) or per_kg or p["won"].match(after) or re.match("", after)).end()
     value = amount.value if amount.value is not None else (amount.low or amount.high or 0)
     if not 1 <= value <= 1_000_000:
         penalty += 0.6
+    qualifier = "average" if amount.value is not None and _AVERAGE.search(_clause_of(sentence, amount)[:max(
+        0, amount.start - _clause_start(sentence, amount))]) else amount.qualifier
     return Fact(kind, None, None, category, None, city, period, amount.value,
-                amount.low, amount.high, amount.qualifier, unit, sentence, offset + amount.start,
+                amount.low, amount.high, qualifier, unit, sentence, offset + amount.start,
                 offset + end, max(0.05, 0.9 - penalty))
+
+
+_SEPARATORS = re.compile(r";|,\s*(?:while|whereas|but|and)\b|\bwhile\b|\bwhereas\b")
+_AVERAGE = re.compile(r"\baverag(?:e|ed|ing)\b|\bon\s+average\b", re.IGNORECASE)
+
+
+def _clause_start(sentence: str, amount: Amount) -> int:
+    starts = [m.end() for m in _SEPARATORS.finditer(sentence, 0, amount.start)]
+    return starts[-1] if starts else 0
 
 
 def _clause_of(sentence: str, amount: Amount) -> str:
     """The clause around an amount: between separators like ", while" and ";"."""
-    separators = re.compile(r";|,\s*(?:while|whereas|but|and)\b|\bwhile\b|\bwhereas\b")
-    starts = [m.end() for m in separators.finditer(sentence, 0, amount.start)]
-    end = separators.search(sentence, amount.end)
-    return sentence[starts[-1] if starts else 0:end.start() if end else len(sentence)]
+    end = _SEPARATORS.search(sentence, amount.end)
+    return sentence[_clause_start(sentence, amount):end.start() if end else len(sentence)]
 
 
-def _market_city(sentence: str, amount: Amount) -> str | None:
-    """The city of this amount's clause, else the nearest one in the sentence."""
+def _good_of(sentence: str, amount: Amount) -> tuple[str, int] | None:
+    """The good an amount prices: named before it in its own clause ("rice cost 4,950 won"), else right after
+    it ("5,000 won for a kilogram of rice"), else the nearest one."""
+    pattern = patterns()["good"]
+    start = _clause_start(sentence, amount)
+    before = [m for m in pattern.finditer(sentence, start, amount.start)]
+    if before:
+        return before[-1].group(0), amount.start - before[-1].start()
+    right_after = pattern.search(sentence, amount.end, amount.end + 40)
+    if right_after and not re.search(r"[,;]|\d", sentence[amount.end:right_after.start()]):
+        return right_after.group(0), right_after.start() - amount.start
+    return _nearest(pattern, sentence, amount.start)
+
+
+def _market_city(sentence: str, amount: Amount, discourse: Discourse) -> str | None:
+    """The market city (or cities, joined by "|") of a quote: by "respectively", a "both A and B" list, the city
+    of the amount's own clause, the nearest one in the sentence, else the last one the text named."""
+    cities = market_cities(sentence)
+    if not cities:
+        if patterns()["national_market"].search(sentence):
+            return None  # "nationwide", "across the 12 markets we track"
+        if re.search(r"\b(?:all|both|the)\s+(?:two|three|four|five)\s+(?:markets|cities)\b", sentence, re.I):
+            return "|".join(discourse.market_places) or None
+        return discourse.market_places[-1] if discourse.market_places else None
+    respective = _respective_city(sentence, amount, cities)
+    if respective is not None:
+        return respective
     clause_end = re.search(r"[,;]|\bwhile\b|\bwhereas\b", sentence[amount.end:])
-    clause = sentence[amount.end:amount.end + clause_end.start()] if clause_end else sentence[amount.end:]
-    following = patterns()["city"].search(clause)
+    stop = amount.end + clause_end.start() if clause_end else len(sentence)
+    following = [c for c in cities if amount.end <= c[1] < stop]
     if following:
-        return following.group(0)
-    nearest = _nearest(patterns()["city"], sentence, amount.start)
-    return nearest[0] if nearest else None
+        listed = _listed_after(sentence, following)
+        return "|".join(listed) if listed else following[0][0]
+    if re.search(r"\b(?:all|both|the)\s+(?:two|three|four|five)\s+(?:markets|cities)\b", sentence[amount.end:stop], re.I):
+        return "|".join(dict.fromkeys(c[0] for c in cities))
+    nearest = min(cities, key=lambda c: abs(c[1] - amount.start))
+    return nearest[0]
+
+
+def _listed_after(sentence: str, following: list[tuple[str, int, int]]) -> list[str]:
+    """"in both Pyongyang and Sinuiju", "in border towns such as Hyesan and Sinuiju": every city of the list."""
+    first = following[0]
+    if not re.search(r"\b(?:both|such\s+as|including|in\s+all\s+of)\s+(?:the\s+)?$",
+                     sentence[max(0, first[1] - 20):first[1]], re.I):
+        return []
+    listed = [first]
+    for city in following[1:]:
+        if re.fullmatch(r"\s*(?:,|and|,\s*and)\s*", sentence[listed[-1][2]:city[1]]):
+            listed.append(city)
+    return [c[0] for c in listed] if len(listed) > 1 else []
+
+
+_LIST = re.compile(r"\d[\d,]*(?:\s+won)?(?:\s*,\s*\d[\d,]*(?:\s+won)?)*\s*,?\s*(?:and|or)\s+\d[\d,]*(?:\s+won)?"
+                   r"(?:\s+(?:per|a)\s+(?:kilogram|kilo|kg))?\s*,?\s*respectively\b", re.IGNORECASE)
+
+
+def _respective_city(sentence: str, amount: Amount, cities: list[tuple[str, int, int]]) -> str | None:
+    """"4,950 won, 5,000 won and 5,200 won, respectively" in a sentence naming three cities: one each, in order."""
+    listing = next((m for m in _LIST.finditer(sentence) if m.start() <= amount.start < m.end()), None)
+    if listing is None:
+        return None
+    numbers = [m for m in re.finditer(r"\d[\d,]*", listing.group(0))]
+    names = [c[0] for c in cities]
+    run = _city_run(sentence, cities, len(numbers))
+    if run is None:
+        return None
+    index = next((i for i, m in enumerate(numbers) if listing.start() + m.start() <= amount.start
+                  < listing.start() + m.end()), None)
+    return run[index] if index is not None and names else None
+
+
+def _city_run(sentence: str, cities: list[tuple[str, int, int]], count: int) -> list[str] | None:
+    """The first list of ``count`` cities written one after the other ("in Wonsan and Hamhung")."""
+    for first in range(len(cities) - count + 1):
+        run = cities[first:first + count]
+        if all(re.fullmatch(r"\s*(?:,|and|,\s*and)\s*", sentence[a[2]:b[1]]) for a, b in zip(run, run[1:])):
+            return [c[0] for c in run]
+    return None
 
 
 def _won_follows_range(sentence: str, amount: Amount) -> bool:
@@ -192,20 +281,42 @@ def _currency(sentence: str, position: int) -> str:
 
 
 def _rate_period(sentence: str, attached: list[Period], temporals: list[TemporalMention], amount: Amount,
-                 discourse: Discourse, published: date | None) -> tuple[Period | None, float]:
-    """Rates and prices take the nearest following period in the sentence, else the preceding one."""
+                 discourse: Discourse, published: date | None,
+                 claimed: frozenset[int] = frozenset()) -> tuple[Period | None, float]:
+    """Rates and prices take the survey date bound to the number, else the nearest following one in its clause,
+    else a preceding one of the sentence, else the one the text gave before; dates of a comparison ("than a
+    year earlier", "up from 23 won in early December") and dates bound to another number are not this one's."""
     if attached:
         return attached[0], 0.0
-    following = [t for t in temporals if t.start_char >= amount.end]
-    preceding = [t for t in temporals if t.end_char <= amount.start]
+    free = [t for t in temporals if not _COMPARED.search(sentence[:t.start_char])]
+    following = [t for t in free if t.start_char >= amount.end]  # may be shared: "30,000 won and 40,000 by May"
+    preceding = [t for t in free if t.end_char <= amount.start and id(t.period) not in claimed]
     if following and not re.search(r"[,;]\s", sentence[amount.end:following[0].start_char]):
         return following[0].period, 0.1
+    if _SAME_TIME.search(sentence[amount.end:]) and discourse.rate_period is not None:
+        return discourse.rate_period, 0.1  # "fetched 500 won that day"
+    if _NOW.search(_clause_text(sentence, amount)) and published is not None:
+        return Period(published, published, published.isoformat(), "day"), 0.1
     if preceding:
         return preceding[-1].period, 0.1
-    if following:
-        return following[0].period, 0.15
     if discourse.rate_period is not None:
         return discourse.rate_period, 0.2
+    if following:
+        return following[0].period, 0.15
     if published is not None:
         return Period(published, published, published.isoformat(), "day"), 0.3
     return None, 0.4
+
+
+_COMPARED = re.compile(r"(?:\bthan|\bfrom|\bcompared\s+(?:with|to)|\bagainst)\s+(?:[\w,.-]+\s+){0,4}$", re.IGNORECASE)
+_SAME_TIME = re.compile(r"^[^.;]{0,40}?\b(?:that\s+day|the\s+same\s+(?:day|time|date)|at\s+the\s+time)\b", re.IGNORECASE)
+_NOW = re.compile(r"\b(?:now|today|currently|these\s+days)\b", re.IGNORECASE)
+
+
+def _clause_text(sentence: str, amount: Amount) -> str:
+    return _clause_of(sentence, amount)
+
+
+def is_comparison(sentence: str, amount: Amount) -> bool:
+    """"up from 23 won", "compared with 8,000 won": an earlier figure set beside the quote."""
+    return bool(_COMPARED.search(sentence[:amount.start]))
