@@ -272,7 +272,7 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
     if subject and patterns()["activity_context"].search(sentence):
         discourse.subject = subject
     attached = {a: _attached_periods(sentence, a, local, amounts) for a in amounts}
-    main = _main_period(local, attached, coarse=True)
+    main = _main_period(local, attached, coarse=True, sentence=sentence)
     view = SentenceView(ctx, start, end, sentence, local, amounts, attached, main, subject)
     walk = Walk(discourse)
     for amount in amounts:
@@ -289,7 +289,7 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
         discourse.last_count = counts[-1]
         if counts[-1].kind == "activity_count" and counts[-1].subject:
             discourse.subject = counts[-1].subject
-    counted = [f.period for f in facts if f.kind == "activity_count" and f.period is not None]
+    counted = [f.period for f in facts if f.kind in ("activity_count", "companion_count") and f.period is not None]
     if main is not None and (counted or patterns()["activity_context"].search(sentence)):
         discourse.period = main
     elif counted:
@@ -375,13 +375,18 @@ def expression_end(sentence: str, amount: Amount) -> int:
     return amount.end + counterpart.end() if counterpart else amount.end
 
 
+_COMPARED_PERIOD = re.compile(r"(?:\b(?:from|than)\s+(?:in\s+)?(?:the\s+)?|\bcompared\s+(?:with|to)\s+(?:the\s+)?)$",
+                              re.IGNORECASE)
+
+
 def _main_period(temporals: list[TemporalMention], attached: dict[Amount, list[Period]],
-                 coarse: bool) -> Period | None:
+                 coarse: bool, sentence: str | None = None) -> Period | None:
     """The sentence's own period: the first temporal expression no number claimed."""
     claimed = {id(p) for periods in attached.values() for p in periods}
     for mention in temporals:
-        if id(mention.period) in claimed:
-            continue
+        if id(mention.period) in claimed or (sentence is not None and _COMPARED_PERIOD.search(
+                sentence[max(0, mention.start_char - 30):mention.start_char])):
+            continue  # "a drop from 2023", "more than in 2019": the period compared with, not the sentence's
         if coarse and mention.period.granularity == "day":
             continue
         return mention.period

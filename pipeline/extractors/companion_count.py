@@ -12,6 +12,7 @@ from pipeline.extractors.grammar import PATTERNS_FILE
 from pipeline.fact_rules import FACT_RULES_FILE, rules, words_pattern
 from pipeline.facts import FACT_EXTRACTORS, Fact, FactExtractor, SentenceView, Walk
 from pipeline.numbers import Amount
+from pipeline.rules import load_json
 
 VERSION = "companions-parse-1"
 
@@ -24,7 +25,8 @@ def claim(sentence: SentenceView, amount: Amount, walk: Walk) -> Fact | None:
 
 
 def trigger() -> str:
-    return words_pattern(rules()["companion_verbs"] + ["alongside", "at his side", "by his side"])
+    return words_pattern(rules()["companion_verbs"] + ["alongside", "at his side", "by his side"]
+                         + load_json(RULES_FILE)["companion_cues"])
 
 
 FACT_EXTRACTORS.register(FactExtractor(

@@ -15,6 +15,7 @@ expression bound to the number, else the sentence's own, else none (unresolved).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from datetime import date
@@ -35,6 +36,7 @@ from pipeline.extractors.grammar import (
     subject_of,
 )
 from pipeline.fact_rules import rules as fact_rules
+from pipeline.fact_rules import words_pattern
 from pipeline.facts import Fact, SentenceView, Walk
 from pipeline.numbers import Amount
 from pipeline.rules import load_json
@@ -60,6 +62,7 @@ class Tally:
     end: int  # character offset (in the sentence) where the counted expression ends
     inherited: bool = False  # subject or category taken from an earlier count
     total_at: int | None = None  # "9 of his 14 visits": where the total is (in the sentence), whose period it shares
+    named: bool = False  # read off an official's name ("Kim Yang Gon (59)"): a bracket after it is no comparison
 
 
 def read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
@@ -77,19 +80,80 @@ def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     if sentence is None or number is None or not len(number):
         return None
     root = number_token(number)
-    bracketed = _bracketed_comparison(view, amount, walk, sentence)
+    named = _companion_by_name(view, amount, walk)
+    if named is not None and not re.match(r"\s*of\b", view.text[amount.end:]):
+        return named
+    bracketed = _bracketed_comparison(view, amount, walk, sentence) if named is None else None
     if bracketed is not None:
         return bracketed
     own = _own_counterpart(root, sentence)
     for construction in constructions(sentence, root):
         tally = _READERS[construction.name](view, construction.nodes, walk, sentence)
-        if tally is not None:
+        if tally is not None and (named is None or tally.companion):  # "9 of his 14 visits": the parse knows the visits
             return replace(tally, counterpart=own) if own is not None else tally
+    if named is not None:
+        return named
     if own is not None and walk.previous is not None and walk.previous.kind == "activity_count":
         # "..., and 4 categorized as others": one more item of the list, with its own counterpart
         previous = walk.previous
         return Tally(False, previous.subject, previous.category, previous.sector, own, 0, inherited=True)
     return None
+
+
+_AFTER_COMPANION_NUMBER = re.compile(
+    r"^\s*(?:\)|,|;|\.|$|and\b|while\b|times\b|occasions?\b|apiece\b|each\b|respectively\b|"
+    r"(?:public\s+|reported\s+|separate\s+)?(?:appearances|outings|events|activities|trips|visits|engagements|"
+    r"inspections)\b|of\s+(?:them|those|these|his|her|the|kim))", re.IGNORECASE)
+
+
+def _companion_by_name(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
+    """A number after an official's name where the text speaks of accompanying the leader: "followed by Kim
+    Yang Gon (59)", "Kim Yo Jong, now a vice director, joined 14", "ahead of Hwang Pyong So at 55", "Jang
+    Song Thaek was present 74 times and Kim Kyong Hui 40". Read off the names the entity recogniser found
+    and the words between, since the parse of such lists is the least reliable part of it."""
+    if amount.value is None or not 1 <= amount.value <= 400 or not _AFTER_COMPANION_NUMBER.match(view.text[amount.end:]):
+        return None
+    if re.search(r"\bof\s+(?:his|her|the\s+leader['’]s|[A-Z][\w-]*(?:\s+[A-Z][\w-]*){0,2}['’]s)\s+(?:\w+\s+){0,2}$",
+                 view.text[max(0, amount.start - 40):amount.start]):
+        return None  # "37 of his 88 appearances": the 88 are the leader's
+    at = view.start + amount.start
+    people = [e for e in view.document.persons if view.start <= e.start_char and e.end_char <= at]
+    cue = _companion_cue()
+    context = bool(cue.search(view.text)) or any(f.kind == "companion_count" for f in walk.facts) or (
+        walk.discourse.last_count is not None and walk.discourse.last_count.kind == "companion_count")
+    if not context:
+        return None
+    for person in reversed(people):
+        gap = view.document.text[person.end_char:at]
+        if gap.startswith(("'s", "’s")):
+            continue  # "at Kim Jong Un's side", "Kim Jong Un's daughter": not the companion's name
+        if re.search(r"\d", _AGE.sub("", gap)) or len(gap) > 120:
+            return None
+        if _AGE.fullmatch(gap + ","):
+            return None  # "Choe Ryong Hae, 66, was ...": his age
+        before = view.document.text[max(view.start, person.start_char - 16):person.start_char].lower().split()
+        if before and before[-1] in rules()["accompanied_markers"]:
+            continue  # "accompanied Kim Jong Un 113 times": the one accompanied; the companion came before
+        name = person.canonical_name or _name(person.text)
+        between_cue = bool(cue.search(gap))
+        if not between_cue and len(gap.strip(" ,(:")) > 12:
+            return None
+        if name == walk.discourse.subject and not re.search(r"\baccompan", gap, re.IGNORECASE):
+            return None  # the leader's own count
+        return Tally(True, name, None, _sector(_words_after_amount(view, amount)), None, amount.end, named=True)
+    return None
+
+
+_AGE = re.compile(r",\s*\d{1,2}\s*,|\b\d{1,2}-year-old\b")
+
+
+@functools.cache
+def _companion_cue() -> re.Pattern[str]:
+    return re.compile(rf"\b{words_pattern(rules()['companion_cues'])}\b", re.IGNORECASE)
+
+
+def _words_after_amount(view: SentenceView, amount: Amount) -> list[str]:
+    return re.findall(r"[\w-]+", view.text[amount.end:amount.end + 30].lower())[:3]
 
 
 def _own_counterpart(number: Token, sentence: Span) -> str | None:
@@ -618,10 +682,10 @@ def _total_period(view: SentenceView, at: int) -> Period | None:
 
 
 def period_of(view: SentenceView, amount: Amount, walk: Walk, inherited: bool,
-              tally_total_at: int | None = None) -> tuple[Period | None, float]:
+              tally_total_at: int | None = None, named: bool = False) -> tuple[Period | None, float]:
     """The number's own period, else the sentence's, else the earlier count's; (period, confidence penalty)."""
     published = view.document.published
-    if not view.attached[amount] and _in_brackets(view, amount):
+    if not view.attached[amount] and _in_brackets(view, amount) and not named:
         return _bracket_period(view, amount, walk)
     shared = _total_period(view, tally_total_at) if tally_total_at is not None else None
     if shared is not None:
@@ -713,7 +777,7 @@ def _capped(period: Period, published: date | None) -> Period:
 
 
 def to_fact(view: SentenceView, amount: Amount, walk: Walk, tally: Tally) -> Fact:
-    period, penalty = period_of(view, amount, walk, tally.inherited, tally.total_at)
+    period, penalty = period_of(view, amount, walk, tally.inherited, tally.total_at, tally.named)
     period = _as_of_cap(view, period) if period is not None else None
     qualifier = average_or(view.text, amount)
     end = max(tally.end, amount.end)
