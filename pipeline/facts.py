@@ -67,6 +67,7 @@ class Fact:
     end_char: int
     confidence: float
     extractor_version: str = ""  # set by the walk from the extractor that claimed the number
+    compared: bool = False  # a figure set beside another count ("up from 132 in 2023"), not a count of its own
 
     def row(self) -> dict[str, Any]:
         return {
@@ -284,7 +285,7 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
         walk.facts.extend(expanded)
         walk.previous = expanded[-1]
     facts = walk.facts
-    counts = [f for f in facts if f.kind in ("activity_count", "companion_count")]
+    counts = [f for f in facts if f.kind in ("activity_count", "companion_count") and not f.compared]
     if counts:
         discourse.last_count = counts[-1]
         if counts[-1].kind == "activity_count" and counts[-1].subject:

@@ -63,6 +63,9 @@ class Tally:
     inherited: bool = False  # subject or category taken from an earlier count
     total_at: int | None = None  # "9 of his 14 visits": where the total is (in the sentence), whose period it shares
     named: bool = False  # read off an official's name ("Kim Yang Gon (59)"): a bracket after it is no comparison
+    period_from: Period | None = None  # the period of the count this one breaks down or is compared with
+    has_period_from: bool = False
+    compared: bool = False  # a figure set beside the count just made ("down from 132 in 2023")
 
 
 def read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
@@ -83,6 +86,12 @@ def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     named = _companion_by_name(view, amount, walk)
     if named is not None and not re.match(r"\s*of\b", view.text[amount.end:]):
         return named
+    breakdown = _sector_breakdown(view, amount, walk) if named is None else None
+    if breakdown is not None:
+        return breakdown
+    compared = _compared_figure(view, amount, walk) if named is None else None
+    if compared is not None:
+        return compared
     bracketed = _bracketed_comparison(view, amount, walk, sentence) if named is None else None
     if bracketed is not None:
         return bracketed
@@ -144,6 +153,89 @@ def _companion_by_name(view: SentenceView, amount: Amount, walk: Walk) -> Tally 
     return None
 
 
+def _reference_count(view: SentenceView, walk: Walk) -> Fact | None:
+    """The count a breakdown or a comparison refers to: the last one of this sentence, else of the text."""
+    own = [f for f in walk.facts if f.kind in ("activity_count", "companion_count") and not f.compared]
+    if own:
+        return own[-1]
+    last = walk.discourse.last_count
+    return last if last is not None and view.start - last.end_char < 600 else None
+
+
+@functools.cache
+def _breakdown_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    sectors = words_pattern([w for w in rules()["sector_words"] if w != "note"])
+    nouns = r"(?:ones|activities|events|appearances|outings|visits|engagements|inspections|trips)"
+    after = re.compile(
+        rf"^\s*(?:of\s+(?:them|those|these|which)\s+|were\s+|was\s+)?(?P<sector>{sectors})(?:[\s-]+related)?"
+        rf"(?:\s+{nouns})?(?:\s+in\s+nature)?\s*(?:[,;.)—–]|$|and\b|or\b|while\b|versus\b|against\b|with\b|in\b)",
+        re.IGNORECASE)
+    before = re.compile(
+        rf"\b(?P<sector>{sectors})(?:[\s-]+related)?(?:\s+{nouns})?\s*,?\s*(?:accounting\s+for|accounted\s+for|"
+        rf"account\s+for|made\s+up|make\s+up|making\s+up|numbered|totall?ed|came\s+to|at|for|with|numbering)?\s*,?\s*$",
+        re.IGNORECASE)
+    return after, before
+
+
+def _sector_breakdown(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
+    """A part of the count just made, named by a sector word next to its number: "41 were military-related and
+    29 economic", "46 economic activities and 38 military ones", "economic activities accounting for 31 and
+    military ones 28", "24 of them military", "Military events accounted for 49 of them"."""
+    reference = _reference_count(view, walk)
+    if reference is None or reference.kind != "activity_count" or amount.value is None:
+        return None
+    if reference.value is not None and amount.value > reference.value:
+        return None
+    after_pattern, before_pattern = _breakdown_patterns()
+    text = view.text
+    found = after_pattern.match(text[amount.end:])
+    if found is None:
+        start = max(0, amount.start - 60)
+        window = text[start:amount.start]
+        found = before_pattern.search(window)
+        if found is None or re.search(r"\d", window[found.start():]):
+            return None
+    sector = rules()["sector_words"].get(found.group("sector").lower())
+    if sector is None:
+        return None
+    return Tally(False, reference.subject, None, sector, None, amount.end, inherited=True,
+                 period_from=reference.period, has_period_from=True)
+
+
+_COMPARED_BEFORE = re.compile(
+    r"\b(?:compared\s+(?:with|to)|compares\s+with|against|versus|vs\.?|(?:up|down)\s+from|from|than)\s+"
+    r"(?:a\s+record\s+|just\s+|only\s+|the\s+|about\s+|some\s+|around\s+|roughly\s+)?$", re.IGNORECASE)
+_RELATIVE_YEAR = re.compile(r"\b(?:last\s+year|the\s+(?:year|twelve\s+months)\s+before|a\s+year\s+(?:earlier|before)|"
+                            r"the\s+previous\s+year|the\s+prior\s+year)\b", re.IGNORECASE)
+
+
+def _compared_figure(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
+    """"compared with 151 last year", "down from a record 161 in 2010", "That compares with 46 in January-June
+    2024": the count just made, for the period compared with."""
+    if not _COMPARED_BEFORE.search(view.text[max(0, amount.start - 40):amount.start]):
+        return None
+    if re.match(r"\s*(?:percent|per\s+cent|%|won|times\s+(?:as|more))", view.text[amount.end:], re.IGNORECASE):
+        return None
+    reference = _reference_count(view, walk)
+    if reference is None:
+        return None
+    if reference.value is not None and amount.value is not None and not (
+            reference.value / 4 <= amount.value <= reference.value * 4):
+        return None  # "35 from 53" yes; "the 2013 figure of 212" beside 94 is read by the parse
+    period = _year_before(reference.period) if _RELATIVE_YEAR.match(view.text[amount.end:].lstrip(" ,")) else None
+    return Tally(reference.kind == "companion_count", reference.subject, reference.category, reference.sector,
+                 reference.counterpart, amount.end, inherited=True, period_from=period, has_period_from=period is not None,
+                 compared=True)
+
+
+def _year_before(period: Period | None) -> Period | None:
+    """"compared with 151 last year" in a text about 2013: 2012."""
+    if period is None:
+        return None
+    year = period.end.year - 1
+    return Period(date(year, 1, 1), date(year, 12, 31), str(year), "year")
+
+
 _AGE = re.compile(r",\s*\d{1,2}\s*,|\b\d{1,2}-year-old\b")
 
 
@@ -192,7 +284,7 @@ def _bracketed_comparison(view: SentenceView, amount: Amount, walk: Walk, senten
     if len(gap) > 40 or (token_before is not None and person_of(token_before.root, sentence) is not None):
         return None
     return Tally(previous.kind == "companion_count", previous.subject, previous.category, previous.sector,
-                 previous.counterpart, 0, inherited=True)
+                 previous.counterpart, 0, inherited=True, compared=True)
 
 
 def number_token(number: Span) -> Token:
@@ -238,7 +330,7 @@ def _comparison(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> 
     if previous is None or previous.kind not in ("activity_count", "companion_count"):
         return None
     return Tally(previous.kind == "companion_count", previous.subject, previous.category, previous.sector,
-                 previous.counterpart, 0, inherited=True)
+                 previous.counterpart, 0, inherited=True, compared=True)
 
 
 def _change(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
@@ -777,7 +869,10 @@ def _capped(period: Period, published: date | None) -> Period:
 
 
 def to_fact(view: SentenceView, amount: Amount, walk: Walk, tally: Tally) -> Fact:
-    period, penalty = period_of(view, amount, walk, tally.inherited, tally.total_at, tally.named)
+    if tally.has_period_from and not _explicit_year(view, amount):
+        period, penalty = tally.period_from, 0.1
+    else:
+        period, penalty = period_of(view, amount, walk, tally.inherited, tally.total_at, tally.named)
     period = _as_of_cap(view, period) if period is not None else None
     qualifier = average_or(view.text, amount)
     end = max(tally.end, amount.end)
@@ -787,7 +882,15 @@ def to_fact(view: SentenceView, amount: Amount, walk: Walk, tally: Tally) -> Fac
     kind = "companion_count" if tally.companion else "activity_count"
     value = amount.value if amount.value is not None else None
     return Fact(kind, tally.subject, tally.sector, tally.category, tally.counterpart, None, period, value, amount.low,
-                amount.high, qualifier, None, view.text, view.start + amount.start, view.start + end, confidence)
+                amount.high, qualifier, None, view.text, view.start + amount.start, view.start + end, confidence,
+                compared=tally.compared)
+
+
+def _explicit_year(view: SentenceView, amount: Amount) -> bool:
+    """Whether the period bound to the number names its year ("(53 in 2024)"), not one relative to the text."""
+    periods = view.attached[amount]
+    mentions = [t for t in view.temporals if any(t.period is p for p in periods)]
+    return any(re.search(r"\b(?:19|20)\d\d\b", t.text) for t in mentions)
 
 
 _RATE = re.compile(r"\b(?:a|per|each|every)\s+(?:year|month|week)\b(?!\s+(?:earlier|ago|before|later|on))|\bannually\b|\bmonthly\b|\byearly\b")
