@@ -167,7 +167,9 @@ def _breakdown_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     sectors = words_pattern([w for w in rules()["sector_words"] if w != "note"])
     nouns = r"(?:ones|activities|events|appearances|outings|visits|engagements|inspections|trips)"
     after = re.compile(
-        rf"^\s*(?:of\s+(?:them|those|these|which)\s+|were\s+|was\s+)?(?P<sector>{sectors})(?:[\s-]+related)?"
+        rf"^\s*(?:of\s+(?:them|those|these|which|(?:this\s+year['’]s|the|those|these|his|her)\s+(?:[\w-]+\s+){{0,2}}?"
+        rf"(?:outings|appearances|events|activities|engagements|visits)\s+(?:were|was))\s+|were\s+|was\s+)?"
+        rf"(?P<sector>{sectors})(?:[\s-]+related)?"
         rf"(?:\s+{nouns})?(?:\s+in\s+nature)?\s*(?:[,;.)—–]|$|and\b|or\b|while\b|versus\b|against\b|with\b|in\b)",
         re.IGNORECASE)
     before = re.compile(
@@ -579,8 +581,10 @@ def _whose(token: Token, view: SentenceView, walk: Walk, sentence: Span) -> str 
             return walk.discourse.subject
         verb = clause_verb(token)
         if token.lower_ in ("him", "his") and verb is not None and _is_companion(verb):
-            return _LEADER  # "X accompanied him on 40 of his 130 activities": he is the one accompanied
-        return walk.discourse.subject or _LEADER
+            return _leader_named_before(view, token) or _LEADER  # "X accompanied him on 40 of his 130": the one accompanied
+        if walk.discourse.subject in _LEADERS:
+            return walk.discourse.subject
+        return _leader_named_before(view, token) or walk.discourse.subject or _LEADER
     if any(text == w or text.endswith(" " + w) for w in rules()["not_persons"]):
         return ""  # the army, troops, the country: not a person's public activities
     head = token.lower_ if token.pos_ != "PROPN" else text
@@ -589,6 +593,16 @@ def _whose(token: Token, view: SentenceView, walk: Walk, sentence: Span) -> str 
         # speaks, the counted person is the one the discourse is about
         return walk.discourse.subject or (walk.discourse.last_count.subject if walk.discourse.last_count else "")
     return None
+
+
+_LEADERS = ("Kim Jong Un", "Kim Jong Il", "Kim Il Sung")
+
+
+def _leader_named_before(view: SentenceView, token: Token) -> str | None:
+    """The leader the text last named before ``token`` ("Kim Jong Il died ... He had remained active")."""
+    at = token.idx
+    named = [p.canonical_name for p in view.document.persons if p.start_char < at and p.canonical_name in _LEADERS]
+    return named[-1] if named else None
 
 
 def _proper_name(token: Token, sentence: Span) -> str | None:
@@ -625,6 +639,8 @@ def _with_leader(token: Token) -> bool:
     for prep in (c for c in token.children if c.dep_ == "prep"):
         target = " ".join(t.lower_ for t in prep.subtree)
         leader = any(w in target.split() for w in ("him", "leader", "brother", "kim", "father")) or "side" in target
+        if prep.lower_ == "by" and "side" not in target:
+            continue  # "79 appearances by the leader": his own
         if leader and (prep.lower_ in rules()["companion_with"] or "side" in target):
             return True
     return False
