@@ -24,6 +24,7 @@ things are not. Every fact keeps its sentence and the character span of its numb
 from __future__ import annotations
 
 import bisect
+import calendar
 import functools
 import hashlib
 import itertools
@@ -92,6 +93,7 @@ class Discourse:
     period: Period | None = None
     rate_period: Period | None = None
     market_places: tuple[str, ...] = ()  # the market cities the last sentence naming one named, in order
+    year: int | None = None  # the year the last sentence that named one talked about
     last_count: "Fact | None" = None  # the last tally of an earlier sentence, for "Of those, 53 were military"
 
 
@@ -268,6 +270,7 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
     sentence = ctx.text[start:end]
     local = [_since(sentence, replace(t, start_char=t.start_char - start, end_char=t.end_char - start), ctx.published)
              for t in temporals]
+    local = _in_the_year_talked_about(local, discourse, ctx.published, sentence)
     amounts = find_amounts(sentence, [(t.start_char, t.end_char) for t in local])
     subject = _subject(ctx, start, end, sentence)
     if subject and patterns()["activity_context"].search(sentence):
@@ -305,6 +308,54 @@ def _claim(view: SentenceView, amount: Amount, walk: Walk, extractors: Sequence[
         if fact is not None:
             return replace(fact, kind=extractor.name, extractor_version=extractor.version)
     return None
+
+
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_RELATIVE = re.compile(r"\b(?:last|this|next|previous|past|ago|earlier|before|since|so\s+far|today|yesterday|"
+                       r"week|coming|current|following|prior)\b", re.IGNORECASE)
+
+
+def _in_the_year_talked_about(mentions: list[TemporalMention], discourse: Discourse, published: date | None,
+                              sentence: str = "") -> list[TemporalMention]:
+    """"In the second half of 2024 he was seen at 61 events, compared with 47 in the first half": a month, season,
+    quarter or half without a year is in the year the sentence (else the text just before) talks about, not
+    always the publication's; a year compared with ("up from 80 in 2007") is not the one talked about."""
+
+    def text_before(mention: TemporalMention) -> str:
+        return sentence[max(0, mention.start_char - 30):mention.start_char]
+    named = [t for t, before in ((t, text_before(t)) for t in mentions)
+             if (_YEAR.search(t.text) or t.period.granularity == "year") and not _COMPARED_PERIOD.search(before)]
+    year = named[0].period.end.year if named else discourse.year
+    if year is None:
+        return mentions
+    anchored = []
+    for mention in mentions:
+        period = mention.period
+        if (period.granularity in ("month", "season", "half", "quarter") and not _YEAR.search(mention.text)
+                and not _RELATIVE.search(mention.text) and period.start.year == period.end.year != year):
+            moved = _moved_to(period, year)
+            if moved is not None and (published is None or moved.start <= published):
+                mention = replace(mention, period=_capped_to(moved, published))
+        anchored.append(mention)
+    if named:
+        discourse.year = named[-1].period.end.year
+    return anchored
+
+
+def _moved_to(period: Period, year: int) -> Period | None:
+    try:
+        start = period.start.replace(year=year)
+        end = date(year, period.end.month, calendar.monthrange(year, period.end.month)[1]) \
+            if (period.end + timedelta(days=1)).day == 1 else period.end.replace(year=year)
+    except ValueError:
+        return None
+    return Period(start, end, period.label.replace(str(period.end.year), str(year)), period.granularity)
+
+
+def _capped_to(period: Period, published: date | None) -> Period:
+    if published is None or period.end <= published:
+        return period
+    return Period(period.start, published, period.label, period.granularity)
 
 
 def _one_per_place(fact: Fact) -> list[Fact]:
@@ -411,6 +462,13 @@ def _subject(ctx: DocumentFacts, start: int, end: int, sentence: str) -> str | N
         if name:
             return name
     return None
+
+
+def persons_between(ctx: DocumentFacts, start: int, end: int) -> Sequence[Entity]:
+    """The document's persons that begin in [start, end), found by bisection (the list is in text order)."""
+    first = bisect.bisect_left(ctx.persons, start, key=_start_char)
+    last = bisect.bisect_left(ctx.persons, end, key=_start_char)
+    return ctx.persons[first:last]
 
 
 def _start_char(entity: Entity) -> int:

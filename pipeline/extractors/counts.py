@@ -37,7 +37,7 @@ from pipeline.extractors.grammar import (
 )
 from pipeline.fact_rules import rules as fact_rules
 from pipeline.fact_rules import words_pattern
-from pipeline.facts import Fact, SentenceView, Walk
+from pipeline.facts import Fact, SentenceView, Walk, persons_between
 from pipeline.numbers import Amount
 from pipeline.rules import load_json
 
@@ -126,7 +126,7 @@ def _companion_by_name(view: SentenceView, amount: Amount, walk: Walk) -> Tally 
                  view.text[max(0, amount.start - 40):amount.start]):
         return None  # "37 of his 88 appearances": the 88 are the leader's
     at = view.start + amount.start
-    people = [e for e in view.document.persons if view.start <= e.start_char and e.end_char <= at]
+    people = [e for e in persons_between(view.document, view.start, at) if e.end_char <= at]
     cue = _companion_cue()
     context = bool(cue.search(view.text)) or any(f.kind == "companion_count" for f in walk.facts) or (
         walk.discourse.last_count is not None and walk.discourse.last_count.kind == "companion_count")
@@ -147,7 +147,9 @@ def _companion_by_name(view: SentenceView, amount: Amount, walk: Walk) -> Tally 
         between_cue = bool(cue.search(gap))
         if not between_cue and len(gap.strip(" ,(:")) > 12:
             return None
-        if name == walk.discourse.subject and not re.search(r"\baccompan", gap, re.IGNORECASE):
+        reference = _reference_count(view, walk)
+        own = name in _LEADERS or (reference is not None and reference.kind == "activity_count" and name == reference.subject)
+        if own and not re.search(r"\baccompan", gap, re.IGNORECASE):
             return None  # the leader's own count
         return Tally(True, name, None, _sector(_words_after_amount(view, amount)), None, amount.end, named=True)
     return None
@@ -600,9 +602,10 @@ _LEADERS = ("Kim Jong Un", "Kim Jong Il", "Kim Il Sung")
 
 def _leader_named_before(view: SentenceView, token: Token) -> str | None:
     """The leader the text last named before ``token`` ("Kim Jong Il died ... He had remained active")."""
-    at = token.idx
-    named = [p.canonical_name for p in view.document.persons if p.start_char < at and p.canonical_name in _LEADERS]
-    return named[-1] if named else None
+    for person in reversed(persons_between(view.document, 0, token.idx)[-200:]):
+        if person.canonical_name in _LEADERS:
+            return person.canonical_name
+    return None
 
 
 def _proper_name(token: Token, sentence: Span) -> str | None:
