@@ -201,7 +201,7 @@ def _vocabulary() -> _Vocabulary:
 # "2,024", "2024.5", "$2024"). Units after the number are checked in code.
 _YEAR_CORE = r"(?:19\d\d|20\d\d|2100)"
 _YEAR = rf"(?<![\w$₩€£¥])(?<!\d[.,]){_YEAR_CORE}(?![\w%]|[.,]\d)"
-_PREP = r"(?:\b(?P<prep>in|on|during|throughout|by|as\s+of|at|for)\s+)?"
+_PREP = r"(?:\b(?P<prep>in|on|during|throughout|by|as\s+of|at|for|since)\s+)?"
 _REL_YEAR = r"(?P<rel>this|last|next)\s+year\b"
 _DAY = r"\d\d?(?:st|nd|rd|th)?"
 # A day may touch a capitalised word (scraped "On August 4Kim Jong Un") but not a time or a number.

@@ -427,7 +427,8 @@ def expression_end(sentence: str, amount: Amount) -> int:
     return amount.end + counterpart.end() if counterpart else amount.end
 
 
-_COMPARED_PERIOD = re.compile(r"(?:\b(?:from|than)\s+(?:in\s+)?(?:the\s+)?|\bcompared\s+(?:with|to)\s+(?:the\s+)?)$",
+_COMPARED_PERIOD = re.compile(r"(?:\b(?:from|than)\s+(?:in\s+|during\s+)?(?:all\s+of\s+)?(?:the\s+)?(?:same\s+\w+\s+)?|"
+                              r"\bcompared\s+(?:with|to)\s+(?:the\s+)?|\bas\s+(?:in|during)\s+(?:the\s+)?(?:same\s+\w+\s+)?)$",
                               re.IGNORECASE)
 
 

@@ -536,6 +536,9 @@ def _subject(view: SentenceView, walk: Walk, sentence: Span, noun: Token | None,
         agent = next((c for c in by.children if c.dep_ == "pobj"), None) if by is not None else None
         if agent is not None:
             candidates.append(agent)
+        for acl in (c for c in noun.children if c.dep_ in ("acl", "relcl")):  # "the 159 activities recorded for the leader"
+            for prep in (c for c in acl.children if c.dep_ == "prep" and c.lower_ in ("for", "by")):
+                candidates += [c for c in prep.children if c.dep_ == "pobj"]
     if noun is not None and noun.dep_ == "pobj" and noun.head.lower_ == "of":  # "of Kim's 40 events"
         owner = noun.head.head
         if possessor(owner) is not None:
@@ -581,6 +584,8 @@ def _whose(token: Token, view: SentenceView, walk: Walk, sentence: Span) -> str 
     if token.lower_ in ("he", "him", "his", "she", "her") or described or text.endswith("-year-old"):
         if token.lower_ in ("she", "her"):
             return walk.discourse.subject
+        if token.lower_ in ("him", "his") and walk.discourse.subject not in _LEADERS:
+            return _leader_named_before(view, token) or walk.discourse.subject or _LEADER
         verb = clause_verb(token)
         if token.lower_ in ("him", "his") and verb is not None and _is_companion(verb):
             return _leader_named_before(view, token) or _LEADER  # "X accompanied him on 40 of his 130": the one accompanied
@@ -749,8 +754,19 @@ def _counterpart(noun: Token | None, verb: Token | None, sentence: Span, person:
     for text in places:
         country = _country(text)
         if country is not None:
+            if len(_countries(text)) > 1:
+                return None  # "five summits with the leaders of three countries — two with Trump, two with Xi"
             return country
     return None
+
+
+def _countries(text: str) -> set[str]:
+    lowered = f" {text.lower()} "
+    found = set()
+    for country, words in fact_rules()["counterparts"].items():
+        if country != "note" and any(f" {w.lower()}" in lowered for w in words if len(w) > 3):
+            found.add(country)
+    return found
 
 
 def _country(text: str) -> str | None:

@@ -167,7 +167,7 @@ def phrase_words(noun: Token) -> list[str]:
 
 def _ancestors_until(token: Token, top: Token) -> Iterator[Token]:
     current = token
-    while current is not top and current.head.i != current.i:
+    while current.i != top.i and current.head.i != current.i:  # Tokens are views: compare positions, not objects
         yield current
         current = current.head
 
