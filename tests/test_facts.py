@@ -134,3 +134,64 @@ def test_facts_companion_counts(nlp):
 def test_facts_never_crash_on_odd_text(nlp, text):
     for row in facts_of(text or " "):
         assert row["kind"] in {"activity_count", "companion_count", "exchange_rate", "price"}
+
+
+def test_facts_companions_listed_by_name_each_get_their_own_count(nlp):
+    rows = facts_of("Kim Jong Un made 120 public appearances in 2023. Ri Il Hwan was at his side most often, "
+                    "on 51 occasions, followed by Pak Thae Song (37) and Kim Tok Hun (22); Choe Son Hui, 59, joined 14.")
+    companion = {(r["subject"], r["value"], r["period_label"]) for r in rows if r["kind"] == "companion_count"}
+    assert companion == {("Ri Il Hwan", 51.0, "2023"), ("Pak Thae Song", 37.0, "2023"), ("Kim Tok Hun", 22.0, "2023"),
+                         ("Choe Son Hui", 14.0, "2023")}  # not 59: her age
+
+
+def test_facts_sector_words_next_to_numbers_break_down_the_count(nlp):
+    rows = facts_of("Kim Jong Un made 96 public appearances in 2022, up from 70 in 2021. "
+                    "Of them, 33 were military-related and 21 economic, while political ones accounted for 18.")
+    counts = {(r["sector"], r["value"], r["period_label"]) for r in rows if r["kind"] == "activity_count"}
+    assert counts == {(None, 96.0, "2022"), (None, 70.0, "2021"), ("military", 33.0, "2022"),
+                      ("economic", 21.0, "2022"), ("political", 18.0, "2022")}
+
+
+def test_facts_compared_with_last_year_counts_back_from_the_years_talked_about(nlp):
+    rows = facts_of("Kim Jong Un conducted 140 public activities in 2016, compared with 121 last year.",
+                    published=date(2017, 1, 9))
+    assert {(r["value"], r["period_label"]) for r in rows} == {(140.0, "2016"), (121.0, "2015")}
+
+
+def test_facts_a_count_in_a_relative_clause_keeps_its_since_period(nlp):
+    [row] = facts_of("Kim, who has now met the Chinese leader four times since 2018, left Beijing on Wednesday.",
+                     published=date(2019, 6, 21))
+    assert (row["value"], row["counterpart"], str(row["period_start"]), str(row["period_end"])) == (
+        4, "China", "2018-01-01", "2019-06-21")
+
+
+def test_facts_a_half_without_a_year_is_in_the_year_the_sentence_talks_about(nlp):
+    rows = facts_of("In the second half of 2023, Kim Jong Un was seen at 58 events, compared with 44 in the first half.",
+                    published=date(2024, 2, 20))
+    assert {(r["value"], str(r["period_start"]), str(r["period_end"])) for r in rows} == {
+        (58.0, "2023-07-01", "2023-12-31"), (44.0, "2023-01-01", "2023-06-30")}
+
+
+def test_facts_market_city_named_in_an_earlier_sentence(nlp):
+    rows = facts_of("Our correspondent checked prices at the main market in Hoeryong on March 4. "
+                    "A kilogram of rice cost 5,200 won and corn 2,300 won; the dollar fetched 8,700 won.",
+                    published=date(2019, 3, 12))
+    assert {(r["kind"], r["place"], str(r["period_start"]), r["value"]) for r in rows} == {
+        ("price", "Hoeryong", "2019-03-04", 5200.0), ("price", "Hoeryong", "2019-03-04", 2300.0),
+        ("exchange_rate", "Hoeryong", "2019-03-04", 8700.0)}
+
+
+def test_facts_market_quotes_respectively_and_in_both_cities(nlp):
+    rows = facts_of("Rice sold for 4,900 won and 5,050 won per kilogram in Sinuiju and Chongjin, respectively. "
+                    "The dollar traded at about 8,100 won in both Pyongyang and Hyesan.", published=date(2018, 5, 2))
+    assert {(r["kind"], r["place"], r["value"]) for r in rows} == {
+        ("price", "Sinuiju", 4900.0), ("price", "Chongjin", 5050.0),
+        ("exchange_rate", "Pyongyang", 8100.0), ("exchange_rate", "Hyesan", 8100.0)}
+
+
+def test_facts_market_average_official_and_changes(nlp):
+    rows = facts_of("In the third quarter the dollar averaged 8,150 won in Sinuiju, while the official rate stood near "
+                    "105 won. The yuan traded at 1,200 won, 15 won lower than a week earlier.", published=date(2016, 10, 3))
+    assert {(r["category"], r["place"], r["qualifier"], r["value"], r["unit"]) for r in rows} == {
+        ("market", "Sinuiju", "average", 8150.0, "KPW/USD"), ("official", None, "approx", 105.0, "KPW/USD"),
+        ("market", "Sinuiju", "exact", 1200.0, "KPW/CNY")}

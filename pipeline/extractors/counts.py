@@ -83,6 +83,8 @@ def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     if sentence is None or number is None or not len(number):
         return None
     root = number_token(number)
+    if _age_after_name(view, amount):
+        return None
     named = _companion_by_name(view, amount, walk)
     if named is not None and not re.match(r"\s*of\b", view.text[amount.end:]):
         return named
@@ -138,7 +140,7 @@ def _companion_by_name(view: SentenceView, amount: Amount, walk: Walk) -> Tally 
             continue  # "at Kim Jong Un's side", "Kim Jong Un's daughter": not the companion's name
         if re.search(r"\d", _AGE.sub("", gap)) or len(gap) > 120:
             return None
-        if _AGE.fullmatch(gap + ","):
+        if re.fullmatch(r"\s*,\s*", gap) and view.text[amount.end:].lstrip().startswith(","):
             return None  # "Choe Ryong Hae, 66, was ...": his age
         before = view.document.text[max(view.start, person.start_char - 16):person.start_char].lower().split()
         if before and before[-1] in rules()["accompanied_markers"]:
@@ -238,6 +240,15 @@ def _year_before(period: Period | None) -> Period | None:
         return None
     year = period.end.year - 1
     return Period(date(year, 1, 1), date(year, 12, 31), str(year), "year")
+
+
+def _age_after_name(view: SentenceView, amount: Amount) -> bool:
+    """"Choe Son Hui, 59, joined 14": the number between commas right after a name is an age."""
+    if amount.value is None or amount.value > 120 or not view.text[amount.end:].lstrip().startswith(","):
+        return False
+    at = view.start + amount.start
+    people = persons_between(view.document, view.start, at)
+    return bool(people) and re.fullmatch(r"\s*,\s*", view.document.text[people[-1].end_char:at]) is not None
 
 
 _AGE = re.compile(r",\s*\d{1,2}\s*,|\b\d{1,2}-year-old\b")

@@ -233,7 +233,9 @@ def _listed_after(sentence: str, following: list[tuple[str, int, int]]) -> list[
 
 
 _LIST = re.compile(r"\d[\d,]*(?:\s+won)?(?:\s*,\s*\d[\d,]*(?:\s+won)?)*\s*,?\s*(?:and|or)\s+\d[\d,]*(?:\s+won)?"
-                   r"(?:\s+(?:per|a)\s+(?:kilogram|kilo|kg))?\s*,?\s*respectively\b", re.IGNORECASE)
+                   r"(?:\s+(?:per|a)\s+(?:kilogram|kilo|kg))?"
+                   r"(?:\s+(?:in|at)\s+[A-Z][\w-]*(?:(?:\s*,\s*|\s+and\s+|\s*,\s*and\s+)[A-Z][\w-]*)*)?"
+                   r"\s*,?\s*respectively\b")
 
 
 def _respective_city(sentence: str, amount: Amount, cities: list[tuple[str, int, int]]) -> str | None:
