@@ -94,7 +94,7 @@ def test_config_dask_runner_and_cluster(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[flow]\ntask_runner = "ray"\n', "task_runner must be one of 'default', 'dask'"),
+    ('[flow]\ntask_runner = "ray"\n', "task_runner must be one of 'default', 'processes', 'dask'"),
     ("[dask]\nn_workers = 0\n", "n_workers must be at least 1"),
     ("[dask]\nworkers = 2\n", "unknown key 'workers'"),
 ])

@@ -282,3 +282,28 @@ def test_ingest_pipeline_version_does_not_depend_on_which_module_was_imported_fi
     versions = {subprocess.run([sys.executable, "-c", program.format(first=first)], capture_output=True, text=True,
                                check=True).stdout.strip() for first in ("pipeline.sectors", "pipeline.facts")}
     assert len(versions) == 1, versions
+
+
+def test_ingest_on_a_pool_of_worker_processes_stores_what_one_process_stores(store, config, tmp_path):
+    """task_runner = "processes": the analysis in spawned workers (their own model copies), the same rows."""
+    from pipeline.config import ProcessesConfig
+    from pipeline.ingest import analysis_in_processes
+    from pipeline.store import open_store
+
+    archive = kcna_archive(tmp_path / "kcna.json", STORIES + [
+        (5, "Pyongyang, June 5 (KCNA) -- Kim Jong Un made 130 public appearances in 2024, 41 of them military.")])
+    plain = run_ingest(store, config, register(store, str(archive)))
+    pooled_store = open_store(f"sqlite:///{tmp_path / 'pooled.db'}")
+    pooled_config = replace(config, flow=replace(config.flow, task_runner="processes"),
+                            processes=ProcessesConfig(workers=2, documents_per_task=1))
+    with analysis_in_processes(pooled_config) as (run_config, analyze_many):
+        pooled = run_ingest(pooled_store, run_config, register(pooled_store, str(archive)),
+                            steps=replace(PLAIN_STEPS, analyze_many=analyze_many))
+    assert (pooled.status, pooled.counts.new, pooled.counts.failed) == (plain.status, plain.counts.new, 0)
+
+    def rows(s, table, columns):
+        return sorted(tuple(str(value) for value in row) for row in s.read_table(table)[columns].itertuples(index=False))
+    for table, columns in (("entities", ["document_id", "label", "text", "start_char"]),
+                           ("facts", ["document_id", "kind", "sector", "value", "start_char"])):
+        assert rows(pooled_store, table, columns) == rows(store, table, columns)
+    assert rows(pooled_store, "facts", ["kind", "value"]) == [("activity_count", "130.0"), ("activity_count", "41.0")]
