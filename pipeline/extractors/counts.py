@@ -94,6 +94,9 @@ def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     compared = _compared_figure(view, amount, walk) if named is None else None
     if compared is not None:
         return compared
+    item = _list_item(view, amount, walk) if named is None else None
+    if item is not None:
+        return item
     bracketed = _bracketed_comparison(view, amount, walk, sentence) if named is None else None
     if bracketed is not None:
         return bracketed
@@ -232,6 +235,24 @@ def _compared_figure(view: SentenceView, amount: Amount, walk: Walk) -> Tally | 
     return Tally(reference.kind == "companion_count", reference.subject, reference.category, reference.sector,
                  reference.counterpart, amount.end, inherited=True, period_from=period, has_period_from=period is not None,
                  compared=True)
+
+
+_ITEM_WITH = re.compile(r"^\s*(?:each\s+)?(?:with|to|in|involving)\s+(?P<who>[^,;:()—–]{2,50})", re.IGNORECASE)
+
+
+def _list_item(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
+    """"five summits — two with Donald Trump, two with Xi Jinping and one with Vladimir Putin": each item a part
+    of the count just made in the sentence, with its own counterpart."""
+    own = [f for f in walk.facts if f.kind == "activity_count" and not f.compared]
+    found = _ITEM_WITH.match(view.text[amount.end:])
+    if not own or found is None or amount.value is None:
+        return None
+    reference = own[-1]
+    country = _country(found.group("who"))
+    if country is None or country == "North Korea" or (reference.value is not None and amount.value > reference.value):
+        return None
+    return Tally(False, reference.subject, reference.category, reference.sector, country, amount.end + found.end(),
+                 inherited=True, period_from=reference.period, has_period_from=True)
 
 
 def _year_before(period: Period | None) -> Period | None:
