@@ -249,6 +249,8 @@ def _list_item(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
         return None
     reference = own[-1]
     country = _country(found.group("who"))
+    if len(_countries(found.group("who"))) > 1:
+        return None  # "4 to Laos and Vietnam": the parse names both
     if country is None or country == "North Korea" or (reference.value is not None and amount.value > reference.value):
         return None
     return Tally(False, reference.subject, reference.category, reference.sector, country, amount.end + found.end(),
