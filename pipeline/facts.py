@@ -258,7 +258,9 @@ def _join_broken_sentences(text: str, spans: Sequence[tuple[int, int]]) -> list[
             previous = text[joined[-1][0]:joined[-1][1]].rstrip()
             gap = text[joined[-1][1]:start]
             nxt = text[start:end].lstrip()
-            if previous and previous[-1] not in ".!?:;\"”)" and nxt[:1].islower() and "\n\n" not in gap:
+            unended = previous and previous[-1] not in ".!?:;\"”)"
+            # a boundary inside a line without a full stop is the parser's slip ("Kim Ju | Ae featured at 21")
+            if unended and ((nxt[:1].islower() and "\n\n" not in gap) or "\n" not in gap):
                 joined[-1] = (joined[-1][0], end)
                 continue
         joined.append((start, end))

@@ -86,8 +86,8 @@ def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     if _age_after_name(view, amount):
         return None
     named = _companion_by_name(view, amount, walk)
-    if named is not None and not re.match(r"\s*of\b", view.text[amount.end:]):
-        return named
+    if named is not None and not re.match(r"\s*of\b", view.text[amount.end:]) and canonical_person(named.subject):
+        return named  # else the parse may know better ("Kim's daughter, Ju Ae"; "9 of his 14 visits")
     breakdown = _sector_breakdown(view, amount, walk) if named is None else None
     if breakdown is not None:
         return breakdown
@@ -962,7 +962,8 @@ def _explicit_year(view: SentenceView, amount: Amount) -> bool:
     return any(re.search(r"\b(?:19|20)\d\d\b", t.text) for t in mentions)
 
 
-_RATE = re.compile(r"\b(?:a|per|each|every)\s+(?:year|month|week)\b(?!\s+(?:earlier|ago|before|later|on))|\bannually\b|\bmonthly\b|\byearly\b")
+_RATE = re.compile(r"\b(?:a|per|each|every)\s+(?:year|month|week)\b(?!\s+(?:earlier|ago|before|later|on(?!\s+average)))|"
+                   r"\bannually\b|\bmonthly\b|\byearly\b|\bon\s+average\b")
 
 
 def average_or(sentence: str, amount: Amount) -> str:
