@@ -58,6 +58,8 @@ def _qualifier_before(text: str, start: int) -> tuple[str, int]:
     for qualifier, pattern in _qualifier_patterns():
         match = pattern.search(before)
         if match:
+            if match.group("word").endswith("than") and re.search(r"\bthe\s+$", before):
+                return "exact", start  # "fewer than the 72 logged in 2019": a figure compared with, not a bound
             return qualifier, start - (len(before) - match.start("word"))
     return "exact", start
 

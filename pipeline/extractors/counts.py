@@ -573,6 +573,8 @@ def _subject(view: SentenceView, walk: Walk, sentence: Span, noun: Token | None,
         for acl in (c for c in noun.children if c.dep_ in ("acl", "relcl")):  # "the 159 activities recorded for the leader"
             for prep in (c for c in acl.children if c.dep_ == "prep" and c.lower_ in ("for", "by")):
                 candidates += [c for c in prep.children if c.dep_ == "pobj"]
+            if acl.dep_ == "relcl" and acl.lemma_.lower() in rules()["event_verbs"]:  # "the 17 trips Kim Jong Un made"
+                candidates += [c for c in acl.children if c.dep_ == "nsubj"]
     if noun is not None and noun.dep_ == "pobj" and noun.head.lower_ == "of":  # "of Kim's 40 events"
         owner = noun.head.head
         if possessor(owner) is not None:
