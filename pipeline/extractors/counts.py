@@ -877,16 +877,27 @@ def _period_in_clause(view: SentenceView, amount: Amount) -> Period | None:
     verb = clause_verb(number.root)
     if verb is None:
         return None
-    kept = {t.i for t in verb.subtree if not side_clause(t, verb) and _adjunct_path(t, verb)}
     claimed = {id(p) for other, periods in view.attached.items() if other is not amount for p in periods}
     inside = []
     for mention in view.temporals:
+        if id(mention.period) in claimed:
+            continue
         tokens = view.span(mention.start_char, mention.end_char)
-        if tokens is not None and all(t.i in kept for t in tokens) and id(mention.period) not in claimed:
+        if tokens is not None and len(tokens) and all(_in_clause_of(t, verb) for t in tokens):
             inside.append(mention)
     if not inside:
         return None
     return min(inside, key=lambda t: abs(t.start_char - amount.start)).period
+
+
+def _in_clause_of(token: Token, verb: Token) -> bool:
+    """Whether ``token`` is under ``verb`` as an adjunct of its own clause (not in a side clause, not an object's)."""
+    current = token
+    while current.i != verb.i:
+        if current.head.i == current.i:
+            return False  # not under the verb at all
+        current = current.head
+    return not side_clause(token, verb) and _adjunct_path(token, verb)
 
 
 def _in_main_clause(view: SentenceView, period: Period) -> bool:
