@@ -115,7 +115,7 @@ def analyze(documents: list[CleanDocument]) -> list[list[dict]]:
 
 
 def passages_of(split: str) -> list[dict]:
-    return [json.loads(line) for path in sorted((GOLD / split).glob("*.jsonl"))
+    return [dict(json.loads(line), _file=path.name) for path in sorted((GOLD / split).glob("*.jsonl"))
             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -130,6 +130,7 @@ def evaluate_split(split: str, show_errors: bool) -> dict:
                     "passages_without_facts": sum(1 for p in passages if not p["facts"])}
     for mode in MODES:
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        by_file: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         errors = []
         for passage, rows in zip(passages, extracted):
             for kind in kinds:
@@ -138,11 +139,16 @@ def evaluate_split(split: str, show_errors: bool) -> dict:
                 missed, spurious, found = match(golds, mine, mode)
                 tally = counts[kind]
                 tally[0], tally[1], tally[2] = tally[0] + found, tally[1] + len(spurious), tally[2] + len(missed)
+                per_file = by_file[passage.get("_file", split)]
+                per_file[0], per_file[1], per_file[2] = (per_file[0] + found, per_file[1] + len(spurious),
+                                                         per_file[2] + len(missed))
                 if show_errors and (missed or spurious) and mode == "full":
                     errors.append({"id": passage["id"], "text": passage["text"][:400], "missed": missed,
                                    "spurious": [brief(r) for r in spurious]})
         total = [sum(c[i] for c in counts.values()) for i in range(3)]
         result[mode] = {**{k: _prf(*counts[k]) for k in kinds if any(counts[k])}, "all": _prf(*total)}
+        if mode == "full":
+            result["full_by_file"] = {name: _prf(*c) for name, c in sorted(by_file.items())}
         if show_errors and mode == "full":
             result["errors"] = errors
     return result
@@ -286,6 +292,11 @@ def main() -> None:
             scores = result[split][mode]
             line = "  ".join(f"{k} P {s['precision']:.2f} R {s['recall']:.2f}" for k, s in scores.items())
             print(f"{split:<10} {mode:<8} {line}")
+    for split in SPLITS:
+        files = result[split].get("full_by_file", {})
+        if len(files) > 1:
+            print(f"{split:<10} by file  " + "  ".join(f"{name} P {s['precision']:.2f} R {s['recall']:.2f}"
+                                                 for name, s in files.items()))
     if "speed" in result:
         speed = result["speed"]
         print(f"speed: {speed['extraction_s_per_100kb']} s of extraction per 100 KB "
