@@ -668,10 +668,10 @@ def _name(text: str) -> str:
 
 def _foreign(text: str, sentence: Span | None = None) -> bool:
     """A person named among a foreign country's leaders, or called South Korean (or foreign) in the sentence."""
-    names = set(re.findall(r"[\w-]+", text.lower()))
+    lowered = " " + " ".join(re.findall(r"[\w-]+", text.lower())) + " "
     for country, words in fact_rules()["counterparts"].items():
-        if country != "note" and any(w.lower() in names for w in words if w[:1].isupper() and len(w) > 3):
-            return True
+        if country != "note" and any(f" {w.lower()} " in lowered for w in words if w[:1].isupper() and len(w) > 3):
+            return True  # "Putin", "Park Geun-hye"
     if sentence is None:
         return False
     before = sentence.text[:max(0, sentence.text.find(text))].lower()[-40:]
