@@ -172,7 +172,7 @@ def _reference_count(view: SentenceView, walk: Walk) -> Fact | None:
 @functools.cache
 def _breakdown_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     sectors = words_pattern([w for w in rules()["sector_words"] if w != "note"])
-    nouns = r"(?:ones|activities|events|appearances|outings|visits|engagements|inspections|trips)"
+    nouns = r"(?:ones|activities|events|appearances|outings|visits|engagements|inspections|trips|affairs)"
     after = re.compile(
         rf"^\s*(?:of\s+(?:them|those|these|which|(?:this\s+year['’]s|the|those|these|his|her)\s+(?:[\w-]+\s+){{0,2}}?"
         rf"(?:outings|appearances|events|activities|engagements|visits)\s+(?:were|was))\s+|were\s+|was\s+)?"
@@ -180,8 +180,10 @@ def _breakdown_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
         rf"(?:\s+{nouns})?(?:\s+in\s+nature)?\s*(?:[,;.)—–]|$|and\b|or\b|while\b|versus\b|against\b|with\b|in\b)",
         re.IGNORECASE)
     before = re.compile(
-        rf"\b(?P<sector>{sectors})(?:[\s-]+related)?(?:\s+{nouns})?\s*,?\s*(?:accounting\s+for|accounted\s+for|"
-        rf"account\s+for|made\s+up|make\s+up|making\s+up|numbered|totall?ed|came\s+to|at|for|with|numbering)?\s*,?\s*$",
+        rf"\b(?P<sector>{sectors})(?:[\s-]+related)?(?:\s+{nouns})?"
+        rf"(?:\s+(?:came|ranked|placed|stood|were|was)?\s*(?:first|second|third|fourth|fifth|next|last))?\s*[,:]?\s*"
+        rf"(?:accounting\s+for|accounted\s+for|account\s+for|made\s+up|make\s+up|making\s+up|numbered|totall?ed|"
+        rf"came\s+to|at|for|with|numbering)?\s*,?\s*$",
         re.IGNORECASE)
     return after, before
 
@@ -858,7 +860,9 @@ def period_of(view: SentenceView, amount: Amount, walk: Walk, inherited: bool,
     own = _period_in_clause(view, amount)
     if own is not None:
         return _capped(own, published), 0.05
-    if view.main is not None and _in_main_clause(view, view.main):
+    if view.main is not None and (named or _in_main_clause(view, view.main)):
+        # a ranking of companions ("the official seen most often at his side in 2021, accompanying him 49 times")
+        # takes the sentence's period wherever the parse hangs it
         return _capped(view.main, published), 0.1
     parallel = next((f for f in reversed(walk.facts) if not view.text[:f.start_char - view.start].rstrip()
                      .endswith("(")), None)  # the count this one stands beside, not a bracketed comparison
