@@ -228,6 +228,11 @@ def _note_market_scene(sentence: str, published: date | None, discourse: Discour
     """A sentence without a quote may still set the scene of the next ones: "Our partner in Hyesan checked
     prices on Feb. 27." Its dates are read only when it names a market city or a market."""
     _note_market_places(sentence, discourse)
+    years = set(re.findall(r"\b(?:in|of|for|during)\s+((?:19|20)\d\d)\b", sentence))
+    if len(years) == 1 and patterns()["activity_context"].search(sentence):
+        year = int(years.pop())  # "Who stood closest to Kim Jong Un in 2019?": the year the next counts are of
+        discourse.period = Period(date(year, 1, 1), date(year, 12, 31), str(year), "year")
+        discourse.year = year
     if not (discourse.market_places and re.search(r"\b(?:markets?|prices?|surveys?|survey(?:ed)?|checked)\b",
                                                    sentence, re.IGNORECASE)):
         return

@@ -85,6 +85,9 @@ def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     root = number_token(number)
     if _age_after_name(view, amount):
         return None
+    item = _bracketed_item(view, amount, walk)
+    if item is not None:
+        return item
     named = _companion_by_name(view, amount, walk)
     if named is not None and not re.match(r"\s*of\b", view.text[amount.end:]) and canonical_person(named.subject):
         return named  # else the parse may know better ("Kim's daughter, Ju Ae"; "9 of his 14 visits")
@@ -237,6 +240,34 @@ def _compared_figure(view: SentenceView, amount: Amount, walk: Walk) -> Tally | 
     return Tally(reference.kind == "companion_count", reference.subject, reference.category, reference.sector,
                  reference.counterpart, amount.end, inherited=True, period_from=period, has_period_from=period is not None,
                  compared=True)
+
+
+_BEFORE_BRACKET = re.compile(r"(?P<words>[A-Za-z][A-Za-z\s-]{0,40}?)\s*\(\s*$")
+
+
+def _bracketed_item(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
+    """"party meetings (14), weapons tests (11)", "Military events (29) outnumbered economic ones (26)": a figure in
+    brackets after a category or a sector names a part of the count just made, with that category or sector
+    (after a count, "51 events (53 in 2024)", the bracket is a comparison, read elsewhere)."""
+    found = _BEFORE_BRACKET.search(view.text[max(0, amount.start - 45):amount.start])
+    if found is None or amount.value is None or not re.match(r"\s*\)", view.text[amount.end:]):
+        return None
+    words = found.group("words").lower().split()[-3:]
+    nouns = rules()["count_nouns"]
+    category = next((nouns.get(w) or nouns.get(w.rstrip("s")) or nouns.get(w[:-2] if w.endswith("es") else w)
+                     for w in reversed(words) if (nouns.get(w) or nouns.get(w.rstrip("s")))), None)
+    if words and words[-1] in ("meetings", "meeting") and set(words) & set(rules()["party_meeting_words"]):
+        category = "party meetings"
+    sector = _sector(words)
+    if category is None and sector is None:
+        return None
+    reference = _reference_count(view, walk)
+    if reference is None or reference.kind != "activity_count":
+        return None
+    if reference.value is not None and amount.value > reference.value:
+        return None
+    return Tally(False, reference.subject, category, sector, None, amount.end, inherited=True,
+                 period_from=reference.period, has_period_from=True)
 
 
 _ITEM_WITH = re.compile(r"^\s*(?:each\s+)?(?:with|to|in|involving)\s+(?P<who>[^,;:()—–]{2,50})", re.IGNORECASE)
