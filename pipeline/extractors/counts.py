@@ -249,10 +249,14 @@ def _bracketed_item(view: SentenceView, amount: Amount, walk: Walk) -> Tally | N
     """"party meetings (14), weapons tests (11)", "Military events (29) outnumbered economic ones (26)": a figure in
     brackets after a category or a sector names a part of the count just made, with that category or sector
     (after a count, "51 events (53 in 2024)", the bracket is a comparison, read elsewhere)."""
-    found = _BEFORE_BRACKET.search(view.text[max(0, amount.start - 45):amount.start])
+    window_start = max(0, amount.start - 45)
+    found = _BEFORE_BRACKET.search(view.text[window_start:amount.start])
     if found is None or amount.value is None or not re.match(r"\s*\)", view.text[amount.end:]):
         return None
     words = found.group("words").lower().split()[-3:]
+    ahead = view.text[:window_start + found.start("words") + len(found.group("words"))].split()
+    if len(ahead) > len(words) and _is_number_word(ahead[-len(words) - 1]):
+        return None  # "37 economic events (28)": a count's comparison figure
     nouns = rules()["count_nouns"]
     category = next((nouns.get(w) or nouns.get(w.rstrip("s")) or nouns.get(w[:-2] if w.endswith("es") else w)
                      for w in reversed(words) if (nouns.get(w) or nouns.get(w.rstrip("s")))), None)
@@ -268,6 +272,10 @@ def _bracketed_item(view: SentenceView, amount: Amount, walk: Walk) -> Tally | N
         return None
     return Tally(False, reference.subject, category, sector, None, amount.end, inherited=True,
                  period_from=reference.period, has_period_from=True)
+
+
+def _is_number_word(word: str) -> bool:
+    return bool(re.fullmatch(r"[\d,.]+", word)) or word.lower() in fact_rules()["number_words"]
 
 
 _ITEM_WITH = re.compile(r"^\s*(?:each\s+)?(?:with|to|in|involving)\s+(?P<who>[^,;:()—–]{2,50})", re.IGNORECASE)
