@@ -144,8 +144,8 @@ def _companion_by_name(view: SentenceView, amount: Amount, walk: Walk) -> Tally 
         gap = view.document.text[person.end_char:at]
         if gap.startswith(("'s", "’s")):
             continue  # "at Kim Jong Un's side", "Kim Jong Un's daughter": not the companion's name
-        if re.search(r"\d", _AGE.sub("", gap)) or len(gap) > 120:
-            return None
+        if re.search(r"\d", _YEARS.sub("", _AGE.sub("", gap))) or len(gap) > 120:
+            return None  # another number between the name and this one (a year may be: "at his side in 2021, ... 49")
         if re.fullmatch(r"\s*,\s*", gap) and view.text[amount.end:].lstrip().startswith(","):
             return None  # "Choe Ryong Hae, 66, was ...": his age
         before = view.document.text[max(view.start, person.start_char - 16):person.start_char].lower().split()
@@ -315,6 +315,7 @@ def _age_after_name(view: SentenceView, amount: Amount) -> bool:
     return bool(people) and re.fullmatch(r"\s*,\s*", view.document.text[people[-1].end_char:at]) is not None
 
 
+_YEARS = re.compile(r"\b(?:19|20)\d\d\b")
 _AGE = re.compile(r",\s*\d{1,2}\s*,|\b\d{1,2}-year-old\b")
 
 
