@@ -229,7 +229,7 @@ def _note_market_scene(sentence: str, published: date | None, discourse: Discour
     prices on Feb. 27." Its dates are read only when it names a market city or a market."""
     _note_market_places(sentence, discourse)
     years = set(re.findall(r"\b(?:in|of|for|during)\s+((?:19|20)\d\d)\b", sentence))
-    if len(years) == 1 and patterns()["activity_context"].search(sentence):
+    if len(years) == 1 and (patterns()["activity_context"].search(sentence) or re.search(r"\bKim\b|\bleader\b", sentence)):
         year = int(years.pop())  # "Who stood closest to Kim Jong Un in 2019?": the year the next counts are of
         discourse.period = Period(date(year, 1, 1), date(year, 12, 31), str(year), "year")
         discourse.year = year

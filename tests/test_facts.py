@@ -195,3 +195,10 @@ def test_facts_market_average_official_and_changes(nlp):
     assert {(r["category"], r["place"], r["qualifier"], r["value"], r["unit"]) for r in rows} == {
         ("market", "Sinuiju", "average", 8150.0, "KPW/USD"), ("official", None, "approx", 105.0, "KPW/USD"),
         ("market", "Sinuiju", "exact", 1200.0, "KPW/CNY")}
+
+
+def test_facts_owned_totals_and_relatives_by_kinship(nlp):
+    rows = facts_of("The ministry put Kim Jong Un's public activities for 2016 at 140. "
+                    "His father's tally of public activities had stood at 95 in 2009.", published=date(2016, 12, 28))
+    assert {(r["subject"], r["value"], r["period_end"].year) for r in rows} == {
+        ("Kim Jong Un", 140.0, 2016), ("Kim Jong Il", 95.0, 2009)}

@@ -103,6 +103,9 @@ def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     bracketed = _bracketed_comparison(view, amount, walk, sentence) if named is None else None
     if bracketed is not None:
         return bracketed
+    owned = _owned_total(view, amount, walk) if named is None else None
+    if owned is not None:
+        return owned
     own = _own_counterpart(root, sentence)
     for construction in constructions(sentence, root):
         tally = _READERS[construction.name](view, construction.nodes, walk, sentence)
@@ -240,6 +243,47 @@ def _compared_figure(view: SentenceView, amount: Amount, walk: Walk) -> Tally | 
     return Tally(reference.kind == "companion_count", reference.subject, reference.category, reference.sector,
                  reference.counterpart, amount.end, inherited=True, period_from=period, has_period_from=period is not None,
                  compared=True)
+
+
+_OWNED_TOTAL = re.compile(
+    r"(?P<owner>\b[Hh](?:is|er)\s+(?P<kin>[a-z-]+)['’]s|\b[A-Z][\w-]*(?:\s+[A-Z][\w-]*){0,3}['’]s|\b[Hh]is|\b[Hh]er|"
+    r"\b[Tt]he\s+leader['’]s)\s+"
+    r"(?:[\w-]+\s+){0,3}?(?P<noun>activities|appearances|outings|engagements|events|tally|count|total)\b"
+    r"(?:[^.;\d]|(?:19|20)\d\d){0,60}?\b(?:at|to|of|was|were|stood\s+at|came\s+to|reached|hit|numbered|totall?ed)\s+"
+    r"(?:(?:just|only|a\s+mere|some|about|around|roughly|nearly)\s+)?$")
+
+
+def _owned_total(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
+    """"put Kim Jong Un's public activities for 2025 at 131", "Kim Jong Il's tally of public activities stood at
+    103", "The leader's public appearances fell to 94": a total said of an owner's activities, when the parse gives
+    no reading."""
+    found = _OWNED_TOTAL.search(view.text[max(0, amount.start - 140):amount.start])
+    if found is None or amount.value is None or re.match(r"\s*(?:percent|per\s+cent|%)", view.text[amount.end:]):
+        return None
+    owner = found.group("owner")
+    if found.group("kin"):  # "His father's tally"
+        leader = walk.discourse.subject if walk.discourse.subject in _LEADERS else _leader_named_before_at(
+            view, view.start + amount.start)
+        relatives = rules()["kinship"].get(leader or "", {})
+        subject = relatives.get(found.group("kin")) if isinstance(relatives, dict) else None
+    elif owner.lower() in ("his", "her", "the leader's", "the leader’s"):
+        subject = (walk.discourse.subject if owner.lower() == "her" else None) or _leader_named_before_at(
+            view, view.start + amount.start) or walk.discourse.subject
+    else:
+        found_person = canonical_person(re.sub(r"['’]s$", "", owner))
+        subject = found_person.canonical_name if found_person is not None else None
+        if subject is None:
+            return None
+    if subject is None or _foreign(subject):
+        return None
+    return Tally(False, subject, None, None, None, amount.end)
+
+
+def _leader_named_before_at(view: SentenceView, at: int) -> str | None:
+    for person in reversed(persons_between(view.document, 0, at)[-200:]):
+        if person.canonical_name in _LEADERS:
+            return person.canonical_name
+    return None
 
 
 _BEFORE_BRACKET = re.compile(r"(?P<words>[A-Za-z][A-Za-z\s-]{0,40}?)\s*\(\s*$")
@@ -656,6 +700,9 @@ def _whose(token: Token, view: SentenceView, walk: Walk, sentence: Span) -> str 
     if person is not None:
         name = _name(person.text)
         return f"!{name}" if _foreign(person.text, sentence) else name
+    kin = _kin(token, view, walk)
+    if kin is not None:
+        return kin
     text = " ".join(t.lower_ for t in token.subtree if t.dep_ not in ("punct",))
     words = set(re.findall(r"[\w-]+", text))
     described = any(w in words or (" " in w and w in text) for w in rules()["leader_descriptions"])
@@ -681,6 +728,22 @@ def _whose(token: Token, view: SentenceView, walk: Walk, sentence: Span) -> str 
 
 
 _LEADERS = ("Kim Jong Un", "Kim Jong Il", "Kim Il Sung")
+
+
+def _kin(token: Token, view: SentenceView, walk: Walk) -> str | None:
+    """"the 102 his father managed in 2011": the leader's father, by the kinship table (count_rules.json)."""
+    relation = token.lower_
+    owner = next((c for c in token.children if c.dep_ == "poss"), None)
+    if owner is None:
+        return None
+    table = rules()["kinship"]
+    if owner.lower_ in ("his", "her"):
+        relative_of = walk.discourse.subject if walk.discourse.subject in table else _leader_named_before(view, token)
+    else:
+        person = person_of(owner, view.span()) if view.span() is not None else None
+        relative_of = _name(person.text) if person is not None else None
+    found = table.get(relative_of or "", {}).get(relation) if isinstance(table.get(relative_of or ""), dict) else None
+    return found
 
 
 def _leader_named_before(view: SentenceView, token: Token) -> str | None:
