@@ -699,7 +699,7 @@ def _whose(token: Token, view: SentenceView, walk: Walk, sentence: Span) -> str 
             return name
     if person is not None:
         name = _name(person.text)
-        return f"!{name}" if _foreign(person.text, sentence) else name
+        return f"!{name}" if _foreign(person.text, sentence) or _foreign(name) else name
     kin = _kin(token, view, walk)
     if kin is not None:
         return kin
@@ -710,12 +710,16 @@ def _whose(token: Token, view: SentenceView, walk: Walk, sentence: Span) -> str 
         if token.lower_ in ("she", "her"):
             return walk.discourse.subject
         if token.lower_ in ("him", "his") and walk.discourse.subject not in _LEADERS:
-            return _leader_named_before(view, token) or walk.discourse.subject or _LEADER
+            subject = walk.discourse.subject
+            male = subject is not None and canonical_name_of(subject) not in rules()["female_persons"]
+            return _leader_named_before(view, token) or (subject if male else None) or _LEADER
         verb = clause_verb(token)
         if token.lower_ in ("him", "his") and verb is not None and _is_companion(verb):
             return _leader_named_before(view, token) or _LEADER  # "X accompanied him on 40 of his 130": the one accompanied
         if walk.discourse.subject in _LEADERS:
             return walk.discourse.subject
+        if text.endswith("-year-old") and walk.discourse.subject and _foreign(walk.discourse.subject):
+            return f"!{walk.discourse.subject}"  # "The 62-year-old has held 37 public events" after President Yoon
         return _leader_named_before(view, token) or walk.discourse.subject or _LEADER
     if any(text == w or text.endswith(" " + w) for w in rules()["not_persons"]):
         return ""  # the army, troops, the country: not a person's public activities
@@ -744,6 +748,11 @@ def _kin(token: Token, view: SentenceView, walk: Walk) -> str | None:
         relative_of = _name(person.text) if person is not None else None
     found = table.get(relative_of or "", {}).get(relation) if isinstance(table.get(relative_of or ""), dict) else None
     return found
+
+
+def canonical_name_of(name: str) -> str:
+    found = canonical_person(name)
+    return found.canonical_name if found is not None else name
 
 
 def _leader_named_before(view: SentenceView, token: Token) -> str | None:
