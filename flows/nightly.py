@@ -121,8 +121,8 @@ def analysis_on_runner(config: Config, steps: IngestSteps,
     """The config and steps of the run: unchanged for the default runner; with Dask, the
     analysis submitted to the cluster, batches of ``[dask] documents_per_task``."""
     if config.flow.task_runner == "processes":  # plain functions in a pool: no task runs in the UI
-        with analysis_in_processes(config, log) as (config, analyze_many):
-            yield config, replace(steps, analyze_many=analyze_many)
+        with analysis_in_processes(config, steps, log) as pooled:
+            yield pooled
         return
     if config.flow.task_runner != "dask":
         yield config, steps

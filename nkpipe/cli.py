@@ -6,7 +6,7 @@ import contextlib
 import functools
 import sys
 import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
@@ -278,18 +278,6 @@ def revisions(
         typer.echo(f"{when}  {row['document_id']}  {row['title'] or row['url']}\n    {what}")
 
 
-@contextlib.contextmanager
-def _analysis(config):
-    """The steps of `nkpipe ingest`: in this process, or on the pool of ``task_runner = "processes"``."""
-    from pipeline.ingest import PLAIN_STEPS, analysis_in_processes
-
-    if config.flow.task_runner != "processes":
-        yield config, PLAIN_STEPS
-        return
-    with analysis_in_processes(config, _progress) as (config, analyze_many):
-        yield config, replace(PLAIN_STEPS, analyze_many=analyze_many)
-
-
 @app.command()
 @handles_errors
 def ingest(
@@ -315,7 +303,11 @@ def ingest(
     sources = [ensure_source(store, SourceSpec(p, kind, None, _date(published)), address_policy=policy,
                              progress=_progress)
                for p in paths_or_urls]
-    with _analysis(context.config) as (config, steps):
+    from pipeline.ingest import PLAIN_STEPS, analysis_in_processes
+
+    pooled = context.config.flow.task_runner == "processes"
+    with (analysis_in_processes(context.config, log=_progress) if pooled
+          else contextlib.nullcontext((context.config, PLAIN_STEPS))) as (config, steps):
         summary = run_ingest(store, config, sources, steps=steps, progress=_progress, flow_name="ingest")
     from pipeline.activities import rebuild_register, register_needs_rebuild
     from pipeline.clusters import rebuild_story_clusters

@@ -123,6 +123,10 @@ class SentenceView:
     main: Period | None  # the sentence's own period: the first no number claimed
     subject: str | None  # the person the sentence counts, if it names one
 
+    def periods_of_other_numbers(self, amount: Amount) -> frozenset[int]:
+        """The ids of the periods bound to the sentence's other numbers: not ``amount``'s to take."""
+        return frozenset(id(p) for other, periods in self.attached.items() if other is not amount for p in periods)
+
     @property
     def date_spans(self) -> list[tuple[int, int]]:
         return [(t.start_char, t.end_char) for t in self.temporals]
@@ -208,6 +212,7 @@ def extract_facts(parsed: ParsedDocument, extractors: Sequence[FactExtractor] | 
     facts: list[Fact] = []
     for start, end in _join_broken_sentences(text, sentences):
         if not _may_hold_facts(text[start:end], trigger):
+            _note_year(text[start:end], discourse)
             _note_market_scene(text[start:end], document.published, discourse)
             continue  # most sentences: resolving their dates would cost more than all the rest
         in_sentence = [replace(t, start_char=t.start_char + start, end_char=t.end_char + start)
@@ -224,15 +229,20 @@ def _note_market_places(sentence: str, discourse: Discourse) -> None:
         discourse.market_places = cities
 
 
+def _note_year(sentence: str, discourse: Discourse) -> None:
+    """A sentence without figures that names the leader and one year ("Who stood closest to Kim Jong Un in
+    2019?") gives the counts after it their period."""
+    years = set(re.findall(r"\b(?:in|of|for|during)\s+((?:19|20)\d\d)\b", sentence))
+    if len(years) == 1 and (patterns()["activity_context"].search(sentence) or re.search(r"\bKim\b|\bleader\b", sentence)):
+        year = int(years.pop())
+        discourse.period = Period(date(year, 1, 1), date(year, 12, 31), str(year), "year")
+        discourse.year = year
+
+
 def _note_market_scene(sentence: str, published: date | None, discourse: Discourse) -> None:
     """A sentence without a quote may still set the scene of the next ones: "Our partner in Hyesan checked
     prices on Feb. 27." Its dates are read only when it names a market city or a market."""
     _note_market_places(sentence, discourse)
-    years = set(re.findall(r"\b(?:in|of|for|during)\s+((?:19|20)\d\d)\b", sentence))
-    if len(years) == 1 and (patterns()["activity_context"].search(sentence) or re.search(r"\bKim\b|\bleader\b", sentence)):
-        year = int(years.pop())  # "Who stood closest to Kim Jong Un in 2019?": the year the next counts are of
-        discourse.period = Period(date(year, 1, 1), date(year, 12, 31), str(year), "year")
-        discourse.year = year
     if not (discourse.market_places and re.search(r"\b(?:markets?|prices?|surveys?|survey(?:ed)?|checked)\b",
                                                    sentence, re.IGNORECASE)):
         return

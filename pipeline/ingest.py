@@ -182,34 +182,6 @@ def analyze_rolling(submit: Callable[[Sequence[BatchItem], Config], Any], window
     return many
 
 
-def pool_size(config: Config) -> int:
-    """Worker processes of ``[flow] task_runner = "processes"``: ``[processes] workers``, else one per core."""
-    return config.processes.workers or os.cpu_count() or 1
-
-
-@contextlib.contextmanager
-def analysis_in_processes(config: Config, log: Callable[[str], None] = lambda message: None
-                          ) -> Iterator[tuple[Config, AnalyzeMany]]:
-    """The analysis (spaCy, facts, sectors) on a pool of worker processes on this machine, every core
-    by default; fetching, cleaning and writing stay in this process.
-
-    Yields the run's config (batches of ``[processes] documents_per_task``) and the ``analyze_many``
-    that feeds the pool. Workers are started by spawning, not forking: the parent has threads
-    (HTTP clients, Prefect's) and a forked copy of a held lock would hang. Each worker loads the
-    models once, on its first batch.
-    """
-    workers = pool_size(config)
-    in_flight = config.processes.batches_in_flight or 2 * workers
-    log(f"analysis on {workers} worker processes, {in_flight} batches of "
-        f"{config.processes.documents_per_task} documents at a time")
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        def submit(batch: Sequence[BatchItem], config_: Config) -> Future:
-            return pool.submit(analyze_batch, list(batch), config_)
-
-        yield (replace(config, flow=replace(config.flow, documents_per_task=config.processes.documents_per_task)),
-               analyze_rolling(submit, in_flight))
-
-
 @dataclass(frozen=True)
 class IngestSteps:
     """The four step functions of a run; the flow swaps in Prefect tasks with the same signatures.
@@ -230,6 +202,34 @@ class IngestSteps:
 
 
 PLAIN_STEPS = IngestSteps()
+
+
+def pool_size(config: Config) -> int:
+    """Worker processes of ``[flow] task_runner = "processes"``: ``[processes] workers``, else one per core."""
+    return config.processes.workers or os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def analysis_in_processes(config: Config, steps: IngestSteps | None = None,
+                          log: Callable[[str], None] = lambda message: None) -> Iterator[tuple[Config, IngestSteps]]:
+    """The analysis (spaCy, facts, sectors) on a pool of worker processes on this machine, every core
+    by default; fetching, cleaning and writing stay in this process.
+
+    Yields the run's config (batches of ``[processes] documents_per_task``) and ``steps`` (the plain
+    ones by default) whose ``analyze_many`` feeds the pool. Workers are started by spawning, not
+    forking: the parent has threads (HTTP clients, Prefect's) and a forked copy of a held lock would
+    hang. Each worker loads the models once, on its first batch.
+    """
+    workers = pool_size(config)
+    in_flight = config.processes.batches_in_flight or 2 * workers
+    log(f"analysis on {workers} worker processes, {in_flight} batches of "
+        f"{config.processes.documents_per_task} documents at a time")
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        def submit(batch: Sequence[BatchItem], config_: Config) -> Future:
+            return pool.submit(analyze_batch, list(batch), config_)
+
+        yield (replace(config, flow=replace(config.flow, documents_per_task=config.processes.documents_per_task)),
+               replace(steps or PLAIN_STEPS, analyze_many=analyze_rolling(submit, in_flight)))
 
 
 def current_versions(config: Config) -> tuple[str, str]:

@@ -296,9 +296,8 @@ def test_ingest_on_a_pool_of_worker_processes_stores_what_one_process_stores(sto
     pooled_store = open_store(f"sqlite:///{tmp_path / 'pooled.db'}")
     pooled_config = replace(config, flow=replace(config.flow, task_runner="processes"),
                             processes=ProcessesConfig(workers=2, documents_per_task=1))
-    with analysis_in_processes(pooled_config) as (run_config, analyze_many):
-        pooled = run_ingest(pooled_store, run_config, register(pooled_store, str(archive)),
-                            steps=replace(PLAIN_STEPS, analyze_many=analyze_many))
+    with analysis_in_processes(pooled_config) as (run_config, steps):
+        pooled = run_ingest(pooled_store, run_config, register(pooled_store, str(archive)), steps=steps)
     assert (pooled.status, pooled.counts.new, pooled.counts.failed) == (plain.status, plain.counts.new, 0)
 
     def rows(s, table, columns):

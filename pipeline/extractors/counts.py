@@ -91,21 +91,11 @@ def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     named = _companion_by_name(view, amount, walk)
     if named is not None and not re.match(r"\s*of\b", view.text[amount.end:]) and canonical_person(named.subject):
         return named  # else the parse may know better ("Kim's daughter, Ju Ae"; "9 of his 14 visits")
-    breakdown = _sector_breakdown(view, amount, walk) if named is None else None
-    if breakdown is not None:
-        return breakdown
-    compared = _compared_figure(view, amount, walk) if named is None else None
-    if compared is not None:
-        return compared
-    item = _list_item(view, amount, walk) if named is None else None
-    if item is not None:
-        return item
-    bracketed = _bracketed_comparison(view, amount, walk, sentence) if named is None else None
-    if bracketed is not None:
-        return bracketed
-    owned = _owned_total(view, amount, walk) if named is None else None
-    if owned is not None:
-        return owned
+    if named is None:  # readings off the words around the number, before the parse's
+        for reader in (_sector_breakdown, _compared_figure, _list_item, _bracketed_comparison, _owned_total):
+            tally = reader(view, amount, walk)
+            if tally is not None:
+                return tally
     own = _own_counterpart(root, sentence)
     for construction in constructions(sentence, root):
         tally = _READERS[construction.name](view, construction.nodes, walk, sentence)
@@ -262,12 +252,11 @@ def _owned_total(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None
         return None
     owner = found.group("owner")
     if found.group("kin"):  # "His father's tally"
-        leader = walk.discourse.subject if walk.discourse.subject in _LEADERS else _leader_named_before_at(
+        leader = walk.discourse.subject if walk.discourse.subject in _LEADERS else _leader_named_before(
             view, view.start + amount.start)
-        relatives = rules()["kinship"].get(leader or "", {})
-        subject = relatives.get(found.group("kin")) if isinstance(relatives, dict) else None
+        subject = _relative(found.group("kin"), leader)
     elif owner.lower() in ("his", "her", "the leader's", "the leader’s"):
-        subject = (walk.discourse.subject if owner.lower() == "her" else None) or _leader_named_before_at(
+        subject = (walk.discourse.subject if owner.lower() == "her" else None) or _leader_named_before(
             view, view.start + amount.start) or walk.discourse.subject
     else:
         found_person = canonical_person(re.sub(r"['’]s$", "", owner))
@@ -277,13 +266,6 @@ def _owned_total(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None
     if subject is None or _foreign(subject):
         return None
     return Tally(False, subject, None, None, None, amount.end)
-
-
-def _leader_named_before_at(view: SentenceView, at: int) -> str | None:
-    for person in reversed(persons_between(view.document, 0, at)[-200:]):
-        if person.canonical_name in _LEADERS:
-            return person.canonical_name
-    return None
 
 
 _BEFORE_BRACKET = re.compile(r"(?P<words>[A-Za-z][A-Za-z\s-]{0,40}?)\s*\(\s*$")
@@ -396,7 +378,7 @@ def _categorized_as_other(verb: Token) -> bool:
         t.lower_ in rules()["other_words"] for t in verb.subtree)
 
 
-def _bracketed_comparison(view: SentenceView, amount: Amount, walk: Walk, sentence: Span) -> Tally | None:
+def _bracketed_comparison(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     """"51 military events (53 in 2024)": a bracketed figure right after a count is that count, another period.
     Read off the text, since parsers hang such brackets anywhere; not after a name ("Kim Jae Ryong (24)")."""
     previous = walk.previous
@@ -405,7 +387,7 @@ def _bracketed_comparison(view: SentenceView, amount: Amount, walk: Walk, senten
         return None
     gap = view.text[previous.end_char - view.start:len(before) - 1]
     token_before = view.span(len(before) - 2, len(before) - 1)
-    if len(gap) > 40 or (token_before is not None and person_of(token_before.root, sentence) is not None):
+    if len(gap) > 40 or (token_before is not None and person_of(token_before.root, view.span()) is not None):
         return None
     return Tally(previous.kind == "companion_count", previous.subject, previous.category, previous.sector,
                  previous.counterpart, 0, inherited=True, compared=True)
@@ -711,16 +693,16 @@ def _whose(token: Token, view: SentenceView, walk: Walk, sentence: Span) -> str 
             return walk.discourse.subject
         if token.lower_ in ("him", "his") and walk.discourse.subject not in _LEADERS:
             subject = walk.discourse.subject
-            male = subject is not None and canonical_name_of(subject) not in rules()["female_persons"]
-            return _leader_named_before(view, token) or (subject if male else None) or _LEADER
+            male = subject is not None and _name(subject) not in rules()["female_persons"]
+            return _leader_named_before(view, token.idx) or (subject if male else None) or _LEADER
         verb = clause_verb(token)
         if token.lower_ in ("him", "his") and verb is not None and _is_companion(verb):
-            return _leader_named_before(view, token) or _LEADER  # "X accompanied him on 40 of his 130": the one accompanied
+            return _leader_named_before(view, token.idx) or _LEADER  # "X accompanied him on 40 of his 130": the one accompanied
         if walk.discourse.subject in _LEADERS:
             return walk.discourse.subject
         if text.endswith("-year-old") and walk.discourse.subject and _foreign(walk.discourse.subject):
             return f"!{walk.discourse.subject}"  # "The 62-year-old has held 37 public events" after President Yoon
-        return _leader_named_before(view, token) or walk.discourse.subject or _LEADER
+        return _leader_named_before(view, token.idx) or walk.discourse.subject or _LEADER
     if any(text == w or text.endswith(" " + w) for w in rules()["not_persons"]):
         return ""  # the army, troops, the country: not a person's public activities
     head = token.lower_ if token.pos_ != "PROPN" else text
@@ -740,24 +722,24 @@ def _kin(token: Token, view: SentenceView, walk: Walk) -> str | None:
     owner = next((c for c in token.children if c.dep_ == "poss"), None)
     if owner is None:
         return None
-    table = rules()["kinship"]
     if owner.lower_ in ("his", "her"):
-        relative_of = walk.discourse.subject if walk.discourse.subject in table else _leader_named_before(view, token)
+        in_table = walk.discourse.subject in rules()["kinship"]
+        relative_of = walk.discourse.subject if in_table else _leader_named_before(view, token.idx)
     else:
         person = person_of(owner, view.span()) if view.span() is not None else None
         relative_of = _name(person.text) if person is not None else None
-    found = table.get(relative_of or "", {}).get(relation) if isinstance(table.get(relative_of or ""), dict) else None
-    return found
+    return _relative(relation, relative_of)
 
 
-def canonical_name_of(name: str) -> str:
-    found = canonical_person(name)
-    return found.canonical_name if found is not None else name
+def _relative(relation: str, of: str | None) -> str | None:
+    """The ``relation`` ("father") of the person ``of`` ("Kim Jong Un"), by the kinship table (count_rules.json)."""
+    relatives = rules()["kinship"].get(of or "")
+    return relatives.get(relation) if isinstance(relatives, dict) else None
 
 
-def _leader_named_before(view: SentenceView, token: Token) -> str | None:
-    """The leader the text last named before ``token`` ("Kim Jong Il died ... He had remained active")."""
-    for person in reversed(persons_between(view.document, 0, token.idx)[-200:]):
+def _leader_named_before(view: SentenceView, at: int) -> str | None:
+    """The leader the text last named before offset ``at`` ("Kim Jong Il died ... He had remained active")."""
+    for person in reversed(persons_between(view.document, 0, at)[-200:]):
         if person.canonical_name in _LEADERS:
             return person.canonical_name
     return None
@@ -993,7 +975,7 @@ def _period_in_clause(view: SentenceView, amount: Amount) -> Period | None:
     verb = clause_verb(number.root)
     if verb is None:
         return None
-    claimed = {id(p) for other, periods in view.attached.items() if other is not amount for p in periods}
+    claimed = view.periods_of_other_numbers(amount)
     inside = []
     for mention in view.temporals:
         if id(mention.period) in claimed:
@@ -1088,7 +1070,7 @@ def _explicit_year(view: SentenceView, amount: Amount) -> bool:
     """Whether the period bound to the number names its year ("(53 in 2024)"), not one relative to the text."""
     periods = view.attached[amount]
     mentions = [t for t in view.temporals if any(t.period is p for p in periods)]
-    return any(re.search(r"\b(?:19|20)\d\d\b", t.text) for t in mentions)
+    return any(_YEARS.search(t.text) for t in mentions)
 
 
 _RATE = re.compile(r"\b(?:a|per|each|every)\s+(?:year|month|week)\b(?!\s+(?:earlier|ago|before|later|on(?!\s+average)))|"

@@ -26,9 +26,8 @@ def claim_market(kind: str, sentence: SentenceView, amount: Amount, walk: Walk) 
     amount = _as_won_amount(sentence.text, amount)
     if amount is None or _not_a_market_quote(sentence.text, amount):
         return None
-    claimed = frozenset(id(p) for other, periods in sentence.attached.items() if other is not amount for p in periods)
     fact = market_fact(kind, sentence.document, sentence.text, sentence.start, amount, attached,
-                       sentence.temporals, walk.discourse, claimed)
+                       sentence.temporals, walk.discourse, sentence.periods_of_other_numbers(amount))
     if fact is None:
         return None
     if fact.kind == "exchange_rate":
@@ -194,6 +193,9 @@ def _good_of(sentence: str, amount: Amount) -> tuple[str, int] | None:
     return _nearest(pattern, sentence, amount.start)
 
 
+_EVERY_MARKET = re.compile(r"\b(?:all|both|the)\s+(?:two|three|four|five)\s+(?:markets|cities)\b", re.IGNORECASE)
+
+
 def _market_city(sentence: str, amount: Amount, discourse: Discourse) -> str | None:
     """The market city (or cities, joined by "|") of a quote: by "respectively", a "both A and B" list, the city
     of the amount's own clause, the nearest one in the sentence, else the last one the text named."""
@@ -201,7 +203,7 @@ def _market_city(sentence: str, amount: Amount, discourse: Discourse) -> str | N
     if not cities:
         if patterns()["national_market"].search(sentence):
             return None  # "nationwide", "across the 12 markets we track"
-        if re.search(r"\b(?:all|both|the)\s+(?:two|three|four|five)\s+(?:markets|cities)\b", sentence, re.I):
+        if _EVERY_MARKET.search(sentence):
             return "|".join(discourse.market_places) or None
         return discourse.market_places[-1] if discourse.market_places else None
     respective = _respective_city(sentence, amount, cities)
@@ -213,7 +215,7 @@ def _market_city(sentence: str, amount: Amount, discourse: Discourse) -> str | N
     if following:
         listed = _listed_after(sentence, following)
         return "|".join(listed) if listed else following[0][0]
-    if re.search(r"\b(?:all|both|the)\s+(?:two|three|four|five)\s+(?:markets|cities)\b", sentence[amount.end:stop], re.I):
+    if _EVERY_MARKET.search(sentence, amount.end, stop):
         return "|".join(dict.fromkeys(c[0] for c in cities))
     nearest = min(cities, key=lambda c: abs(c[1] - amount.start))
     return nearest[0]
@@ -243,14 +245,13 @@ def _respective_city(sentence: str, amount: Amount, cities: list[tuple[str, int,
     listing = next((m for m in _LIST.finditer(sentence) if m.start() <= amount.start < m.end()), None)
     if listing is None:
         return None
-    numbers = [m for m in re.finditer(r"\d[\d,]*", listing.group(0))]
-    names = [c[0] for c in cities]
+    numbers = list(re.finditer(r"\d[\d,]*", listing.group(0)))
     run = _city_run(sentence, cities, len(numbers))
     if run is None:
         return None
     index = next((i for i, m in enumerate(numbers) if listing.start() + m.start() <= amount.start
                   < listing.start() + m.end()), None)
-    return run[index] if index is not None and names else None
+    return run[index] if index is not None else None
 
 
 def _city_run(sentence: str, cities: list[tuple[str, int, int]], count: int) -> list[str] | None:
@@ -297,7 +298,7 @@ def _rate_period(sentence: str, attached: list[Period], temporals: list[Temporal
         return following[0].period, 0.1
     if _SAME_TIME.search(sentence[amount.end:]) and discourse.rate_period is not None:
         return discourse.rate_period, 0.1  # "fetched 500 won that day"
-    if _NOW.search(_clause_text(sentence, amount)) and published is not None:
+    if _NOW.search(_clause_of(sentence, amount)) and published is not None:
         return Period(published, published, published.isoformat(), "day"), 0.1
     if preceding:
         return preceding[-1].period, 0.1
@@ -313,10 +314,6 @@ def _rate_period(sentence: str, attached: list[Period], temporals: list[Temporal
 _COMPARED = re.compile(r"(?:\bthan|\bfrom|\bcompared\s+(?:with|to)|\bagainst)\s+(?:[\w,.-]+\s+){0,4}$", re.IGNORECASE)
 _SAME_TIME = re.compile(r"^[^.;]{0,40}?\b(?:that\s+day|the\s+same\s+(?:day|time|date)|at\s+the\s+time)\b", re.IGNORECASE)
 _NOW = re.compile(r"\b(?:now|today|currently|these\s+days)\b", re.IGNORECASE)
-
-
-def _clause_text(sentence: str, amount: Amount) -> str:
-    return _clause_of(sentence, amount)
 
 
 def is_comparison(sentence: str, amount: Amount) -> bool:
