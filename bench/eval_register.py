@@ -5,7 +5,10 @@
    model) and the register's detection; report precision/recall of activity
    detection, event-date accuracy, sector accuracy and companion
    precision/recall (people compared by canonical person key).
-2. Ingest the whole bundled corpus into a temporary store, build the register,
+2. The same on the written stress items (tests/gold/register_dev/: read while writing rules;
+   tests/gold/register_stress/: sealed), which carry their own text and also say the row's
+   kind (activity, speech, follow-up, digest, letter) and the whole report's sector.
+3. Ingest the whole bundled corpus into a temporary store, build the register,
    and put its 2024 tallies beside the published 2024 totals.
 Writes bench/results/eval_register.json.
 
@@ -32,7 +35,7 @@ from pipeline.config import Config  # noqa: E402
 from pipeline.entities import person_key  # noqa: E402
 from pipeline.ingest import document_id_for  # noqa: E402
 from pipeline.nlp import analyze_documents  # noqa: E402
-from pipeline.records import BatchItem, Report, ReportEntity  # noqa: E402
+from pipeline.records import BatchItem, CleanDocument, Report, ReportEntity  # noqa: E402
 from pipeline.sectors import cached_model, default_model_dir, sector_rows_of_batch  # noqa: E402
 from pipeline.source_types.kcna_archive import clean_kcna_archive  # noqa: E402
 from pipeline.store import register_rows# noqa: E402
@@ -47,9 +50,11 @@ PUBLISHED_2024 = {
 }
 
 
-def reports_for(links: list[str]) -> dict[str, Report]:
+def reports_for(items: list[dict]) -> dict[str, Report]:
+    """The reports of the items: the archive's for archive links, else the item's own written text."""
     documents = {d.key: d for d in clean_kcna_archive(ARCHIVE.read_bytes()).documents}
-    chosen = [documents[link] for link in links if link in documents]
+    chosen = [_written(item) if "text" in item else documents[item["link"]] for item in items
+              if "text" in item or item["link"] in documents]
     analyzed = analyze_documents([BatchItem(document_id_for(str(ARCHIVE), d.url), 0, d, None) for d in chosen], Config().nlp, stages=())
     model = cached_model(str(default_model_dir()))
     sectors = [rows[0]["sector"] for rows in sector_rows_of_batch(model, analyzed)]
@@ -62,6 +67,13 @@ def reports_for(links: list[str]) -> dict[str, Report]:
     }
 
 
+def _written(item: dict) -> CleanDocument:
+    """A stress item written for the evaluation, as the KCNA archive's cleaning would give it."""
+    return CleanDocument(key=item["link"], url=item["link"], title=item["headline"], author=None,
+                         published=date.fromisoformat(item["report_date"]), text=item["text"], format="kcna",
+                         section=item["topic"])
+
+
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -71,12 +83,14 @@ def _key(name: str) -> str:
 
 
 def evaluate_sample(sample: list[dict]) -> dict:
-    reports = reports_for([item["link"] for item in sample])
+    reports = reports_for(sample)
     tp = fp = fn = tn = 0
-    dates_ok = sectors_ok = matched = 0
+    dates_ok = sectors_ok = types_ok = matched = 0
     people = Counter()
     errors = []
-    detected = {link: detect(report) for link, report in reports.items()}
+    # a letter row is the register keeping his messages apart: not a detected public activity
+    detected_rows = {link: detect(report) for link, report in reports.items()}
+    detected = {link: found for link, found in detected_rows.items() if found is None or found.kind != "letter"}
     # merged as the register is, so a report naming no day takes its event's date or an inferred one
     merged = {document_id: activity for activity in merge_duplicates([a for a in detected.values() if a is not None])
               for document_id in activity.document_ids}
@@ -109,9 +123,12 @@ def evaluate_sample(sample: list[dict]) -> dict:
                 errors.append({"link": item["link"], "headline": item["headline"], "gold_date": str(gold_date),
                                "found_date": str(found.event_date), "missed_people": sorted(gold_people - found_people),
                                "extra_people": sorted(found_people - gold_people)})
+            types_ok += first["activity_type"] == found.activity_type
         elif gold != (found is not None):
             errors.append({"link": item["link"], "headline": item["headline"], "gold": gold,
                            "found": found is not None, "note": item.get("note", "")[:200]})
+    kinds = _kinds(sample, reports, detected_rows)
+    document_sectors = _document_sectors(sample, reports)
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     cp = people["tp"] / (people["tp"] + people["fp"]) if people["tp"] + people["fp"] else 1.0
@@ -126,10 +143,38 @@ def evaluate_sample(sample: list[dict]) -> dict:
             "by_precision": {k: {"items": c["items"], "gold_without_date": c["gold_without_date"],
                                  "accuracy": _share(c["right"], c["checked"])} for k, c in sorted(by_precision.items())}},
         "sector_accuracy": round(sectors_ok / matched, 4) if matched else None,
+        "activity_type_accuracy": round(types_ok / matched, 4) if matched else None,
+        **({"kinds": kinds} if kinds else {}),
+        **({"document_sector": document_sectors} if document_sectors else {}),
         "companions": {**people, "precision": round(cp, 4), "recall": round(cr, 4),
                        "f1": round(2 * cp * cr / (cp + cr), 4) if cp + cr else 0.0},
         "errors": errors,
     }
+
+
+def _kinds(sample: list[dict], reports: dict[str, Report], rows: dict) -> dict:
+    """How often the row kind (activity, speech, follow_up, digest, letter, or none) is right, where the gold says it."""
+    pairs = [(item["kind"], rows[item["link"]].kind if rows.get(item["link"]) else "none")
+             for item in sample if "kind" in item and item["link"] in reports]
+    if not pairs:
+        return {}
+    return {"accuracy": _share(sum(g == f for g, f in pairs), len(pairs)),
+            "confusion": {f"{g} -> {f}": n for (g, f), n in sorted(Counter(pairs).items()) if g != f}}
+
+
+def _document_sectors(sample: list[dict], reports: dict[str, Report]) -> dict:
+    """Accuracy and macro-F1 of the sector model on whole reports, where the gold gives the report's sector."""
+    pairs = [(item["document_sector"], reports[item["link"]].sector) for item in sample
+             if item.get("document_sector") and item["link"] in reports]
+    if not pairs:
+        return {}
+    f1 = {}
+    for sector in sorted({g for g, _ in pairs}):
+        tp = sum(g == f == sector for g, f in pairs)
+        predicted, actual = sum(f == sector for _, f in pairs), sum(g == sector for g, _ in pairs)
+        f1[sector] = round(2 * tp / (predicted + actual), 4) if predicted + actual else 0.0
+    return {"items": len(pairs), "accuracy": _share(sum(g == f for g, f in pairs), len(pairs)),
+            "macro_f1": round(sum(f1.values()) / len(f1), 4), "f1": f1}
 
 
 def corpus_tallies() -> dict:
@@ -146,10 +191,11 @@ def corpus_tallies() -> dict:
     run_ingest(store, config, sources)
     rebuild_register(store)
     register = register_rows.load_register(store)
+    rows_by_kind = Counter(a.kind for a in register_rows.load_register(store, every_row=True))
     in_2024 = [a for a in register if (a.event_date or a.report_date) and (a.event_date or a.report_date).year == 2024]
     return {
         "seconds": round(time.perf_counter() - started, 1),
-        "register_total": len(register), "total_2024": len(in_2024),
+        "register_total": len(register), "total_2024": len(in_2024), "rows_by_kind": dict(rows_by_kind),
         "by_sector_2024": dict(tallies(register, 2024, "sector")),
         "by_month_2024": dict(tallies(register, 2024, "month")),
         "by_type_2024": dict(tallies(register, 2024, "type")),
@@ -165,6 +211,11 @@ def main() -> None:
     parser.add_argument("--sample", type=Path, default=REPO / "tests" / "gold" / "register_sample.jsonl")
     parser.add_argument("--sealed", type=Path, default=REPO / "tests" / "gold" / "register_test" / "latest_months.jsonl",
                         help="a sealed sample, scored without listing its errors")
+    parser.add_argument("--stress-dev", type=Path, default=REPO / "tests" / "gold" / "register_dev" / "fresh.jsonl",
+                        help="written stress items the rule writers read (errors listed)")
+    parser.add_argument("--stress-sealed", type=Path,
+                        default=REPO / "tests" / "gold" / "register_stress" / "sealed.jsonl",
+                        help="written stress items never read while tuning (scored, errors not written out)")
     parser.add_argument("--no-corpus", action="store_true", help="skip the whole-corpus tallies (2-3 minutes)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "eval_register.json")
     args = parser.parse_args()
@@ -177,6 +228,11 @@ def main() -> None:
     if args.sealed.exists():  # scored, never read while tuning: its errors are not written out
         sealed = [json.loads(line) for line in args.sealed.read_text().splitlines() if line.strip()]
         result["sealed_latest_months"] = {k: v for k, v in evaluate_sample(sealed).items() if k != "errors"}
+    for name, path, sealed in (("stress_dev", args.stress_dev, False), ("stress_sealed", args.stress_sealed, True)):
+        if path.exists():  # written from a brief by writers who saw neither the rules nor the model
+            items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            scored = evaluate_sample(items)
+            result[name] = {k: v for k, v in scored.items() if not (sealed and k == "errors")}
     if not args.no_corpus:
         result["corpus_2024"] = corpus_tallies()
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import sys
 import threading
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -516,14 +517,20 @@ def tallies(
     by: Annotated[str, typer.Option(help="sector, type, companion or month.")] = "sector",
 ) -> None:
     """Count the leader's public activities in the register for one year."""
-    from pipeline.tallies import BY, tallies as count
+    from pipeline.tallies import BY, counted, tallies as count
 
     if by not in BY:
         _fail(f"--by must be one of {', '.join(BY)}")
-    register = register_rows.load_register(_ctx(ctx).store())
+    every_row = register_rows.load_register(_ctx(ctx).store(), every_row=True)
+    register = counted(every_row)
     rows = count(register, year, by)
     total = sum(1 for a in register if (a.event_date or a.report_date) and (a.event_date or a.report_date).year == year)
+    counted_ids = {a.activity_id for a in register}
+    others = Counter(a.kind for a in every_row if a.activity_id not in counted_ids)
     typer.echo(f"{total} public activities in {year} in the register ({len(register)} in all)")
+    if others:
+        typer.echo("not counted: " + ", ".join(f"{n} {kind.replace('_', '-')} rows" for kind, n in sorted(others.items()))
+                   + " (letters and digests never; speeches and follow-ups with their event)")
     for key, value in rows:
         typer.echo(f"  {key:<28} {value:>5}")
 

@@ -34,9 +34,10 @@ from pipeline.source_types import state_media_formats
 from pipeline.store import register_rows
 from pipeline.store.db import Store
 from pipeline.store.persist import rebuilding_register
+from pipeline.tallies import counted
 from pipeline.text import sentence_spans
 
-REGISTER_VERSION = "register-2"
+REGISTER_VERSION = "register-3"
 _KOREAN_NAME = re.compile(r"\b([A-Z][a-z]{0,4}(?:\s+[A-Z][a-z]+){2})\b")
 
 
@@ -48,21 +49,32 @@ def rules() -> dict[str, Any]:
 def _patterns() -> dict[str, re.Pattern[str]]:
     r = rules()
     markers = r["companion_markers"]
+    agents = r["agent_markers"]
     return {
         "activity": re.compile(rf"\b({word_alternation(r['activity_verbs'])})\b", re.IGNORECASE),
-        "non_activity": re.compile(rf"\b({word_alternation(r['non_activity_verbs'])})\b", re.IGNORECASE),
-        "override": re.compile(rf"\b({word_alternation(k for k in r['type_overrides'] if k != 'note')})\b", re.IGNORECASE),
+        "non_activity": re.compile(rf"\b({word_alternation(_data_keys(r['non_activity_verbs']))})\b", re.IGNORECASE),
+        "override": re.compile(rf"\b({word_alternation(_data_keys(r['type_overrides']))})\b", re.IGNORECASE),
         "accompanied": re.compile(rf"\b(?:{word_alternation(markers['accompanied'])})\b", re.IGNORECASE),
         "present": re.compile(rf"\b(?:{word_alternation(markers['present'])})\b", re.IGNORECASE),
         "message_object": re.compile(rf"^[^.;]{{0,60}}?\b(?:{word_alternation(r['message_objects'])})\b", re.IGNORECASE),
-        "object_before": re.compile(rf"\b(?:{word_alternation(r['object_markers'])})\s+(?:(?:the\s+)?respected\s+)?"
-                                    r"(?:comrade\s+|marshal\s+|he\s+)?$", re.IGNORECASE),
+        "object_before": re.compile(rf"\b(?:{word_alternation(r['object_markers'])})\s+{_LEADER_TITLE}$", re.IGNORECASE),
+        "agent_before": re.compile(rf"\b({word_alternation(agents['before'])})\s+{_LEADER_TITLE}$", re.IGNORECASE),
+        "event_predicate": re.compile(rf"\b(?:{word_alternation(agents['event_predicates'])})\b", re.IGNORECASE),
+        "with_before": re.compile(rf"\bwith\s+{_LEADER_TITLE}$", re.IGNORECASE),
+        "with_after": re.compile(rf"^\s*(?:,[^.;]*?,)?\s*(?:{word_alternation(agents['with_after'])})\b", re.IGNORECASE),
         "apposition": re.compile(r"^\s*(?:,[^.;]*)?$"),
         "headline": re.compile(
             r"^(?:respected\s+comrade\s+|comrade\s+)?kim\s+jong\s+un['’]?s?\s+"
-            rf"({word_alternation(k for k in r['headline_verbs'] if k != 'note')})\b|^({word_alternation(['speech at', 'speech to'])})\b",
+            rf"({word_alternation(_data_keys(r['headline_verbs']))})\b|^({word_alternation(['speech at', 'speech to'])})\b",
             re.IGNORECASE),
     }
+
+
+_LEADER_TITLE = r"(?:(?:the\s+)?respected\s+)?(?:comrade\s+|marshal\s+|he\s+)?"
+
+
+def _data_keys(table: dict[str, Any]) -> list[str]:
+    return [k for k in table if k != "note"]
 
 
 def _leader_mentions(report: Report) -> list[ReportEntity]:
@@ -70,53 +82,101 @@ def _leader_mentions(report: Report) -> list[ReportEntity]:
     return [e for e in report.entities if e.canonical_id == leader]
 
 
+@dataclass(frozen=True)
+class _Found:
+    """Where a report shows the leader acting: the sentence, the activity type, and what the row is."""
+
+    span: tuple[int, int]
+    activity_type: str
+    leader_end: int
+    kind: str = "activity"
+
+
 def detect(report: Report) -> Activity | None:
-    """The public activity a report describes, or None (not an activity, or a message)."""
+    """The register row a report makes: a public activity, a speech, follow-up, digest or letter; or None."""
     found = _activity_sentence(report)
-    if found is None:
-        found = _from_headline(report)
+    if found is None or found.kind == "letter":  # "Kim Jong Un Pays Congratulatory Visit": the headline knows better
+        found = _from_headline(report) or found
     if found is None:
         return None
-    (start, end), verb, leader_end = found
-    sentence = report.text[start:end]
-    activity_type = _activity_type(sentence, verb) if verb in rules()["activity_verbs"] else verb
+    start, end = found.span
     event_date = _event_date(report, start, end)
     if not _is_current(report, event_date):
         return None
-    people = _people(report, start, end)
+    people = _people(report, start, end) if found.kind != "letter" else []
     counterpart = next((p for p in people if p.role == "counterpart"), None)
-    confidence = 0.9 if event_date else 0.7
     return Activity(
         activity_id=activity_id_for(report.document_id), actor=rules()["leader_name"], event_date=event_date,
-        report_date=report.report_date, title=report.title, activity_type=activity_type, sector=report.sector,
-        place=_place(report, leader_end, end), counterpart_country=_country_of(counterpart.name) if counterpart else None,
-        document_ids=(report.document_id,), people=tuple(people), confidence=confidence,
-        from_digest=bool(_DIGEST.match(report.title or "")), date_precision="stated" if event_date else None,
+        report_date=report.report_date, title=report.title, activity_type=found.activity_type, sector=report.sector,
+        place=_place(report, found.leader_end, end), counterpart_country=_country_of(counterpart.name) if counterpart else None,
+        document_ids=(report.document_id,), people=tuple(people), confidence=0.9 if event_date else 0.7,
+        date_precision="stated" if event_date else None, kind=_kind(report, found),
     )
 
 
-def _activity_sentence(report: Report) -> tuple[tuple[int, int], str, int] | None:
-    """The first sentence where the leader is the subject of an activity verb."""
+def _kind(report: Report, found: _Found) -> str:
+    if found.kind == "letter":
+        return "letter"
+    if _DIGEST.match(report.title or ""):
+        return "digest"
+    if found.activity_type == "speech":
+        return "speech"
+    return "follow_up" if _title_words(report.title) & set(rules()["follow_up_title_words"]) else "activity"
+
+
+def _activity_sentence(report: Report) -> _Found | None:
+    """The first sentence where the leader acts: the subject of an activity verb, or named as the one
+    who guided, attended or watched ("under the guidance of", "with ... in attendance")."""
     mentions = _leader_mentions(report)
-    p = _patterns()
     for start, end in sentence_spans(report.text)[: rules()["first_sentences"]]:
         for mention in [m for m in mentions if start <= m.start_char < end][:1]:
-            if p["object_before"].search(report.text[max(start, mention.start_char - 40):mention.start_char]):
-                continue  # "a message to Kim Jong Un": he is not the one acting
+            before = report.text[max(start, mention.start_char - 60):mention.start_char]
             after = report.text[mention.end_char:min(end, mention.end_char + rules()["max_verb_distance"])]
-            activity = p["activity"].search(after)
-            blocked = p["non_activity"].search(after)
-            if blocked and (activity is None or blocked.start() < activity.start()):
-                return None  # a message, letter or reply: not a public appearance
-            if activity is None or not p["apposition"].match(after[:activity.start()]):
+            agent = _agent_type(before, after)
+            if agent is not None and _patterns()["event_predicate"].search(report.text[start:end]):
+                return _Found((start, end), _activity_type(report.text[start:end], agent), mention.end_char)
+            if _patterns()["object_before"].search(before):
+                continue  # "a message to Kim Jong Un": he is not the one acting
+            verdict = _verb_after_leader(after)
+            if verdict == "skip":
                 continue
-            if p["message_object"].match(after[activity.end():]):
-                return None  # "received greetings", "received a floral basket"
-            return (start, end), activity.group(1).lower(), mention.end_char
+            if verdict is None:
+                return None
+            kind, activity_type = verdict
+            return _Found((start, end), _activity_type(report.text[start:end], activity_type) if kind == "activity"
+                          else activity_type, mention.end_char, kind)
     return None
 
 
-def _from_headline(report: Report) -> tuple[tuple[int, int], str, int] | None:
+def _agent_type(before: str, after: str) -> str | None:
+    """The activity type named by a phrase that makes the leader the one present, though not the subject."""
+    p = _patterns()
+    marker = p["agent_before"].search(before)
+    if marker is not None:
+        return rules()["agent_markers"]["before"][" ".join(marker.group(1).lower().split())]
+    if p["with_before"].search(before) and p["with_after"].match(after):
+        return rules()["agent_markers"]["with_after_type"]
+    return None
+
+
+def _verb_after_leader(after: str) -> tuple[str, str] | str | None:
+    """(kind, type) of the first verb after the leader's name; "skip" when there is none to judge by,
+    None when the verb says this is not a report of his (a published work, an election)."""
+    p = _patterns()
+    activity = p["activity"].search(after)
+    blocked = p["non_activity"].search(after)
+    if blocked and (activity is None or blocked.start() < activity.start()):
+        kind = rules()["non_activity_verbs"][" ".join(blocked.group(1).lower().split())]
+        return (kind, kind) if kind else None
+    if activity is None or not p["apposition"].match(after[:activity.start()]):
+        return "skip"
+    if p["message_object"].match(after[activity.end():]):
+        kind = rules()["message_objects_kind"]  # "received greetings", "received a floral basket"
+        return kind, kind
+    return "activity", rules()["activity_verbs"][" ".join(activity.group(1).lower().split())]
+
+
+def _from_headline(report: Report) -> _Found | None:
     """"Respected Comrade Kim Jong Un Inspects ...": the headline names the activity when the text buries it."""
     if report.section != rules()["activities_topic"] or not report.title:
         return None
@@ -125,7 +185,7 @@ def _from_headline(report: Report) -> tuple[tuple[int, int], str, int] | None:
         return None
     verb = " ".join((match.group(1) or match.group(2)).lower().split())
     first = (sentence_spans(report.text) or [(0, len(report.text))])[0]
-    return first, rules()["headline_verbs"].get(verb, "speech"), first[0]
+    return _Found(first, rules()["headline_verbs"].get(verb, "speech"), first[0])
 
 
 def _is_current(report: Report, event_date: date | None) -> bool:
@@ -137,10 +197,9 @@ def _is_current(report: Report, event_date: date | None) -> bool:
     return 0 <= (report.report_date - event_date).days <= rules()["max_event_age_days"]
 
 
-def _activity_type(sentence: str, verb: str) -> str:
+def _activity_type(sentence: str, base: str) -> str:
+    """The type a verb or phrase gives, made precise by a word of the sentence ("oversaw ... test-fire")."""
     override = _patterns()["override"].search(sentence)
-    verbs = rules()["activity_verbs"]
-    base = verbs.get(" ".join(verb.split()), "other")
     if override and base not in ("talks", "speech"):
         return rules()["type_overrides"][" ".join(override.group(1).lower().split())]
     return base
@@ -245,7 +304,7 @@ def _title_words(title: str | None) -> set[str]:
 
 
 def _same_activity(a: Activity, b: Activity) -> bool:
-    if a.activity_type != b.activity_type:
+    if a.activity_type != b.activity_type or a.kind != b.kind:
         return False
     day_a, day_b = a.event_date or a.report_date, b.event_date or b.report_date
     if day_a is None or day_b is None or abs((day_a - day_b).days) > 1:
@@ -258,22 +317,25 @@ def _same_activity(a: Activity, b: Activity) -> bool:
 _DIGEST = re.compile(r"^\s*(?:press review|review of rodong sinmun)\b", re.IGNORECASE)
 
 
-def _attach_digest(merged: list[Activity], digest: Activity) -> None:
-    """A digest line joins the activity of the same type reported in the days before; else it is dropped."""
+def _with_its_event(digest: Activity, merged: Sequence[Activity]) -> Activity:
+    """A digest line is linked to the activity of the same type reported in the days before, if any."""
     day = digest.event_date or digest.report_date
-    candidates = [a for a in merged if a.activity_type == digest.activity_type and day is not None
-                  and (a.event_date or a.report_date) is not None
+    candidates = [a for a in merged if a.kind == "activity" and a.activity_type == digest.activity_type
+                  and day is not None and (a.event_date or a.report_date) is not None
                   and 0 <= (day - (a.event_date or a.report_date)).days <= 3]
-    if candidates:
-        target = max(candidates, key=lambda a: a.event_date or a.report_date)
-        merged[merged.index(target)] = replace(target, document_ids=target.document_ids + digest.document_ids)
+    if not candidates:
+        return digest
+    event = max(candidates, key=lambda a: a.event_date or a.report_date)
+    return replace(digest, part_of=event.activity_id, sector=event.sector or digest.sector,
+                   event_date=digest.event_date or event.event_date,
+                   date_precision=digest.date_precision or ("linked" if event.event_date else None))
 
 
 def merge_duplicates(activities: Sequence[Activity]) -> list[Activity]:
-    """One activity per event: a report and its follow-up, or one story under two links."""
+    """One row per event and report kind: a report and its follow-up, or one story under two links, are
+    one activity; speeches, follow-ups and digests are linked to the event they belong to."""
     merged: list[Activity] = []
-    digests = [a for a in activities if a.from_digest]
-    for activity in sorted((a for a in activities if not a.from_digest),
+    for activity in sorted((a for a in activities if a.kind != "digest"),
                            key=lambda a: (a.report_date or date.min, a.activity_id)):
         twin = next((m for m in reversed(merged[-30:]) if _same_activity(m, activity)), None)
         if twin is None:
@@ -285,26 +347,25 @@ def merge_duplicates(activities: Sequence[Activity]) -> list[Activity]:
             event_date=twin.event_date or activity.event_date, place=twin.place or activity.place,
             date_precision=twin.date_precision or activity.date_precision,
             confidence=max(twin.confidence, activity.confidence))
-    for digest in digests:
-        _attach_digest(merged, digest)
-    return _date_undated(merged)
+    with_digests = merged + [_with_its_event(a, merged) for a in activities if a.kind == "digest"]
+    return _date_undated(with_digests)
 
 
 def _date_undated(activities: list[Activity]) -> list[Activity]:
-    """Every activity gets an event date, and a speech or follow-up its event's sector.
+    """Every row gets an event date; a speech or follow-up is linked to its event and takes its sector.
 
     A speech or follow-up takes the sector of the dated activity its report belongs to, and its
-    date when it names none ("linked"); any other undated activity takes the report date less
+    date when it names none ("linked"); any other undated row takes the report date less
     KCNA's habit of reporting the day before ("inferred").
     """
     parts = {a.activity_id for a in activities if _belongs_to_an_event(a)}
-    events = [a for a in activities if a.event_date is not None and a.activity_id not in parts]
+    events = [a for a in activities if a.event_date is not None and a.activity_id not in parts and a.kind == "activity"]
     lag = timedelta(days=rules()["inferred_event_lag_days"])
     result = []
     for activity in activities:
         event = _event_of(activity, events) if activity.activity_id in parts and activity.report_date else None
         if event is not None:
-            activity = replace(activity, sector=event.sector or activity.sector)
+            activity = replace(activity, sector=event.sector or activity.sector, part_of=event.activity_id)
             if activity.event_date is None:
                 activity = replace(activity, event_date=event.event_date, date_precision="linked")
         elif activity.event_date is None and activity.report_date is not None:
@@ -315,6 +376,8 @@ def _date_undated(activities: list[Activity]) -> list[Activity]:
 
 def _belongs_to_an_event(activity: Activity) -> bool:
     """A speech or a follow-up is given at or about an event reported on its own; an inspection is its own event."""
+    if activity.kind in ("digest", "letter") or activity.part_of is not None:
+        return False  # a digest is linked by merge_duplicates, a letter to nothing
     return activity.activity_type in rules()["event_part_types"] or bool(
         _title_words(activity.title) & set(rules()["event_part_title_words"]))
 
@@ -348,11 +411,12 @@ def register_needs_rebuild(store: Store, documents_changed: bool) -> bool:
 
 
 def rebuild_register(store: Store) -> int:
-    """Detect, de-duplicate and store the register from the store's state-media reports; returns its size."""
+    """Detect, de-duplicate and store the register from the store's state-media reports; returns how many
+    of its rows are counted activities."""
     with rebuilding_register(store) as rebuild:  # read and written under one lock: no stale read wins
         register = build_register(rebuild.reports(state_media_formats()))
         rebuild.write(register, REGISTER_VERSION)
-    return len(register)
+    return len(counted(register))
 
 
 @dataclass(frozen=True)
@@ -410,7 +474,7 @@ def reconcile(activities: Sequence[Activity], facts: Sequence[dict[str, Any]], y
     """
     comparable = coverage is None or coverage.complete
     leader = leader or rules()["leader_name"]
-    in_year = [a for a in activities if (a.event_date or a.report_date or date.min).year == year]
+    in_year = [a for a in counted(activities) if (a.event_date or a.report_date or date.min).year == year]
     wanted = person_key(leader)
     rows = []
     for fact in facts:

@@ -250,10 +250,13 @@ class Activity:
     document_ids: tuple[str, ...]
     people: tuple[Person, ...] = ()
     confidence: float = 0.8
-    from_digest: bool = False  # a newspaper digest line: a follow-up, never an activity of its own
     # how event_date was found: "stated" by a report, "linked" from the same-day report of the event
     # it belongs to, "inferred" from the report date (KCNA reports the day before); None without a date
     date_precision: str | None = None
+    # what the row is: "activity" (a public appearance), or a "speech", "follow_up", "digest" or
+    # "letter" kept as its own row; ``pipeline.tallies.counted`` says which of them a tally counts
+    kind: str = "activity"
+    part_of: str | None = None  # the activity_id of the event a speech, follow-up or digest belongs to
 
 
 def activity_id_for(document_id: str) -> str:

@@ -11,7 +11,7 @@ from html import escape
 
 from pipeline.activities import Reconciliation
 from pipeline.records import Activity
-from pipeline.tallies import monthly_by_sector
+from pipeline.tallies import counted, monthly_by_sector
 
 SECTOR_COLOURS = {"military": "#b2182b", "economic": "#2166ac", "political": "#762a83",
                   "foreign": "#1b7837", "social": "#e08214", "unknown": "#999999"}
@@ -63,7 +63,7 @@ def _reconciliation_table(rows: Sequence[Reconciliation]) -> str:
 def render_report(activities: Sequence[Activity], reconciliation: Sequence[Reconciliation], year: int,
                   coverage: str | None = None) -> str:
     """The page; ``coverage`` says how much of the year the corpus covers ("the corpus covers ...")."""
-    in_year = [a for a in activities if (a.event_date or a.report_date) and (a.event_date or a.report_date).year == year]
+    in_year = [a for a in counted(activities) if (a.event_date or a.report_date) and (a.event_date or a.report_date).year == year]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>nkpipe: public activities {year}</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;color:#222}}table{{border-collapse:collapse;width:100%}}

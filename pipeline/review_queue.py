@@ -35,6 +35,7 @@ from pipeline.store.db import (
     sector_labels,
 )
 from pipeline.store.register_rows import activities_per_document
+from pipeline.tallies import row_counts
 from pipeline.text import paragraphs, sentence_starts
 
 QUEUE_KINDS = ("sector", "fact", "activity")
@@ -190,12 +191,15 @@ def _activity_items(conn: Connection, wanted: QueueFilter) -> list[QueueItem]:
 
 
 def _activity_item(r: sa.Row, first_document: str, source_id: int | None, companions: int) -> QueueItem:
-    # An activity feeds its year's total, sector, type and month tallies, and one per companion.
-    values = {"activity_type": r.activity_type, "event_date": r.event_date, "report_date": r.report_date,
+    # A counted activity feeds its year's total, sector, type and month tallies, and one per companion;
+    # a letter, digest or part of an event feeds none.
+    values = {"kind": r.kind, "part_of": r.part_of, "activity_type": r.activity_type, "event_date": r.event_date,
+              "report_date": r.report_date,
               "sector": r.sector, "place": r.place, "counterpart_country": r.counterpart_country,
               "reports": len(json.loads(r.document_ids)), "rejected": r.rejected}
     return QueueItem("activity", activity_key(r.activity_id), r.activity_type, first_document, r.title,
-                     r.report_date, source_id, r.sector, r.confidence or 0.0, 4 + companions,
+                     r.report_date, source_id, r.sector, r.confidence or 0.0,
+                     4 + companions if row_counts(r.kind, r.part_of) else 0,
                      r.register_version, r.reviewed, values)
 
 

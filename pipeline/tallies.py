@@ -2,7 +2,9 @@
 
 Pure functions over ``Activity`` records, shared by the register's store (which keeps
 ``activity_tallies`` current after every rebuild and correction), the CLI and the report.
-An activity counts on its event date, else its report date.
+An activity counts on its event date, else its report date. Which rows count at all is
+data (``counting`` in ``resources/activity_rules.json``): letters and digests never, a speech
+or follow-up only when it is not part of an event that counts already.
 """
 
 from __future__ import annotations
@@ -13,8 +15,24 @@ from datetime import date
 from typing import Any
 
 from pipeline.records import Activity
+from pipeline.rules import load_json
 
 BY = ("sector", "type", "companion", "month")
+
+
+def is_counted(activity: Activity) -> bool:
+    """Whether the row is a public activity of its own under the default counting rules."""
+    return row_counts(activity.kind, activity.part_of)
+
+
+def row_counts(kind: str, part_of: str | None) -> bool:
+    rule = load_json("activity_rules.json")["counting"]
+    return kind in rule["always"] or (kind in rule["unless_part_of_an_event"] and part_of is None)
+
+
+def counted(activities: Sequence[Activity]) -> list[Activity]:
+    """The rows a tally counts."""
+    return [a for a in activities if is_counted(a)]
 
 
 def tallies(activities: Sequence[Activity], year: int, by: str) -> list[tuple[str, int]]:
@@ -22,7 +40,7 @@ def tallies(activities: Sequence[Activity], year: int, by: str) -> list[tuple[st
     if by not in BY:
         raise ValueError(f"--by must be one of {', '.join(BY)}")
     counts: Counter[str] = Counter()
-    for activity in activities:
+    for activity in counted(activities):
         day = activity.event_date or activity.report_date
         if day is None or day.year != year:
             continue
@@ -42,7 +60,7 @@ def tallies(activities: Sequence[Activity], year: int, by: str) -> list[tuple[st
 
 def monthly_by_sector(activities: Sequence[Activity], year: int) -> dict[str, dict[str, int]]:
     table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for activity in activities:
+    for activity in counted(activities):
         day = activity.event_date or activity.report_date
         if day is not None and day.year == year:
             table[f"{day:%Y-%m}"][activity.sector or "unknown"] += 1
@@ -51,6 +69,7 @@ def monthly_by_sector(activities: Sequence[Activity], year: int) -> dict[str, di
 
 def tally_rows(activities: Sequence[Activity]) -> list[dict[str, Any]]:
     """Every tally of the register (each year, each breakdown), for the activity_tallies table."""
+    activities = counted(activities)
     years = sorted({(a.event_date or a.report_date).year for a in activities if (a.event_date or a.report_date)})
     rows = []
     for year in years:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -43,15 +44,29 @@ def test_activities_field_guidance_with_event_date_and_companions(nlp):
 
 
 @pytest.mark.parametrize("text", [
-    "Pyongyang, August 4 (KCNA) -- Kim Jong Un, general secretary of the Workers' Party of Korea, sent a "
-    "congratulatory message to To Lam on August 3.",
-    "Pyongyang, August 23 (KCNA) -- Kim Jong Un, president of the State Affairs, replied to a message of sympathy "
+    "Pyongyang, September 30 (KCNA) -- Kim Jong Un, general secretary of the Workers' Party of Korea, sent a "
+    "congratulatory message to To Lam on September 29.",
+    "Pyongyang, September 30 (KCNA) -- Kim Jong Un, president of the State Affairs, replied to a message of sympathy "
     "sent by Thongloun Sisoulith.",
-    "Pyongyang, January 12 (KCNA) -- Kim Jong Un received greetings from the Emir of Kuwait on January 1.",
+    "Pyongyang, September 30 (KCNA) -- Kim Jong Un received greetings from the Emir of Kuwait on September 28.",
+    "Pyongyang, September 30 (KCNA) -- Kim Jong Un received a floral basket from the Chongryon on September 27.",
+])
+def test_activities_his_messages_and_letters_are_letter_rows_that_no_tally_counts(nlp, text):
+    from pipeline.tallies import counted
+
+    letter = detect(report(text))  # reported on September 30, 2024
+    assert letter is not None and (letter.kind, letter.activity_type) == ("letter", "letter")
+    assert letter.people == () and counted([letter]) == []
+    assert tallies([letter], 2024, "type") == [] and tallies([replace(letter, kind="activity")], 2024, "type")
+
+
+@pytest.mark.parametrize("text", [
     "Pyongyang, July 18 (KCNA) -- The seminar sent a message to Kim Jong Un on July 8. The message said he visited "
     "many factories.",
+    "Pyongyang, July 18 (KCNA) -- Kim Jong Un was elected chairman of the State Affairs Commission on July 17.",
+    "Pyongyang, July 18 (KCNA) -- Kim Jong Un published a work titled On Rural Development on July 17.",
 ])
-def test_activities_messages_and_letters_are_not_public_activities(nlp, text):
+def test_activities_messages_to_him_works_and_elections_make_no_row(nlp, text):
     assert detect(report(text)) is None
 
 
@@ -187,7 +202,7 @@ def test_activities_cli_register_after_ingesting_kcna_items(tmp_path):
     assert "<svg" in out.read_text()
 
 
-def test_activities_digest_lines_join_the_reported_activity_and_never_count_alone(nlp):
+def test_activities_digest_lines_are_rows_linked_to_the_reported_activity_and_never_counted(nlp):
     from pipeline.activities import merge_duplicates
 
     original = detect(report(GUIDANCE, document_id="a", title="Kim Jong Un Guides Rehabilitation Campaign"))
@@ -195,27 +210,35 @@ def test_activities_digest_lines_join_the_reported_activity_and_never_count_alon
                    "the rehabilitation projects on September 29.")
     digest = detect(report(digest_text, document_id="b", title="Press Review", section="Home News",
                            report_date=date(2024, 10, 1)))
-    assert digest is not None and digest.from_digest
+    assert digest is not None and digest.kind == "digest"
     lonely = detect(report(digest_text.replace("September 29", "September 1"), document_id="c", title="Press Review",
                            section="Home News", report_date=date(2024, 9, 2)))
-    merged = merge_duplicates([original, digest, lonely])
-    assert len(merged) == 1 and set(merged[0].document_ids) == {"a", "b"}
+    from pipeline.tallies import counted
+
+    by_id = {a.activity_id: a for a in merge_duplicates([original, digest, lonely])}
+    assert [a.kind for a in by_id.values()] == ["activity", "digest", "digest"]
+    assert by_id[digest.activity_id].part_of == original.activity_id
+    assert by_id[lonely.activity_id].part_of is None  # nothing reported in the days before: a digest alone
+    assert counted(list(by_id.values())) == [by_id[original.activity_id]]
 
 
 def test_activities_an_undated_report_takes_the_date_and_sector_of_its_event_or_the_day_before_its_report():
     from pipeline.activities import merge_duplicates
+    from pipeline.tallies import counted
 
     completion = Activity("a", "Kim Jong Un", date(2024, 10, 9), date(2024, 10, 10), "Kim Jong Un Attends Completion "
                           "Ceremony of Kangdong Hospital", "ceremony", "social", "Kangdong County", None, ("d1",),
                           date_precision="stated")
     speech = Activity("b", "Kim Jong Un", None, date(2024, 10, 10), "Speech at Completion of Kangdong Hospital",
-                      "speech", "political", None, None, ("d2",))
+                      "speech", "political", None, None, ("d2",), kind="speech")
     unrelated = Activity("c", "Kim Jong Un", None, date(2024, 10, 12), "Kim Jong Un Visits Construction Site",
                          "visit", "economic", "Hwasong District", None, ("d3",))
     by_id = {a.activity_id: a for a in merge_duplicates([completion, speech, unrelated])}
     assert (by_id["a"].event_date, by_id["a"].date_precision) == (date(2024, 10, 9), "stated")
     assert (by_id["b"].event_date, by_id["b"].date_precision) == (date(2024, 10, 9), "linked")
     assert by_id["b"].sector == "social"  # a speech takes the sector of the event it was given at
+    assert (by_id["b"].kind, by_id["b"].part_of) == ("speech", "a")  # and is counted with it, not apart
+    assert [a.activity_id for a in counted(list(by_id.values()))] == ["a", "c"]
     assert (by_id["c"].event_date, by_id["c"].date_precision) == (date(2024, 10, 11), "inferred")
 
 
@@ -227,3 +250,55 @@ def test_activities_date_precision_is_stored_with_the_register(store):
     persist.write_register(store, [dated], "register-test")
     [loaded] = register_rows.load_register(store)
     assert loaded.date_precision == "inferred"
+
+
+def test_activities_kinds_and_links_are_stored_and_only_counted_rows_make_the_tallies(store):
+    import sqlalchemy as sa
+
+    from pipeline.store import persist, register_rows
+    from pipeline.store.db import activity_tallies
+
+    day = date(2024, 10, 9)
+    event = Activity("a", "Kim Jong Un", day, day, "t", "ceremony", "social", None, None, ("d1",))
+    speech = replace(event, activity_id="b", activity_type="speech", document_ids=("d2",), kind="speech", part_of="a")
+    letter = replace(event, activity_id="c", activity_type="letter", document_ids=("d3",), kind="letter")
+    persist.write_register(store, [event, speech, letter], "register-test")
+    assert register_rows.load_register(store) == [event]
+    assert sorted((a.activity_id, a.kind, a.part_of) for a in register_rows.load_register(store, every_row=True)) == [
+        ("a", "activity", None), ("b", "speech", "a"), ("c", "letter", None)]
+    with store.reading() as conn:
+        total = conn.execute(sa.select(activity_tallies.c.count).where(
+            activity_tallies.c.by == "total", activity_tallies.c.year == 2024)).scalar()
+    assert total == 1
+
+
+@pytest.mark.parametrize(("text", "activity_type"), [
+    ("Pyongyang, September 30 (KCNA) -- A test-fire of a new-type intercontinental ballistic missile was conducted on "
+     "September 29 under the guidance of Kim Jong Un, general secretary of the Workers' Party of Korea.", "weapons_test"),
+    ("Pyongyang, September 30 (KCNA) -- The 11th Session of the 14th Supreme People's Assembly opened in Pyongyang on "
+     "September 29 with Kim Jong Un, president of the State Affairs, in attendance.", "party_meeting"),
+    ("Pyongyang, September 30 (KCNA) -- The Second Plenary Meeting of the Ninth WPK Central Committee, attended by "
+     "Kim Jong Un, opened on September 29.", "party_meeting"),
+    ("Pyongyang, September 30 (KCNA) -- Kim Jong Un planted trees at the Central Botanical Garden on September 29.",
+     "other"),
+    ("Pyongyang, September 30 (KCNA) -- A football match between the April 25 Sports Team and the Amnokgang Sports "
+     "Team was played on September 29. Kim Jong Un watched the match.", "performance"),
+    ("Pyongyang, September 30 (KCNA) -- Kim Jong Un supervised a firing drill of artillery units on September 29.",
+     "drill"),
+])
+def test_activities_he_attended_or_supervised_without_inspecting_are_registered(nlp, text, activity_type):
+    found = detect(report(text, section="Home News"))  # outside the leader's own topic: the day must be stated
+    assert found is not None and (found.kind, found.activity_type, found.event_date) == (
+        "activity", activity_type, date(2024, 9, 29))
+
+
+@pytest.mark.parametrize("text", [
+    "Pyongyang, September 30 (KCNA) -- An enlarged meeting of the Political Bureau of the WPK Central Committee was "
+    "held on September 29. It discussed ways of implementing the tasks set forth by Kim Jong Un.",
+    "Pyongyang, September 30 (KCNA) -- The Korean people are advancing under the guidance of Kim Jong Un toward new "
+    "victories, speakers said on September 29.",
+    "Pyongyang, September 30 (KCNA) -- A meeting was held on September 29 to convey the thanks of Kim Jong Un to the "
+    "builders.",
+])
+def test_activities_meetings_he_did_not_attend_are_not_registered(nlp, text):
+    assert detect(report(text, section="Home News")) is None

@@ -249,6 +249,9 @@ activities = sa.Table(
     sa.Column("confidence", sa.Float),
     sa.Column("register_version", sa.Text),
     sa.Column("date_precision", sa.String(16)),  # stated | linked | inferred (pipeline.activities)
+    # activity | speech | follow_up | digest | letter, and the event a part belongs to (pipeline.activities)
+    sa.Column("kind", sa.String(16), nullable=False, default="activity", server_default="activity"),
+    sa.Column("part_of", sa.String(32)),
     sa.Column("reviewed", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     # A reviewer said this is not a public activity: kept for the audit, left out of tallies.
     sa.Column("rejected", sa.Boolean, nullable=False, default=False, server_default=sa.false()),

@@ -28,7 +28,7 @@ from pipeline.store.db import (
     sources,
     story_clusters,
 )
-from pipeline.tallies import tally_rows
+from pipeline.tallies import counted, tally_rows
 
 REGISTER_LOCK_KEY = 0x6E6B7267  # advisory lock id of the activity register's rebuild
 
@@ -111,41 +111,45 @@ def _activity_row(a: Activity, version: str | None) -> dict:
         "report_date": a.report_date, "title": a.title, "activity_type": a.activity_type,
         "sector": a.sector, "place": a.place, "counterpart_country": a.counterpart_country,
         "document_ids": json.dumps(list(a.document_ids)), "confidence": round(a.confidence, 3),
-        "register_version": version, "date_precision": a.date_precision,
+        "register_version": version, "date_precision": a.date_precision, "kind": a.kind, "part_of": a.part_of,
     }
 
 
 def refresh_tallies(conn: Connection) -> None:
-    """Count the register's tallies again from its activities, leaving out rejected ones."""
+    """Count the register's tallies again from its counted activities, leaving out rejected ones."""
     conn.execute(activity_tallies.delete())
     rows = tally_rows(register_from(conn))
     if rows:
         conn.execute(activity_tallies.insert(), rows)
 
 
-def register_from(conn: Connection, include_rejected: bool = False) -> list[Activity]:
-    """The stored register as Activity records (rejected activities left out unless asked for)."""
+def register_from(conn: Connection, include_rejected: bool = False, every_row: bool = False) -> list[Activity]:
+    """The stored register's activities as Activity records: those a tally counts, unless ``every_row``
+    (letters, digests, and speeches or follow-ups of an event too); rejected ones only when asked for."""
     people: dict[str, list] = {}
     for p in conn.execute(sa.select(activity_people).order_by(activity_people.c.id)):
         people.setdefault(p.activity_id, []).append(Person(p.person_id, p.name, p.role))
     query = sa.select(activities)
     if not include_rejected:
         query = query.where(activities.c.rejected.is_(False))
-    return [Activity(r.activity_id, r.actor, r.event_date, r.report_date, r.title, r.activity_type,
+    rows = [Activity(r.activity_id, r.actor, r.event_date, r.report_date, r.title, r.activity_type,
                      r.sector, r.place, r.counterpart_country, tuple(json.loads(r.document_ids)),
-                     tuple(people.get(r.activity_id, ())), r.confidence, date_precision=r.date_precision)
+                     tuple(people.get(r.activity_id, ())), r.confidence, date_precision=r.date_precision,
+                     kind=r.kind, part_of=r.part_of)
             for r in conn.execute(query)]
+    return rows if every_row else counted(rows)
 
 
-def load_register(store: Store, include_rejected: bool = False) -> list[Activity]:
-    """The register's activities; those a reviewer marked as not activities are left out."""
+def load_register(store: Store, include_rejected: bool = False, every_row: bool = False) -> list[Activity]:
+    """The register's counted activities (``every_row``: with its letters, digests and event parts);
+    those a reviewer marked as not activities are left out."""
     with store.reading() as conn:
-        return register_from(conn, include_rejected)
+        return register_from(conn, include_rejected, every_row)
 
 
 def activities_per_document(conn: Connection) -> Counter[str]:
-    """How many (not rejected) activities each document reports."""
+    """How many (not rejected) counted activities each document reports."""
     fed: Counter[str] = Counter()
-    for ids in conn.execute(sa.select(activities.c.document_ids).where(activities.c.rejected.is_(False))).scalars():
-        fed.update(json.loads(ids))
+    for activity in register_from(conn):
+        fed.update(activity.document_ids)
     return fed
