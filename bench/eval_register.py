@@ -57,13 +57,13 @@ def reports_for(items: list[dict]) -> dict[str, Report]:
               if "text" in item or item["link"] in documents]
     analyzed = analyze_documents([BatchItem(document_id_for(str(ARCHIVE), d.url), 0, d, None) for d in chosen], Config().nlp, stages=())
     model = cached_model(str(default_model_dir()))
-    sectors = [rows[0]["sector"] for rows in sector_rows_of_batch(model, analyzed)]
+    sectors = [(rows[0]["sector"], rows[0]["probabilities"]) for rows in sector_rows_of_batch(model, analyzed)]
     return {
         a.document.key: Report(a.document_id, a.document.title, a.document.text, a.document.published,
                                tuple(ReportEntity(e.label, e.text, e.start_char, e.end_char, e.canonical_id,
                                                   e.canonical_name) for e in a.entities),
-                               sector, a.document.section)
-        for a, sector in zip(analyzed, sectors)
+                               sector, a.document.section, probabilities)
+        for a, (sector, probabilities) in zip(analyzed, sectors)
     }
 
 

@@ -65,7 +65,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "apposition": re.compile(r"^\s*(?:,[^.;]*)?$"),
         "headline": re.compile(
             r"^(?:respected\s+comrade\s+|comrade\s+)?kim\s+jong\s+un['’]?s?\s+"
-            rf"({word_alternation(_data_keys(r['headline_verbs']))})\b|^({word_alternation(['speech at', 'speech to'])})\b",
+            rf"({word_alternation(_data_keys(r['headline_verbs']))})\b|^((?:speech|address)\s+(?:(?:made|delivered|given)\s+)?(?:at|to|by))\b",
             re.IGNORECASE),
     }
 
@@ -101,17 +101,28 @@ def detect(report: Report) -> Activity | None:
         return None
     start, end = found.span
     event_date = _event_date(report, start, end)
-    if not _is_current(report, event_date):
+    if found.kind != "letter" and not _is_current(report, event_date):
         return None
     people = _people(report, start, end) if found.kind != "letter" else []
     counterpart = next((p for p in people if p.role == "counterpart"), None)
     return Activity(
         activity_id=activity_id_for(report.document_id), actor=rules()["leader_name"], event_date=event_date,
-        report_date=report.report_date, title=report.title, activity_type=found.activity_type, sector=report.sector,
+        report_date=report.report_date, title=report.title, activity_type=found.activity_type,
+        sector=_activity_sector(report, found.activity_type),
         place=_place(report, found.leader_end, end), counterpart_country=_country_of(counterpart.name) if counterpart else None,
         document_ids=(report.document_id,), people=tuple(people), confidence=0.9 if event_date else 0.7,
         date_precision="stated" if event_date else None, kind=_kind(report, found),
     )
+
+
+def _activity_sector(report: Report, activity_type: str) -> str | None:
+    """The report's sector weighed by what the activity's type says of it under the codebook (a party
+    meeting is political unless the model is sure it is military); a reviewer's sector as it is."""
+    prior = rules()["sector_prior_by_type"].get(activity_type)
+    if prior is None or not report.sector_probabilities:
+        return report.sector
+    weighed = {sector: p * prior.get(sector, 0.0) for sector, p in report.sector_probabilities.items()}
+    return max(weighed, key=weighed.get) if any(weighed.values()) else report.sector
 
 
 def _kind(report: Report, found: _Found) -> str:
@@ -132,9 +143,9 @@ def _activity_sentence(report: Report) -> _Found | None:
         for mention in [m for m in mentions if start <= m.start_char < end][:1]:
             before = report.text[max(start, mention.start_char - 60):mention.start_char]
             after = report.text[mention.end_char:min(end, mention.end_char + rules()["max_verb_distance"])]
-            agent = _agent_type(before, after)
-            if agent is not None and _patterns()["event_predicate"].search(report.text[start:end]):
-                return _Found((start, end), _activity_type(report.text[start:end], agent), mention.end_char)
+            agent = _agent_type(before, after, report.text[start:end])
+            if agent is not None:
+                return _Found((start, end), _activity_type(report.text[start:end], agent, report.title), mention.end_char)
             if _patterns()["object_before"].search(before):
                 continue  # "a message to Kim Jong Un": he is not the one acting
             verdict = _verb_after_leader(after)
@@ -143,19 +154,23 @@ def _activity_sentence(report: Report) -> _Found | None:
             if verdict is None:
                 return None
             kind, activity_type = verdict
-            return _Found((start, end), _activity_type(report.text[start:end], activity_type) if kind == "activity"
-                          else activity_type, mention.end_char, kind)
+            return _Found((start, end), _activity_type(report.text[start:end], activity_type, report.title)
+                          if kind == "activity" else activity_type, mention.end_char, kind)
     return None
 
 
-def _agent_type(before: str, after: str) -> str | None:
-    """The activity type named by a phrase that makes the leader the one present, though not the subject."""
-    p = _patterns()
+def _agent_type(before: str, after: str, sentence: str) -> str | None:
+    """The activity type named by a phrase that makes the leader the one present, though not the subject;
+    a phrase that is also a slogan only in a sentence that reports an event."""
+    p, agents = _patterns(), rules()["agent_markers"]
     marker = p["agent_before"].search(before)
     if marker is not None:
-        return rules()["agent_markers"]["before"][" ".join(marker.group(1).lower().split())]
+        phrase = " ".join(marker.group(1).lower().split())
+        if phrase in agents["slogan_markers"] and not p["event_predicate"].search(sentence):
+            return None
+        return agents["before"][phrase]
     if p["with_before"].search(before) and p["with_after"].match(after):
-        return rules()["agent_markers"]["with_after_type"]
+        return agents["with_after_type"]
     return None
 
 
@@ -178,30 +193,48 @@ def _verb_after_leader(after: str) -> tuple[str, str] | str | None:
 
 def _from_headline(report: Report) -> _Found | None:
     """"Respected Comrade Kim Jong Un Inspects ...": the headline names the activity when the text buries it."""
-    if report.section != rules()["activities_topic"] or not report.title:
+    if report.section != rules()["activities_topic"]:
         return None
-    match = _patterns()["headline"].match(report.title.strip())
-    if match is None or _patterns()["message_object"].match(report.title[match.end():]):
+    activity_type = _headline_activity(report.title)
+    if activity_type is None:
+        return None
+    first = (sentence_spans(report.text) or [(0, len(report.text))])[0]
+    return _Found(first, activity_type, first[0])
+
+
+def _headline_activity(title: str | None) -> str | None:
+    """The activity type a KCNA headline names in the present tense for the leader, if any."""
+    match = _patterns()["headline"].match((title or "").strip())
+    if match is None or _patterns()["message_object"].match(title.strip()[match.end():]):
         return None
     verb = " ".join((match.group(1) or match.group(2)).lower().split())
-    first = (sentence_spans(report.text) or [(0, len(report.text))])[0]
-    return _Found(first, rules()["headline_verbs"].get(verb, "speech"), first[0])
+    return rules()["headline_verbs"].get(verb, "speech")
 
 
 def _is_current(report: Report, event_date: date | None) -> bool:
-    """Features and anecdotes retell old visits: keep reports of new activities only."""
+    """Features and anecdotes retell old visits: keep reports of new activities only. A report naming
+    no day is new in the leader's own topic, under a headline that reports his activity in the
+    present tense ("Kim Jong Un Has Photo Session ..."), or in the day's press digest."""
     if event_date is None:
-        return report.section == rules()["activities_topic"]
+        return (report.section == rules()["activities_topic"] or bool(_DIGEST.match(report.title or ""))
+                or _headline_activity(report.title) is not None)
     if report.report_date is None:
         return True
     return 0 <= (report.report_date - event_date).days <= rules()["max_event_age_days"]
 
 
-def _activity_type(sentence: str, base: str) -> str:
-    """The type a verb or phrase gives, made precise by a word of the sentence ("oversaw ... test-fire")."""
-    override = _patterns()["override"].search(sentence)
-    if override and base not in ("talks", "speech"):
-        return rules()["type_overrides"][" ".join(override.group(1).lower().split())]
+def _activity_type(sentence: str, base: str, title: str | None = None) -> str:
+    """The type a verb or phrase gives, made precise by a word of the sentence, else of the headline
+    ("oversaw ... test-fire": weapons test); KCNA's own verb decides for inspections, visits, talks,
+    speeches and photo sessions."""
+    r = rules()
+    if base in r["fixed_types"]:
+        return base
+    for text in (sentence, title or ""):
+        found = {r["type_overrides"][" ".join(m.group(1).lower().split())]
+                 for m in _patterns()["override"].finditer(text)}
+        if found:
+            return min(found, key=lambda t: r["override_priority"].index(t) if t in r["override_priority"] else 99)
     return base
 
 

@@ -225,6 +225,8 @@ class Report:
     entities: tuple[ReportEntity, ...] = ()
     sector: str | None = None
     section: str | None = None
+    # the sector model's five probabilities for the document; None when a reviewer set its sector
+    sector_probabilities: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -302,3 +302,51 @@ def test_activities_he_attended_or_supervised_without_inspecting_are_registered(
 ])
 def test_activities_meetings_he_did_not_attend_are_not_registered(nlp, text):
     assert detect(report(text, section="Home News")) is None
+
+
+@pytest.mark.parametrize(("text", "title", "section", "expected"), [
+    ("Pyongyang, September 30 (KCNA) -- The Missile Administration conducted a test-fire of a cruise missile on "
+     "Sunday. The test was watched by Kim Jong Un, general secretary of the WPK.", "Cruise Missile Test-fired",
+     "Top News", ("activity", "weapons_test", date(2024, 9, 29))),
+    ("Pyongyang, September 30 (KCNA) -- Artillery units conducted a firing exercise on September 29, with Kim Jong Un, "
+     "president of the State Affairs, observing.", "Firing Exercise Conducted", "Top News",
+     ("activity", "drill", date(2024, 9, 29))),
+    ("Pyongyang, September 30 (KCNA) -- The following is the speech made by Kim Jong Un, general secretary of the WPK, "
+     "at the ceremony for the completion of the Ryongbong Hospital on September 28.",
+     "Speech by Kim Jong Un at Completion Ceremony", TOPIC, ("speech", "speech", date(2024, 9, 28))),
+    ("Pyongyang, September 30 (KCNA) -- Rodong Sinmun Monday carries an article that the respected Comrade Kim Jong Un "
+     "watched a football match. It also carries an article on the harvest.", "Press Review", "Home News",
+     ("digest", "performance", None)),
+    ("Pyongyang, September 30 (KCNA) -- Kim Jong Un, general secretary of the WPK, had a photo session with the "
+     "participants in the plenary meeting of the WPK Central Committee.",
+     "Kim Jong Un Has Photo Session with Participants in Plenary Meeting", "Home News",
+     ("activity", "photo_session", None)),
+    ("Pyongyang, September 30 (KCNA) -- The artillery and missile units conducted a joint striking drill on "
+     "September 29 under the guidance of Kim Jong Un.", "Kim Jong Un Guides Striking Drill", "Top News",
+     ("activity", "drill", date(2024, 9, 29))),
+    ("Pyongyang, September 30 (KCNA) -- A plenary meeting of the WPK Central Committee was held from September 27 to 29. "
+     "Kim Jong Un, general secretary of the WPK, guided the meeting.", "Plenary Meeting of WPK Central Committee Held",
+     TOPIC, ("activity", "party_meeting", date(2024, 9, 27))),
+    ("Pyongyang, September 30 (KCNA) -- Kim Jong Un received on September 29 the members of the congratulatory group "
+     "of Koreans in Japan.", "Kim Jong Un Receives Congratulatory Group", TOPIC, ("activity", "reception", date(2024, 9, 29))),
+])
+def test_activities_presence_kinds_and_types_as_kcna_words_them(nlp, text, title, section, expected):
+    """Passive and 'with ... observing' presence, speech texts and undated digest lines, present-tense
+    headlines outside his topic, the verb's type kept for photo sessions, the event word (else the headline's)
+    for a guided drill or meeting, and a congratulatory group received (not a message)."""
+    found = detect(report(text, title=title, section=section))
+    assert found is not None and (found.kind, found.activity_type, found.event_date) == expected
+
+
+def test_activities_sector_weighs_the_type_unless_a_reviewer_set_it():
+    from pipeline.activities import _activity_sector
+
+    unsure = {"military": 0.15, "economic": 0.4, "political": 0.3, "foreign": 0.05, "social": 0.1}
+    sure_military = {"military": 0.8, "economic": 0.05, "political": 0.1, "foreign": 0.03, "social": 0.02}
+    assert _activity_sector(Report("d", "t", "x", None, sector="economic", sector_probabilities=unsure),
+                            "party_meeting") == "political"
+    assert _activity_sector(Report("d", "t", "x", None, sector="military", sector_probabilities=sure_military),
+                            "party_meeting") == "military"  # a military commission's meeting stays military
+    assert _activity_sector(Report("d", "t", "x", None, sector="economic", sector_probabilities=unsure),
+                            "inspection") == "economic"  # an inspection's sector is what it inspected
+    assert _activity_sector(Report("d", "t", "x", None, sector="economic"), "party_meeting") == "economic"  # reviewed

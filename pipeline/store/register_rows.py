@@ -41,8 +41,9 @@ def lock_register(conn: Connection) -> None:
 
 def read_reports(conn: Connection, formats: Sequence[str]) -> list[Report]:
     """Documents of the given formats (state media) with their entities and document-level sector."""
-    sectors = dict(conn.execute(
-        sa.select(sector_labels.c.document_id, sector_labels.c.sector).where(sector_labels.c.unit == "document")).all())
+    labels = {r.document_id: r for r in conn.execute(
+        sa.select(sector_labels.c.document_id, sector_labels.c.sector, sector_labels.c.probabilities,
+                  sector_labels.c.reviewed).where(sector_labels.c.unit == "document"))}
     by_document: dict[str, list] = {}
     of_formats = state_media_documents(formats)
     query = sa.select(entities).join(documents, entities.c.document_id == documents.c.document_id).where(
@@ -52,8 +53,15 @@ def read_reports(conn: Connection, formats: Sequence[str]) -> list[Report]:
             e.label, e.text, e.start_char, e.end_char, e.canonical_id, e.canonical_name))
     rows = conn.execute(sa.select(documents.c.document_id, documents.c.title, documents.c.text,
                                   documents.c.published, documents.c.section).where(of_formats))
-    return [Report(r.document_id, r.title, r.text, r.published, tuple(by_document.get(r.document_id, ())),
-                   sectors.get(r.document_id), r.section) for r in rows]
+    return [_report(r, by_document.get(r.document_id, ()), labels.get(r.document_id)) for r in rows]
+
+
+def _report(row: sa.Row, found: Sequence[ReportEntity], label: sa.Row | None) -> Report:
+    """A stored document as a report; a sector a reviewer set comes without the model's probabilities."""
+    probabilities = (json.loads(label.probabilities) if label is not None and label.probabilities and not label.reviewed
+                     else None)
+    return Report(row.document_id, row.title, row.text, row.published, tuple(found),
+                  label.sector if label is not None else None, row.section, probabilities)
 
 
 def state_media_documents(formats: Sequence[str]):
