@@ -121,7 +121,8 @@ def _activity_sector(report: Report, activity_type: str) -> str | None:
     prior = rules()["sector_prior_by_type"].get(activity_type)
     if prior is None or not report.sector_probabilities:
         return report.sector
-    weighed = {sector: p * prior.get(sector, 0.0) for sector, p in report.sector_probabilities.items()}
+    floor = rules()["model_floor"]
+    weighed = {sector: (p + floor) * prior.get(sector, 0.0) for sector, p in report.sector_probabilities.items()}
     return max(weighed, key=weighed.get) if any(weighed.values()) else report.sector
 
 
