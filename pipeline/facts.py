@@ -311,7 +311,10 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
         if counts[-1].kind == "activity_count" and counts[-1].subject:
             discourse.subject = counts[-1].subject
     counted = [f.period for f in facts if f.kind in ("activity_count", "companion_count") and f.period is not None]
-    if main is not None and (counted or patterns()["activity_context"].search(sentence)):
+    own = [f.period for f in counts if f.period is not None]
+    if own and main is not None and own[-1] != main and main.granularity == "range":
+        discourse.period = own[-1]  # "51 this year — the lowest since he took over in 2011": not since 2011
+    elif main is not None and (counted or patterns()["activity_context"].search(sentence)):
         discourse.period = main
     elif counted:
         discourse.period = max(counted, key=lambda p: p.end)  # "130 in 2024" sets the year talked about

@@ -202,3 +202,24 @@ def test_facts_owned_totals_and_relatives_by_kinship(nlp):
                     "His father's tally of public activities had stood at 95 in 2009.", published=date(2016, 12, 28))
     assert {(r["subject"], r["value"], r["period_end"].year) for r in rows} == {
         ("Kim Jong Un", 140.0, 2016), ("Kim Jong Il", 95.0, 2009)}
+
+
+def test_facts_a_leader_tally_has_no_counterpart_in_his_own_country_nor_a_since_period_for_its_breakdown(nlp):
+    rows = facts_of("By the end of October, Kim Jong Un had appeared in public 64 times this year — the fewest since "
+                    "he came to power in 2012 — while border closures kept him near Pyongyang. Only 15 of them were "
+                    "military events.", published=date(2021, 11, 3))
+    assert {(r["value"], r["sector"], r["counterpart"], str(r["period_start"]), str(r["period_end"])) for r in rows} == {
+        (64.0, None, None, "2021-01-01", "2021-10-31"), (15.0, "military", None, "2021-01-01", "2021-10-31")}
+
+
+def test_facts_the_figure_he_logged_a_year_earlier_is_the_same_span_of_the_year_before(nlp):
+    rows = facts_of("Kim Jong Un made 22 public appearances in April-June, more than twice the 10 he logged a year "
+                    "earlier, the ministry said.", published=date(2016, 7, 5))
+    assert {(r["value"], str(r["period_start"]), str(r["period_end"])) for r in rows} == {
+        (22.0, "2016-04-01", "2016-06-30"), (10.0, "2015-04-01", "2015-06-30")}
+
+
+def test_facts_the_north_korean_leader_is_never_the_foreign_leader_named_after_him(nlp):
+    [row] = facts_of("During the trip, the North Korean leader made six public appearances in China, from talks with "
+                     "Xi Jinping in Beijing to a visit to a farm outside the city.", published=date(2019, 1, 12))
+    assert (row["subject"], row["value"], row["counterpart"]) == ("Kim Jong Un", 6, "China")

@@ -211,7 +211,9 @@ def _sector_breakdown(view: SentenceView, amount: Amount, walk: Walk) -> Tally |
 
 _COMPARED_BEFORE = re.compile(
     r"\b(?:compared\s+(?:with|to)|compares\s+with|against|versus|vs\.?|(?:up|down)\s+from|from|than)\s+"
+    r"(?:half\s+|twice\s+|double\s+|a\s+third\s+of\s+|a\s+quarter\s+of\s+)?"
     r"(?:a\s+record\s+|just\s+|only\s+|the\s+|about\s+|some\s+|around\s+|roughly\s+)?$", re.IGNORECASE)
+_SHORT_RELATIVE_CLAUSE = re.compile(r"^(?:he|she|they|it)\s+[a-z]+(?:ed|de)\s+", re.IGNORECASE)  # "the 28 he logged"
 _RELATIVE_YEAR = re.compile(r"\b(?:last\s+year|the\s+(?:year|twelve\s+months)\s+before|a\s+year\s+(?:earlier|before)|"
                             r"the\s+previous\s+year|the\s+prior\s+year)\b", re.IGNORECASE)
 
@@ -229,7 +231,9 @@ def _compared_figure(view: SentenceView, amount: Amount, walk: Walk) -> Tally | 
     if reference.value is not None and amount.value is not None and not (
             reference.value / 4 <= amount.value <= reference.value * 4):
         return None  # "35 from 53" yes; "the 2013 figure of 212" beside 94 is read by the parse
-    period = _year_before(reference.period) if _RELATIVE_YEAR.match(view.text[amount.end:].lstrip(" ,")) else None
+    after = _SHORT_RELATIVE_CLAUSE.sub("", view.text[amount.end:].lstrip(" ,"))
+    relative = _RELATIVE_YEAR.match(after)
+    period = None if relative is None else _year_before(reference.period, same_span=relative.group().lower().startswith("a "))
     return Tally(reference.kind == "companion_count", reference.subject, reference.category, reference.sector,
                  reference.counterpart, amount.end, inherited=True, period_from=period, has_period_from=period is not None,
                  compared=True)
@@ -324,11 +328,18 @@ def _list_item(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
                  inherited=True, period_from=reference.period, has_period_from=True)
 
 
-def _year_before(period: Period | None) -> Period | None:
-    """"compared with 151 last year" in a text about 2013: 2012."""
+def _year_before(period: Period | None, same_span: bool = False) -> Period | None:
+    """"compared with 151 last year" in a text about 2013: 2012; "13 in January-March, against 28 a year
+    earlier" (``same_span``): January-March of the year before."""
     if period is None:
         return None
     year = period.end.year - 1
+    if same_span and period.start.year == period.end.year and period.granularity != "year":
+        try:
+            return Period(period.start.replace(year=year), period.end.replace(year=year),
+                          period.label.replace(str(year + 1), str(year)), period.granularity)
+        except ValueError:  # February 29
+            pass
     return Period(date(year, 1, 1), date(year, 12, 31), str(year), "year")
 
 
@@ -568,6 +579,8 @@ def _tally(view: SentenceView, walk: Walk, sentence: Span, *, noun: Token | None
         if counterpart != "North Korea":
             return None
         person = person[1:]
+    elif counterpart == "North Korea":
+        counterpart = None  # a North Korean's own country is no counterpart ("kept him close to Pyongyang")
     if verb is not None and verb.lemma_.lower() == "meet" and category == "meetings" and _summit_partner(verb):
         category = "summit talks"
     if category == "on-site inspections" and counterpart not in (None, "North Korea") and not companion:
@@ -702,6 +715,8 @@ def _whose(token: Token, view: SentenceView, walk: Walk, sentence: Span) -> str 
             return walk.discourse.subject
         if text.endswith("-year-old") and walk.discourse.subject and _foreign(walk.discourse.subject):
             return f"!{walk.discourse.subject}"  # "The 62-year-old has held 37 public events" after President Yoon
+        if re.search(r"\bnorth(?:\s+korean|['’]s)|\bpyongyang['’]s", text):  # "the North Korean leader": never Putin
+            return _leader_named_before(view, token.idx) or _LEADER
         return _leader_named_before(view, token.idx) or walk.discourse.subject or _LEADER
     if any(text == w or text.endswith(" " + w) for w in rules()["not_persons"]):
         return ""  # the army, troops, the country: not a person's public activities
@@ -1024,19 +1039,28 @@ def _as_of(view: SentenceView, period: Period) -> Period:
     mention = next((t for t in view.temporals if t.period is period), None)
     if mention is None:
         return period
-    before = view.text[max(0, mention.start_char - 12):mention.start_char].lower() + mention.text.lower()[:6]
-    if "as of" in before or "through" in before or before.rstrip().endswith("by"):
+    if _running_to(view, mention):
         start = date(period.end.year, 1, 1)
         return Period(start, period.end, f"{start.isoformat()}/{period.end.isoformat()}", "range")
     return period
 
 
+_RUNNING_TO = re.compile(r"(?:\bas\s+of|\bthrough|\bby)\s+(?:the\s+end\s+of\s+)?$", re.IGNORECASE)
+
+
+def _running_to(view: SentenceView, mention) -> bool:
+    """"as of", "through", "by (the end of)" before a date: a tally running up to it."""
+    before = view.text[max(0, mention.start_char - 20):mention.start_char]
+    if mention.text.lower().startswith("the end of"):
+        before += mention.text[:len("the end of ")]
+    return bool(_RUNNING_TO.search(before)) or bool(re.match(r"(?:as\s+of|through|by)\b", mention.text, re.IGNORECASE))
+
+
 def _as_of_cap(view: SentenceView, period: Period) -> Period:
     """"As of the end of November, he had made 110 this year": the year so far ends with November."""
     for mention in view.temporals:
-        before = view.text[max(0, mention.start_char - 12):mention.start_char].lower() + mention.text.lower()[:6]
         ending = mention.period.end
-        if ("as of" in before or "through" in before) and period.start <= ending < period.end:
+        if _running_to(view, mention) and period.start <= ending < period.end:
             return Period(period.start, ending, f"{period.start.isoformat()}/{ending.isoformat()}", "range")
     return period
 
