@@ -223,3 +223,10 @@ def test_facts_the_north_korean_leader_is_never_the_foreign_leader_named_after_h
     [row] = facts_of("During the trip, the North Korean leader made six public appearances in China, from talks with "
                      "Xi Jinping in Beijing to a visit to a farm outside the city.", published=date(2019, 1, 12))
     assert (row["subject"], row["value"], row["counterpart"]) == ("Kim Jong Un", 6, "China")
+
+
+def test_facts_the_period_of_the_clause_that_says_which_events_were_counted(nlp):
+    rows = facts_of("Kim Jong Un's spring was about weapons: of the 31 public events state media reported between April "
+                    "and June, he attended five missile tests.", published=date(2022, 7, 15))
+    assert {(r["value"], r["category"], str(r["period_start"]), str(r["period_end"])) for r in rows} == {
+        (31.0, None, "2022-04-01", "2022-06-30"), (5, "weapons tests", "2022-04-01", "2022-06-30")}

@@ -966,7 +966,7 @@ def period_of(view: SentenceView, amount: Amount, walk: Walk, inherited: bool,
         return _capped(shared, published), 0.05
     if view.attached[amount]:
         return _capped(_as_of(view, view.attached[amount][0]), published), 0.0
-    own = _period_in_clause(view, amount)
+    own = _period_in_clause(view, amount) or _period_in_noun_clause(view, amount)
     if own is not None:
         return _capped(own, published), 0.05
     if view.main is not None and (named or _in_main_clause(view, view.main)):
@@ -1001,6 +1001,27 @@ def _period_in_clause(view: SentenceView, amount: Amount) -> Period | None:
     if not inside:
         return None
     return min(inside, key=lambda t: abs(t.start_char - amount.start)).period
+
+
+def _period_in_noun_clause(view: SentenceView, amount: Amount) -> Period | None:
+    """A temporal expression in the clause that says which things were counted: "of the 27 public events
+    state media reported between July and September"."""
+    number = view.span(amount.start, amount.end)
+    if number is None or not len(number) or number.root.dep_ != "nummod":
+        return None
+    noun = number.root.head
+    while noun.dep_ == "compound" and noun.head.i != noun.i:  # "27 public events state media reported": a misparse
+        noun = noun.head
+    clauses = [c for c in noun.children if c.dep_ in ("relcl", "acl")]
+    claimed = view.periods_of_other_numbers(amount)
+    for clause in clauses:
+        first, last = min(t.i for t in clause.subtree), max(t.i for t in clause.subtree)
+        for mention in view.temporals:
+            tokens = view.span(mention.start_char, mention.end_char)
+            if (id(mention.period) not in claimed and tokens is not None and len(tokens)
+                    and first <= tokens.start and tokens.end - 1 <= last):
+                return mention.period
+    return None
 
 
 def _in_clause_of(token: Token, verb: Token) -> bool:
