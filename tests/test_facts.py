@@ -230,3 +230,11 @@ def test_facts_the_period_of_the_clause_that_says_which_events_were_counted(nlp)
                     "and June, he attended five missile tests.", published=date(2022, 7, 15))
     assert {(r["value"], r["category"], str(r["period_start"]), str(r["period_end"])) for r in rows} == {
         (31.0, None, "2022-04-01", "2022-06-30"), (5, "weapons tests", "2022-04-01", "2022-06-30")}
+
+
+def test_facts_the_activities_a_reporter_recorded_for_him_running_to_a_date(nlp):
+    rows = facts_of("Construction was the theme of the North Korean leader's year. Of the 58 public appearances KCNA "
+                    "logged for him as of November 20, 20 were economic and 11 military.", published=date(2023, 11, 24))
+    assert {(r["subject"], r["sector"], r["value"], str(r["period_start"]), str(r["period_end"])) for r in rows} == {
+        ("Kim Jong Un", None, 58.0, "2023-01-01", "2023-11-20"), ("Kim Jong Un", "economic", 20.0, "2023-01-01", "2023-11-20"),
+        ("Kim Jong Un", "military", 11.0, "2023-01-01", "2023-11-20")}

@@ -668,6 +668,9 @@ def _subject(view: SentenceView, walk: Walk, sentence: Span, noun: Token | None,
         agent = next((c for c in by.children if c.dep_ == "pobj"), None) if by is not None else None
         if agent is not None and person_of(agent, sentence) is not None:  # "the ministry counted 127 ... by Kim"
             candidates.append(agent)
+        if verb.lemma_.lower() in rules()["recording_verbs"]:  # "the 64 activities KCNA recorded for him"
+            for prep in (c for c in verb.children if c.dep_ in ("dative", "prep") and c.lower_ == "for"):
+                candidates += [c for c in prep.children if c.dep_ == "pobj"]
         if subject is not None:
             candidates.append(subject)
     for candidate in candidates:
@@ -968,7 +971,7 @@ def period_of(view: SentenceView, amount: Amount, walk: Walk, inherited: bool,
         return _capped(_as_of(view, view.attached[amount][0]), published), 0.0
     own = _period_in_clause(view, amount) or _period_in_noun_clause(view, amount)
     if own is not None:
-        return _capped(own, published), 0.05
+        return _capped(_as_of(view, own), published), 0.05
     if view.main is not None and (named or _in_main_clause(view, view.main)):
         # a ranking of companions ("the official seen most often at his side in 2021, accompanying him 49 times")
         # takes the sentence's period wherever the parse hangs it
