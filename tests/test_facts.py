@@ -238,3 +238,9 @@ def test_facts_the_activities_a_reporter_recorded_for_him_running_to_a_date(nlp)
     assert {(r["subject"], r["sector"], r["value"], str(r["period_start"]), str(r["period_end"])) for r in rows} == {
         ("Kim Jong Un", None, 58.0, "2023-01-01", "2023-11-20"), ("Kim Jong Un", "economic", 20.0, "2023-01-01", "2023-11-20"),
         ("Kim Jong Un", "military", 11.0, "2023-01-01", "2023-11-20")}
+
+
+def test_facts_a_total_reached_by_the_counted_noun_not_by_the_number_of_an_aside(nlp):
+    rows = facts_of("Kim Jong Un made 70 public appearances by August. Military activities, only nine in the two "
+                    "previous years combined, have already reached 23 this year.", published=date(2024, 9, 10))
+    assert ("Kim Jong Un", "military", 23.0) in {(r["subject"], r["sector"], r["value"]) for r in rows}

@@ -453,7 +453,8 @@ def _comparison(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> 
 def _change(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
     """"Kim Jong Un's visits to munitions factories rose to 14"; "the number climbed to 81"."""
     verb = nodes["verb"]
-    counted = subject_of(verb)
+    counted = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")
+                    and c.lemma_.lower() in rules()["count_nouns"]), None) or subject_of(verb)  # not an aside's number
     if counted is None or counted.lemma_.lower() in _REFERS_BACK:
         return _inherited(view, walk, sentence, _words(counted))
     if counted.lemma_.lower() not in rules()["count_nouns"]:
