@@ -244,3 +244,10 @@ def test_facts_a_total_reached_by_the_counted_noun_not_by_the_number_of_an_aside
     rows = facts_of("Kim Jong Un made 70 public appearances by August. Military activities, only nine in the two "
                     "previous years combined, have already reached 23 this year.", published=date(2024, 9, 10))
     assert ("Kim Jong Un", "military", 23.0) in {(r["subject"], r["sector"], r["value"]) for r in rows}
+
+
+def test_facts_a_bracketed_figure_after_a_verb_and_a_sector_is_that_sector(nlp):
+    rows = facts_of("Kim Jong Un made 112 public appearances in 2023. Military events, at 50, outnumbered economic ones "
+                    "(38).", published=date(2024, 1, 8))
+    assert {(r["sector"], r["value"], r["period_end"].year) for r in rows} == {
+        (None, 112.0, 2023), ("military", 50.0, 2023), ("economic", 38.0, 2023)}

@@ -285,9 +285,10 @@ def _bracketed_item(view: SentenceView, amount: Amount, walk: Walk) -> Tally | N
         return None
     words = found.group("words").lower().split()[-3:]
     ahead = view.text[:window_start + found.start("words") + len(found.group("words"))].split()
-    if len(ahead) > len(words) and _is_number_word(ahead[-len(words) - 1]):
-        return None  # "37 economic events (28)": a count's comparison figure
     nouns = rules()["count_nouns"]
+    if (len(ahead) > len(words) and _is_number_word(ahead[-len(words) - 1])
+            and (_sector(words[:1]) or words[0] in nouns or len(words) == 1)):
+        return None  # "37 economic events (28)": a count's comparison figure; not "at 54, outnumbered military ones (47)"
     category = next((nouns.get(w) or nouns.get(w.rstrip("s")) or nouns.get(w[:-2] if w.endswith("es") else w)
                      for w in reversed(words) if (nouns.get(w) or nouns.get(w.rstrip("s")))), None)
     if words and words[-1] in ("meetings", "meeting") and set(words) & set(rules()["party_meeting_words"]):
