@@ -251,3 +251,9 @@ def test_facts_a_bracketed_figure_after_a_verb_and_a_sector_is_that_sector(nlp):
                     "(38).", published=date(2024, 1, 8))
     assert {(r["sector"], r["value"], r["period_end"].year) for r in rows} == {
         (None, 112.0, 2023), ("military", 50.0, 2023), ("economic", 38.0, 2023)}
+
+
+def test_facts_a_part_that_names_party_meetings_is_counted_as_party_meetings(nlp):
+    rows = facts_of("In the second quarter, Kim Jong Un was reported at 24 public events, seven of which were party "
+                    "meetings.", published=date(2021, 7, 5))
+    assert {(r["category"], r["value"]) for r in rows} == {(None, 24.0), ("party meetings", 7)}

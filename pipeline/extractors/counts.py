@@ -471,7 +471,8 @@ def _predicate(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> T
     parts = [c for c in verb.children if c.dep_ in ("attr", "acomp", "dobj")] or [nodes["predicate"]]
     predicate = parts[0]
     words = [w for part in parts for w in _words(part)]
-    category = rules()["count_nouns"].get(predicate.lemma_.lower()) if predicate.pos_ == "NOUN" else None
+    category = _party_or(rules()["count_nouns"].get(predicate.lemma_.lower()) if predicate.pos_ == "NOUN" else None,
+                         words)
     inherited = _inherited(view, walk, sentence, words)
     if inherited is None:
         return None
@@ -533,7 +534,14 @@ def _part(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally 
     nouns = [t for t in number.doc[number.i:min(number.i + 6, sentence.end)] if t.pos_ == "NOUN"]
     category = next((rules()["count_nouns"].get(t.lemma_.lower()) for t in nouns
                      if rules()["count_nouns"].get(t.lemma_.lower())), None)
-    return replace(inherited, category=category or inherited.category)
+    return replace(inherited, category=_party_or(category, words) or inherited.category)
+
+
+def _party_or(category: str | None, words: list[str]) -> str | None:
+    """Meetings of the party's bodies are party meetings ("nine of which were party meetings")."""
+    if category == "meetings" and set(words) & set(rules()["party_meeting_words"]):
+        return "party meetings"
+    return category
 
 
 def _average(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
