@@ -211,8 +211,8 @@ def main() -> None:
     parser.add_argument("--sample", type=Path, default=REPO / "tests" / "gold" / "register_sample.jsonl")
     parser.add_argument("--sealed", type=Path, default=REPO / "tests" / "gold" / "register_test" / "latest_months.jsonl",
                         help="a sealed sample, scored without listing its errors")
-    parser.add_argument("--stress-dev", type=Path, default=REPO / "tests" / "gold" / "register_dev" / "fresh.jsonl",
-                        help="written stress items the rule writers read (errors listed)")
+    parser.add_argument("--stress-dev", type=Path, default=REPO / "tests" / "gold" / "register_dev",
+                        help="written stress items the rule writers read, a file or a folder of them (errors listed)")
     parser.add_argument("--stress-sealed", type=Path,
                         default=REPO / "tests" / "gold" / "register_stress" / "sealed.jsonl",
                         help="written stress items never read while tuning (scored, errors not written out)")
@@ -230,7 +230,8 @@ def main() -> None:
         result["sealed_latest_months"] = {k: v for k, v in evaluate_sample(sealed).items() if k != "errors"}
     for name, path, sealed in (("stress_dev", args.stress_dev, False), ("stress_sealed", args.stress_sealed, True)):
         if path.exists():  # written from a brief by writers who saw neither the rules nor the model
-            items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+            items = [json.loads(line) for file in files for line in file.read_text().splitlines() if line.strip()]
             scored = evaluate_sample(items)
             result[name] = {k: v for k, v in scored.items() if not (sealed and k == "errors")}
     if not args.no_corpus:

@@ -65,7 +65,8 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "apposition": re.compile(r"^\s*(?:,[^.;]*)?$"),
         "headline": re.compile(
             r"^(?:respected\s+comrade\s+|comrade\s+)?kim\s+jong\s+un['’]?s?\s+"
-            rf"({word_alternation(_data_keys(r['headline_verbs']))})\b|^((?:speech|address)\s+(?:(?:made|delivered|given)\s+)?(?:at|to|by))\b",
+            rf"({word_alternation(_data_keys(r['headline_verbs']))})\b|^(?:[a-z]+\s+)?((?:speech|address)\s+(?:(?:made|delivered|given)\s+)?"
+            r"(?:at|to|(?:by|of)(?=\s+(?:the\s+)?(?:respected\s+)?(?:comrade\s+)?kim\s+jong\s+un\b)))\b",
             re.IGNORECASE),
     }
 
@@ -268,7 +269,12 @@ def _day_in(text: str, report_date: date) -> date | None:
     days = [m for m in days if m.period.start <= report_date]
     preferred = [m for m in days if re.match(r"(?i)(on|from|since)\b", m.text)]
     chosen = (preferred or days)[:1]
+    if not preferred and _YESTERDAY.search(body):  # "held ... yesterday" beats "the April 25 House of Culture"
+        return report_date - timedelta(days=1)
     return chosen[0].period.start if chosen else None
+
+
+_YESTERDAY = re.compile(r"\byesterday\b", re.IGNORECASE)
 
 
 def _place(report: Report, after: int, end: int) -> str | None:

@@ -350,3 +350,34 @@ def test_activities_sector_weighs_the_type_unless_a_reviewer_set_it():
     assert _activity_sector(Report("d", "t", "x", None, sector="economic", sector_probabilities=unsure),
                             "inspection") == "economic"  # an inspection's sector is what it inspected
     assert _activity_sector(Report("d", "t", "x", None, sector="economic"), "party_meeting") == "economic"  # reviewed
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Pyongyang, September 30 (KCNA) -- Kim Jong Un, who followed the test-fire from an observation post on "
+     "September 28, said the missile was reliable.", ("activity", "weapons_test", date(2024, 9, 28))),
+    ("Pyongyang, September 30 (KCNA) -- A frigate was launched at the Chongjin Shipyard on September 29. Kim Jong Un "
+     "witnessed the launch.", ("activity", "weapons_test", date(2024, 9, 29))),
+    ("Pyongyang, September 30 (KCNA) -- Kim Jong Un cast his vote on Sunday in the elections of deputies to the local "
+     "people's assemblies.", ("activity", "other", date(2024, 9, 29))),
+    ("Pyongyang, September 30 (KCNA) -- Talks between Kim Jong Un and the visiting president of Laos were held at the "
+     "Kumsusan Guesthouse on September 29.", ("activity", "talks", date(2024, 9, 29))),
+    ("Pyongyang, September 30 (KCNA) -- The participants in the conference had a photo session with the respected "
+     "Comrade Kim Jong Un on September 28.", ("activity", "photo_session", date(2024, 9, 28))),
+    ("Pyongyang, September 30 (KCNA) -- Kim Jong Un delivered the following commemorative speech at the national "
+     "meeting held at the April 25 House of Culture yesterday: Dear comrades, ...", ("speech", "speech", date(2024, 9, 29))),
+])
+def test_activities_more_ways_kcna_says_he_was_there(nlp, text, expected):
+    found = detect(report(text, section="Top News"))
+    assert found is not None and (found.kind, found.activity_type, found.event_date) == expected
+
+
+def test_activities_a_discourse_given_to_a_newspaper_is_no_activity_and_platform_lists_are_present(nlp):
+    discourse = ("Pyongyang, October 11 (KCNA) -- Kim Jong Un gave the following discourse titled \"On our tasks\" to "
+                 "Rodong Sinmun on October 10.")
+    assert detect(report(discourse, report_date=date(2024, 10, 11))) is None
+    meeting = ("Pyongyang, September 30 (KCNA) -- Kim Jong Un attended the national meeting held on September 29. "
+               "Present on the platform were Jo Yong Won and Ri Il Hwan. Also watching the performance were Pak Jong "
+               "Chon and No Kwang Chol.")
+    roles = {p.name: p.role for p in detect(report(meeting)).people}
+    assert roles == {"Jo Yong Won": "present", "Ri Il Hwan": "present", "Pak Jong Chon": "present",
+                     "No Kwang Chol": "present"}
