@@ -104,13 +104,12 @@ def detect(report: Report) -> Activity | None:
     event_date = _event_date(report, start, end)
     if found.kind != "letter" and not _is_current(report, event_date):
         return None
-    people = _people(report, start, end) if found.kind != "letter" else []
-    counterpart = next((p for p in people if p.role == "counterpart"), None)
+    people, country = _people(report, start, end) if found.kind != "letter" else ([], None)
     return Activity(
         activity_id=activity_id_for(report.document_id), actor=rules()["leader_name"], event_date=event_date,
         report_date=report.report_date, title=report.title, activity_type=found.activity_type,
         sector=_activity_sector(report, found.activity_type),
-        place=_place(report, found.leader_end, end), counterpart_country=_country_of(counterpart.name) if counterpart else None,
+        place=_place(report, found.leader_end, end), counterpart_country=country,
         document_ids=(report.document_id,), people=tuple(people), confidence=0.9 if event_date else 0.7,
         date_precision="stated" if event_date else None, kind=_kind(report, found),
     )
@@ -284,13 +283,17 @@ def _place(report: Report, after: int, end: int) -> str | None:
     return None
 
 
-def _people(report: Report, start: int, end: int) -> list[Person]:
-    """Counterparts in the activity sentence; companions in "He was accompanied by ..." sentences."""
+def _people(report: Report, start: int, end: int) -> tuple[list[Person], str | None]:
+    """Counterparts in the activity sentence and the first one's country; companions in "He was accompanied
+    by ..." sentences."""
     found: dict[str, Person] = {}
+    countries: list[str] = []
     leader = rules()["leader_id"]
     for entity in report.entities:
         if start <= entity.start_char < end and entity.label == "PERSON" and entity.canonical_id not in (None, leader):
-            if _country_of(entity.canonical_name or entity.text):
+            country = _country_of(entity.canonical_name or entity.text) or _country_in_apposition(report, entity)
+            if country:
+                countries.append(country)
                 found.setdefault(entity.canonical_id, Person(entity.canonical_id, entity.canonical_name or entity.text,
                                                              "counterpart"))
     for s_start, s_end in sentence_spans(report.text)[:12]:
@@ -302,7 +305,22 @@ def _people(report: Report, start: int, end: int) -> list[Person]:
         for person in _names_in(report, s_start, s_end):
             if person.person_id != leader:
                 found.setdefault(person.person_id, replace(person, role=role))
-    return list(found.values())
+    return list(found.values()), (countries[0] if countries else None)
+
+
+_APPOSITION = re.compile(r",\s*([^,;.]{3,120})")
+_NORTH_KOREAN_TITLE = re.compile(r"\b(?:DPRK|Korean|ambassador\s+to)\b", re.IGNORECASE)
+
+
+def _country_in_apposition(report: Report, entity: ReportEntity) -> str | None:
+    """The country of a foreign guest named by his title ("Andrei Belousov, minister of Defence of the Russian
+    Federation"); never a North Korean's ("Sin Hong Chol, DPRK ambassador to Russia")."""
+    if _looks_korean(entity.text):
+        return None
+    title = _APPOSITION.match(report.text, entity.end_char)
+    if title is None or _NORTH_KOREAN_TITLE.search(title.group(1)):
+        return None
+    return _country_of(title.group(1))
 
 
 def _names_in(report: Report, start: int, end: int) -> list[Person]:

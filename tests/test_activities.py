@@ -381,3 +381,11 @@ def test_activities_a_discourse_given_to_a_newspaper_is_no_activity_and_platform
     roles = {p.name: p.role for p in detect(report(meeting)).people}
     assert roles == {"Jo Yong Won": "present", "Ri Il Hwan": "present", "Pak Jong Chon": "present",
                      "No Kwang Chol": "present"}
+
+
+def test_activities_a_foreign_guest_named_by_his_title_is_a_counterpart_of_his_country(nlp):
+    text = ("Pyongyang, September 30 (KCNA) -- Kim Jong Un held talks on September 29 with Andrei Belousov, minister "
+            "of Defence of the Russian Federation, and with Sin Hong Chol, DPRK ambassador to Russia.")
+    found = detect(report(text))
+    assert found.counterpart_country == "Russia"
+    assert [(p.name, p.role) for p in found.people if p.role == "counterpart"] == [("Andrei Belousov", "counterpart")]
