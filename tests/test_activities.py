@@ -192,6 +192,7 @@ def test_activities_cli_register_after_ingesting_kcna_items(tmp_path):
     assert runner.invoke(app, [*db, "ingest", str(archive)]).exit_code == 0
     result = runner.invoke(app, [*db, "tallies", "--year", "2024", "--by", "companion"])
     assert result.exit_code == 0 and "1 public activities in 2024" in result.output
+    assert "not counted: 1 letter rows" in result.output  # the greetings: a row of its own, in no tally
     assert "Jo Yong Won" in result.output
     assert runner.invoke(app, [*db, "tallies", "--year", "2024", "--by", "weekday"]).exit_code == 2
     reconciled = runner.invoke(app, [*db, "reconcile", "--year", "2024"]).output
