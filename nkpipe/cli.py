@@ -517,16 +517,15 @@ def tallies(
     by: Annotated[str, typer.Option(help="sector, type, companion or month.")] = "sector",
 ) -> None:
     """Count the leader's public activities in the register for one year."""
-    from pipeline.tallies import BY, counted, tallies as count
+    from pipeline.tallies import BY, is_counted, tallies as count
 
     if by not in BY:
         _fail(f"--by must be one of {', '.join(BY)}")
     every_row = register_rows.load_register(_ctx(ctx).store(), every_row=True)
-    register = counted(every_row)
+    register = [a for a in every_row if is_counted(a)]
     rows = count(register, year, by)
     total = sum(1 for a in register if (a.event_date or a.report_date) and (a.event_date or a.report_date).year == year)
-    counted_ids = {a.activity_id for a in register}
-    others = Counter(a.kind for a in every_row if a.activity_id not in counted_ids)
+    others = Counter(a.kind for a in every_row if not is_counted(a))
     typer.echo(f"{total} public activities in {year} in the register ({len(register)} in all)")
     if others:
         typer.echo("not counted: " + ", ".join(f"{n} {kind.replace('_', '-')} rows" for kind, n in sorted(others.items()))

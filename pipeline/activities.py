@@ -129,7 +129,7 @@ def _activity_sector(report: Report, activity_type: str) -> str | None:
 def _kind(report: Report, found: _Found) -> str:
     if found.kind == "letter":
         return "letter"
-    if _DIGEST.match(report.title or ""):
+    if _is_digest(report):
         return "digest"
     if found.activity_type == "speech":
         return "speech"
@@ -217,7 +217,7 @@ def _is_current(report: Report, event_date: date | None) -> bool:
     no day is new in the leader's own topic, under a headline that reports his activity in the
     present tense ("Kim Jong Un Has Photo Session ..."), or in the day's press digest."""
     if event_date is None:
-        return (report.section == rules()["activities_topic"] or bool(_DIGEST.match(report.title or ""))
+        return (report.section == rules()["activities_topic"] or _is_digest(report)
                 or _headline_activity(report.title) is not None)
     if report.report_date is None:
         return True
@@ -373,6 +373,11 @@ def _same_activity(a: Activity, b: Activity) -> bool:
 
 
 _DIGEST = re.compile(r"^\s*(?:press review|review of rodong sinmun)\b", re.IGNORECASE)
+
+
+def _is_digest(report: Report) -> bool:
+    """A line of KCNA's daily press digest: it repeats an activity, never one of its own."""
+    return bool(_DIGEST.match(report.title or ""))
 
 
 def _with_its_event(digest: Activity, merged: Sequence[Activity]) -> Activity:

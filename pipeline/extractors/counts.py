@@ -595,8 +595,7 @@ def _tally(view: SentenceView, walk: Walk, sentence: Span, *, noun: Token | None
         category = "summit talks"
     if category == "on-site inspections" and counterpart not in (None, "North Korea") and not companion:
         category = "foreign visits"
-    if category == "meetings" and noun is not None and set(_words(noun)) & set(rules()["party_meeting_words"]):
-        category = "party meetings"
+    category = _party_or(category, _words(noun))
     end = noun.idx + len(noun) - sentence.start_char if noun is not None else 0
     return Tally(companion, person, category, _sector(words) or _antecedent_sector(view), counterpart, end)
 

@@ -28,7 +28,7 @@ from pipeline.store.db import (
     sources,
     story_clusters,
 )
-from pipeline.tallies import counted, tally_rows
+from pipeline.tallies import counted, row_counts, tally_rows
 
 REGISTER_LOCK_KEY = 0x6E6B7267  # advisory lock id of the activity register's rebuild
 
@@ -158,6 +158,8 @@ def load_register(store: Store, include_rejected: bool = False, every_row: bool 
 def activities_per_document(conn: Connection) -> Counter[str]:
     """How many (not rejected) counted activities each document reports."""
     fed: Counter[str] = Counter()
-    for activity in register_from(conn):
-        fed.update(activity.document_ids)
+    for ids, kind, part_of in conn.execute(sa.select(activities.c.document_ids, activities.c.kind, activities.c.part_of)
+                                          .where(activities.c.rejected.is_(False))):
+        if row_counts(kind, part_of):
+            fed.update(json.loads(ids))
     return fed
