@@ -40,7 +40,7 @@ def patterns() -> dict[str, re.Pattern[str]]:
     digit = r"\d{1,3}(?:,\d{3})+(?!\d)|\d{1,3}(?:[\u00a0\u2009\u202f]\d{3})+(?!\d)|\d+(?:\.\d+)?"
     tens = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[- ](?:one|two|three|four|five|six|seven|eight|nine)"
     base = rf"(?:{digit}|\b{tens}\b|\b{words_pattern(spelled)}\b)"
-    number = rf"{base}(?:\s+(?:hundred|thousand)\b)?"
+    number = rf"{base}(?:\s+thousand(?:\s+{base}\s+hundred)?\b|\s+(?:hundred|thousand)\b)?"
     flags = re.IGNORECASE
     return {
         "number": re.compile(rf"(?<![\w.,×/-]){number}(?![\w%×]|/(?!\s?kg\b)|\.\d|,\d)", flags),
@@ -74,9 +74,10 @@ def patterns() -> dict[str, re.Pattern[str]]:
         "activity_context": re.compile(rf"\b{words_pattern(r['leader_context_words'])}\b", flags),
         "rate": re.compile(rf"\b{words_pattern(r['rate_words'])}\b", flags),
         "official": re.compile(rf"\b{words_pattern(r['official_rate_words'])}\b", flags),
+        "market_rate": re.compile(rf"\b{words_pattern(r['market_rate_words'])}\b", flags),
         "per_kg": re.compile(rf"^\s*(?:-?\s*won\s*)?{words_pattern(r['per_kg'])}", flags),
         "good": re.compile(rf"\b{words_pattern(list(r['goods']))}\b", flags),
-        "city": re.compile(rf"\b{words_pattern(r['market_cities'])}\b"),
+        "city": re.compile(rf"\b{words_pattern(r['market_provinces'] + r['market_cities'] + [c.upper() for c in r['market_cities']])}\b"),
         "city_alias": re.compile(rf"\b{words_pattern([k for k in r['market_city_aliases'] if k != 'note'])}\b", flags),
         "national_market": re.compile(rf"\b{words_pattern(r['national_market_words'])}\b", flags),
     }
@@ -85,7 +86,9 @@ def patterns() -> dict[str, re.Pattern[str]]:
 def market_cities(text: str) -> list[tuple[str, int, int]]:
     """The market cities a text names, in order: (city, start, end); "the capital" is Pyongyang."""
     aliases = {k.lower(): v for k, v in rules()["market_city_aliases"].items() if k != "note"}
-    found = [(m.group(0), m.start(), m.end()) for m in patterns()["city"].finditer(text)]
+    found = [(m.group(0).title() if m.group(0).isupper() else m.group(0), m.start(), m.end())
+             for m in patterns()["city"].finditer(text)]  # "CHONGJIN:" in a flattened table
     found += [(aliases[re.sub(r"\s+", " ", m.group(0).lower())], m.start(), m.end())
               for m in patterns()["city_alias"].finditer(text)]
-    return sorted(found, key=lambda c: c[1])
+    towns = [c for c in found if not c[0].endswith("Province")]
+    return sorted(towns or found, key=lambda c: c[1])  # "in Hyesan, Ryanggang Province": the city

@@ -301,10 +301,12 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
         if fact is None:
             continue
         expanded = [one for each in _one_per_period(fact, attached[amount], sentence[amount.end:])
-                    for one in _one_per_place(each)]
+                    for place in _one_per_place(each) for one in _one_per_counterpart(place)]
         walk.facts.extend(expanded)
         walk.previous = expanded[-1]
     facts = walk.facts
+    if not facts:
+        _survey_day(sentence, local, discourse)
     counts = [f for f in facts if f.kind in ("activity_count", "companion_count") and not f.compared]
     if counts:
         discourse.last_count = counts[-1]
@@ -319,6 +321,17 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
     elif counted:
         discourse.period = max(counted, key=lambda p: p.end)  # "130 in 2024" sets the year talked about
     return facts
+
+
+_SURVEY = re.compile(r"\b(?:survey(?:ed)?|prices?\s+(?:checked|collected|gathered|as\s+of)|market\s+(?:prices|snapshot|trends))\b",
+                     re.IGNORECASE)
+
+
+def _survey_day(sentence: str, mentions: list[TemporalMention], discourse: Discourse) -> None:
+    """"Market survey of April 3 (won)." above a table: the day its quotes were taken."""
+    days = [t.period for t in mentions if t.period.granularity == "day"]
+    if len(days) == 1 and _SURVEY.search(sentence):
+        discourse.rate_period = days[0]
 
 
 def _claim(view: SentenceView, amount: Amount, walk: Walk, extractors: Sequence[FactExtractor]) -> Fact | None:
@@ -383,6 +396,13 @@ def _one_per_place(fact: Fact) -> list[Fact]:
     if not fact.place or "|" not in fact.place:
         return [fact]
     return [replace(fact, place=place) for place in dict.fromkeys(fact.place.split("|"))]
+
+
+def _one_per_counterpart(fact: Fact) -> list[Fact]:
+    """"two apiece with Trump and Xi" (countries joined by "|"): one count per country."""
+    if not fact.counterpart or "|" not in fact.counterpart:
+        return [fact]
+    return [replace(fact, counterpart=country) for country in fact.counterpart.split("|")]
 
 
 def _one_per_period(fact: Fact, periods: list[Period], after: str) -> list[Fact]:

@@ -34,6 +34,10 @@ _GROUP_SPACES = str.maketrans("", "", "\u00a0\u2009\u202f")
 
 def parse_number(token: str) -> float | None:
     token = " ".join(token.translate(_GROUP_SPACES).strip().lower().split())
+    if " thousand " in token:  # "six thousand five hundred"
+        high, low = token.split(" thousand ", 1)
+        thousands, rest = parse_number(high), parse_number(low)
+        return None if thousands is None or rest is None else thousands * 1000 + rest
     for word, factor in rules()["multipliers"].items():
         if token.endswith(" " + word):
             base = parse_number(token[: -len(word) - 1])
@@ -55,6 +59,8 @@ def _qualifier_before(text: str, start: int) -> tuple[str, int]:
     before = text[max(0, start - 30):start].lower()
     if patterns()["verb"].search(before + "\0") and re.search(r"(?:presided|took|went|handed|looked)\s+over\s+$", before):
         return "exact", start  # "presided over seven meetings" counts exactly
+    if re.search(r"\b(?:hand(?:s|ed|ing)?|fork(?:s|ed|ing)?|turn(?:s|ed|ing)?)\s+over\s+$", before):
+        return "exact", start  # "handing over 125,000 won for 100 yuan" pays exactly
     for qualifier, pattern in _qualifier_patterns():
         match = pattern.search(before)
         if match:
@@ -110,7 +116,21 @@ def find_amounts(sentence: str, skip: Sequence[tuple[int, int]]) -> list[Amount]
         if free(match.start(), match.end()):
             value = float(rules()["times_words"][match.group(0).lower()])
             found.append(Amount(match.start(), match.end(), value, None, None, "exact"))
+    for match in re.finditer(r"(?<![\w'’-])one(?![\w'’-])", sentence, re.IGNORECASE):
+        if free(match.start(), match.end()) and _one_counts(sentence, match):
+            qualifier, q_start = _qualifier_before(sentence, match.start())
+            found.append(_single(sentence, q_start, match.end(), 1.0, qualifier))
     return sorted(found, key=lambda a: a.start)
+
+
+def _one_counts(sentence: str, match: re.Match[str]) -> bool:
+    """"just one trip abroad", "and one with Putin" count; "one of his visits", "no one", "one day" do not."""
+    words = rules()["one_as_count"]
+    before = re.findall(r"[\w']+", sentence[:match.start()].lower())
+    after = re.match(r"\s*([\w']+)", sentence[match.end():])
+    if before and before[-1] in words["not_after"]:
+        return False
+    return after is not None and after.group(1).lower() not in words["not_before"]
 
 
 def _is_from_to(sentence: str, start: int) -> bool:

@@ -257,3 +257,69 @@ def test_facts_a_part_that_names_party_meetings_is_counted_as_party_meetings(nlp
     rows = facts_of("In the second quarter, Kim Jong Un was reported at 24 public events, seven of which were party "
                     "meetings.", published=date(2021, 7, 5))
     assert {(r["category"], r["value"]) for r in rows} == {(None, 24.0), ("party meetings", 7)}
+
+
+def test_facts_a_flattened_price_table_under_a_won_header(nlp):
+    rows = facts_of("Market survey of April 3 (prices in won, grain per kg). "
+                    "KAESONG: USD 9,120 | CNY 1,270 | rice/kg 5,420 | egg (each) 900. "
+                    "Haeju: USD 9,150 / corn 2,380.", published=date(2022, 4, 6))
+    assert {(r["kind"], r["place"], r["category"], r["value"], r["unit"]) for r in rows} == {
+        ("exchange_rate", "Kaesong", "market", 9120.0, "KPW/USD"), ("exchange_rate", "Kaesong", "market", 1270.0, "KPW/CNY"),
+        ("price", "Kaesong", "rice", 5420.0, "KPW/kg"),
+        ("exchange_rate", "Haeju", "market", 9150.0, "KPW/USD"), ("price", "Haeju", "corn", 2380.0, "KPW/kg")}
+    assert {r["period_label"] for r in rows} == {"2022-04-03"}
+
+
+def test_facts_bare_numbers_that_continue_a_won_quote(nlp):
+    rows = facts_of("The dollar fetched 9,400 won in Kanggye on May 2, 9,450 in Manpo and 9,500 in Rason, "
+                    "down from 9,900 in March; rice was 5,100 won a kilogram and corn is 2,450, a trader said. "
+                    "About 30 people queued at 7 a.m.", published=date(2022, 5, 9))
+    found = {(r["kind"], r["place"], r["value"]) for r in rows}
+    assert {("exchange_rate", "Kanggye", 9400.0), ("exchange_rate", "Manpo", 9450.0), ("exchange_rate", "Rason", 9500.0),
+            ("price", None, 5100.0)} <= {(k, p if k == "exchange_rate" else None, v) for k, p, v in found}
+    assert ("price", 2450.0) in {(r["kind"], r["value"]) for r in rows}
+    assert 9900.0 in {r["value"] for r in rows if r["kind"] == "exchange_rate"}
+    assert not {30.0, 7.0} & {r["value"] for r in rows}
+
+
+def test_facts_currencies_respectively_and_the_rate_each_number_is_named_by(nlp):
+    rows = facts_of("In Haeju the dollar and the yuan went for 9,010 and 1,240 won respectively. The market rate "
+                    "averaged 9,000 per dollar, about 90 times the official rate of roughly 100 won; the state-set "
+                    "rate stood near 98.", published=date(2022, 7, 1))
+    assert {(r["category"], r["unit"], r["value"]) for r in rows} == {
+        ("market", "KPW/USD", 9010.0), ("market", "KPW/CNY", 1240.0), ("market", "KPW/USD", 9000.0),
+        ("official", "KPW/USD", 100.0), ("official", "KPW/USD", 98.0)}
+
+
+@pytest.mark.parametrize("text", [
+    "A litre of gasoline cost 15,500 won in Kanggye on May 3.",
+    "Pork rose to 2,300 won per 100 grams at a Seoul supermarket.",
+    "Rice, at 58,000 won per 20 kg, rose 4 percent in South Korea.",
+    "Eggs sold for 650 won apiece in Sinuiju on May 3.",
+])
+def test_facts_prices_in_another_unit_are_not_per_kg_prices(nlp, text):
+    assert [r for r in facts_of(text, published=date(2022, 5, 9)) if r["kind"] == "price"] == []
+
+
+def test_facts_a_number_in_words_with_thousands_and_hundreds_and_the_city_before_its_province(nlp):
+    [row] = facts_of("Corn in Kanggye, Chagang Province, reached four thousand two hundred won a kilogram on May 3.",
+                     published=date(2022, 5, 9))
+    assert (row["kind"], row["place"], row["value"]) == ("price", "Kanggye", 4200.0)
+
+
+def test_facts_one_as_a_count_and_counts_per_country_each(nlp):
+    rows = facts_of("Kim Jong Un held seven summits in 2019: two apiece with Xi Jinping and Vladimir Putin, "
+                    "and one each with Moon Jae-in, Donald Trump and To Lam. One of them was cut short.",
+                    published=date(2019, 12, 30))
+    assert {(r["counterpart"], r["value"]) for r in rows} == {
+        (None, 7.0), ("China", 2.0), ("Russia", 2.0), ("South Korea", 1.0), ("United States", 1.0),
+        ("Vietnam", 1.0)}
+    assert {r["category"] for r in rows} == {"summit talks"}
+
+
+def test_facts_items_a_participle_clause_includes_belong_to_the_main_subject(nlp):
+    rows = facts_of("Kim Jong Il stayed busy in 2010, making 161 public appearances, including four trips abroad — "
+                    "three to China and one to Russia.", published=date(2010, 12, 30))
+    assert {(r["subject"], r["category"], r["counterpart"], r["value"]) for r in rows} == {
+        ("Kim Jong Il", None, None, 161.0), ("Kim Jong Il", "foreign visits", None, 4.0),
+        ("Kim Jong Il", "foreign visits", "China", 3.0), ("Kim Jong Il", "foreign visits", "Russia", 1.0)}

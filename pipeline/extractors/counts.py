@@ -309,7 +309,10 @@ def _is_number_word(word: str) -> bool:
     return bool(re.fullmatch(r"[\d,.]+", word)) or word.lower() in fact_rules()["number_words"]
 
 
-_ITEM_WITH = re.compile(r"^\s*(?:each\s+)?(?:with|to|in|involving)\s+(?P<who>[^,;:()—–]{2,50})", re.IGNORECASE)
+_ITEM_WITH = re.compile(r"^\s*(?P<each>(?:each|apiece)\s+)?(?:with|to|in|involving)\s+(?P<who>[^,;:()—–]{2,50})",
+                        re.IGNORECASE)
+_NEXT_ITEM = re.compile(r"\s+(?:and|or)\s+(?:one|two|three|four|five|six|seven|eight|nine|ten|\d+)\b.*$",
+                        re.IGNORECASE)
 
 
 def _list_item(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
@@ -320,9 +323,15 @@ def _list_item(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     if not own or found is None or amount.value is None:
         return None
     reference = own[-1]
-    country = _country(found.group("who"))
-    if len(_countries(found.group("who"))) > 1:
-        return None  # "4 to Laos and Vietnam": the parse names both
+    who = found.group("who")
+    if found.group("each"):  # "one each with Moon, Trump and To Lam": the whole list
+        who = re.match(r"[^;:()—–.]{2,120}", view.text[amount.end + found.start("who"):]).group(0)
+    who = _NEXT_ITEM.sub("", who)  # "two with Trump and one with Putin": Trump
+    country = _country(who)
+    if len(_countries(who)) > 1:
+        if not found.group("each"):
+            return None  # "4 to Laos and Vietnam": together
+        country = "|".join(_countries_in_order(who))  # "two apiece with Trump and Xi": one fact per country
     if country is None or country == "North Korea" or (reference.value is not None and amount.value > reference.value):
         return None
     return Tally(False, reference.subject, reference.category, reference.sector, country, amount.end + found.end(),
@@ -534,6 +543,8 @@ def _part(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally 
     nouns = [t for t in number.doc[number.i:min(number.i + 6, sentence.end)] if t.pos_ == "NOUN"]
     category = next((rules()["count_nouns"].get(t.lemma_.lower()) for t in nouns
                      if rules()["count_nouns"].get(t.lemma_.lower())), None)
+    if category is not None:  # "six of them were summit talks": its own kind, no sector word
+        return replace(inherited, category=_party_or(category, words), sector=_sector(words))
     return replace(inherited, category=_party_or(category, words) or inherited.category)
 
 
@@ -575,6 +586,10 @@ def _tally(view: SentenceView, walk: Walk, sentence: Span, *, noun: Token | None
         if inherited is None:
             return None
         own = noun is not None and noun.lemma_.lower() not in ("one",)  # "29 military ones" keeps the category
+        if own and category is not None:  # "six of them were summit talks": its own kind, no sector word
+            counterpart = _counterpart(noun, None, sentence, inherited.subject)
+            return replace(inherited, category=category, sector=_sector(_words_after_number(noun)),
+                           counterpart=counterpart if counterpart != "North Korea" else None)
         return replace(inherited, category=category if own else inherited.category)
     owner = possessor(noun) if noun is not None else None
     # "accompanied him on 40 of his 130 activities": the 40 are the companion's, the 130 his own
@@ -897,7 +912,7 @@ def _counterpart(noun: Token | None, verb: Token | None, sentence: Span, person:
     destination, or a co-subject ("Putin and Kim have met")."""
     places = []
     if noun is not None:
-        places += [" ".join(t.text for t in c.subtree) for c in noun.children
+        places += [_phrase(c) for c in noun.children
                    if c.dep_ == "prep" and c.lower_ in _WITH[:3] or c.dep_ in ("compound", "amod")]
         places += [" ".join(t.text for t in c.subtree) for c in noun.children  # "8 events related to Russia"
                    if c.dep_ == "acl" and c.lemma_.lower() in ("relate", "involve", "link", "concern")]
@@ -919,6 +934,13 @@ def _counterpart(noun: Token | None, verb: Token | None, sentence: Span, person:
     return None
 
 
+def _phrase(token: Token) -> str:
+    """The words under ``token`` up to the next item of a list ("with Moon Jae-in and one with Trump": Moon)."""
+    items = [t for t in token.subtree if t.dep_ == "conj" and (t.like_num or t.pos_ == "NUM") and t.i > token.i]
+    end = min((t.i for t in items), default=None)
+    return " ".join(t.text for t in token.subtree if end is None or t.i < end)
+
+
 def _countries(text: str) -> set[str]:
     lowered = f" {text.lower()} "
     found = set()
@@ -926,6 +948,12 @@ def _countries(text: str) -> set[str]:
         if country != "note" and any(f" {w.lower()}" in lowered for w in words if len(w) > 3):
             found.add(country)
     return found
+
+
+def _countries_in_order(text: str) -> list[str]:
+    """The countries a list names, in its order ("Trump and Xi Jinping": United States, China)."""
+    words = [w.strip() for w in re.split(r",|\band\b|\bor\b", text)]
+    return list(dict.fromkeys(c for c in map(_country, words) if c is not None and c != "North Korea"))
 
 
 def _country(text: str) -> str | None:

@@ -113,7 +113,7 @@ def clause_verb(token: Token) -> Token | None:
     """The nearest verb above ``token`` (itself when it is one)."""
     current = token
     while True:
-        if current.pos_ in ("VERB", "AUX"):
+        if current.pos_ in ("VERB", "AUX") and current.dep_ != "prep":  # "including 3 trips": a preposition
             return current
         if current.head.i == current.i:
             return None

@@ -23,7 +23,8 @@ from pipeline.numbers import Amount
 
 def claim_market(kind: str, sentence: SentenceView, amount: Amount, walk: Walk) -> Fact | None:
     attached = sentence.attached[amount]
-    amount = _as_won_amount(sentence.text, amount)
+    header = sentence.document.text[max(0, sentence.start - 300):sentence.start]
+    amount = _as_won_amount(sentence.text, amount, header)
     if amount is None or _not_a_market_quote(sentence.text, amount):
         return None
     fact = market_fact(kind, sentence.document, sentence.text, sentence.start, amount, attached,
@@ -31,7 +32,9 @@ def claim_market(kind: str, sentence: SentenceView, amount: Amount, walk: Walk) 
     if fact is None:
         return None
     if fact.kind == "exchange_rate":
-        official = True if _OFFICIAL_BEFORE.search(sentence.text[:amount.start]) else _official_in_clause(sentence, amount)
+        official = _named_rate(sentence.text, amount)
+        if official is None:
+            official = True if _OFFICIAL_BEFORE.search(sentence.text[:amount.start]) else _official_in_clause(sentence, amount)
         if official is not None:
             fact = replace(fact, category="official" if official else "market")
         if fact.category == "official":
@@ -40,7 +43,7 @@ def claim_market(kind: str, sentence: SentenceView, amount: Amount, walk: Walk) 
 
 
 def trigger() -> str:
-    return "won|kpw|krw"
+    return "won|kpw|krw|usd|cny"  # "Pyongyang: USD 8,180 / CNY 1,185 / rice 4,300" in a table headed "(won)"
 
 
 _CODE_BEFORE = re.compile(r"(?:\bKPW|\bKRW|₩)\s*$")
@@ -53,12 +56,17 @@ _PAST = re.compile(r"\b(?:crossed|broke(?:\s+through)?|topped|passed|surpassed|e
 _CHANGE = re.compile(r"\b(?:climbed|rose|risen|fell|fallen|dropped|jumped|gained|lost|increased|decreased|surged|"
                      r"plunged|plummeted|slipped|soared|declined|added|shed|went\s+up|went\s+down|up|down)\s+"
                      r"(?:by\s+)?(?:about\s+|around\s+|some\s+|nearly\s+|more\s+than\s+|another\s+)?$", re.IGNORECASE)
-_OTHER_UNIT = re.compile(r"^\s*-?\s*(?:won|kpw)?\s*(?:per|a|an|for\s+(?:a|one|each))\s+(?:\d+[- ]?(?:kg|kilogram)s?\s+)?"
+_OTHER_UNIT = re.compile(r"^\s*-?\s*(?:won|kpw)?\s*(?:(?:per|a|an|for\s+(?:a|one|each))\s+(?:\d[\d.,]*[- ]?(?:kg|kilograms?|kilos?|"
+                         r"g|grams?|l|liters?|litres?)\b(?<!\b1 kg)(?<!\b1 kilogram)|(?:\d+[- ]?(?:kg|kilogram)s?\s+)?"
                          r"(?:sack|bag|bottle|litre|liter|can|box|piece|head|pair|ton|tonne|carton|packet|pack|unit|"
-                         r"month|day|jar|bundle)\b", re.IGNORECASE)
-_SACK_BEFORE = re.compile(r"\b\d+[- ]?(?:kg|kilogram)s?\s+(?:sack|bag|box|bundle)\b|\b(?:sack|bag|bottle|box)\s+of\b",
+                         r"month|day|jar|bundle|egg|tray|jerrycan|gram))|apiece|each)\b", re.IGNORECASE)
+_SACK_BEFORE = re.compile(r"\b\d+[- ]?(?:kg|kilogram|liter|litre)s?\s+(?:sack|bag|box|bundle|jerrycan|can)\b|"
+                          r"\b(?:sack|bag|bottle|box|liter|litre|jerrycan|tray|can)\s+of\b",
                           re.IGNORECASE)
-_SOUTH = re.compile(r"\b(?:South\s+Korea|South\s+Korean|Seoul|ROK)\b")
+_PIECE_BEFORE = re.compile(r"\((?:each|apiece)\)\s*$", re.IGNORECASE)  # "egg (each) 1,050" in a table
+# a price in the South: its place or its currency, not "a South Korean aid group said" or "a Seoul-based website"
+_SOUTH = re.compile(r"\b(?:in|at|across)\s+(?:South\s+Korea|Seoul|the\s+South)\b(?!-based)|\bSouth\s+Korean\s+won\b|"
+                    r"\bSeoul\s+(?:supermarkets?|markets?|stores?|shops?)\b|\bStatistics\s+Korea\b|\bin\s+the\s+ROK\b")
 _HUNDRED_YUAN = re.compile(r"\b(?:per|for|every)?\s*(?:100|(?:a|one)\s+hundred)\s+(?:Chinese\s+)?(?:yuan|RMB|CNY|renminbi)\b",
                            re.IGNORECASE)
 # "8,210 against the greenback", "9,300 to the dollar": the won is the subject, the number bare
@@ -70,14 +78,28 @@ _CHANGE_AFTER = re.compile(r"^\s*-?\s*won\s+(?:higher|lower|more|less|cheaper|de
 _OFFICIAL_BEFORE = re.compile(r"\bofficial\b[^,;\d]{0,60}$", re.IGNORECASE)
 
 
-def _as_won_amount(sentence: str, amount: Amount) -> Amount | None:
+# a bare number that continues a quote in won: "8,080 won in Pyongyang, 8,120 in Sinuiju", "corn is 2,200",
+# "down from 8,100 in January", "against an average of 24,900", "CNY 1,185 / rice 4,300" in a flattened table
+_CONTINUED_BY_PLACE = re.compile(r"^\s*(?:\(\s*)?(?:in|at)?\s*(?:[A-Z][a-z]+|[A-Z]{4,})\b")
+_CONTINUED_BY_CUE = re.compile(r"(?:\bfrom|\bthan|\bagainst|\bversus|\bvs\.?|\bcompared\s+(?:with|to))\s+"
+                               r"(?:(?:an?\s+)?average\s+of\s+|about\s+|around\s+|roughly\s+)?$", re.IGNORECASE)
+_TABLE_CELL = re.compile(r"(?:^|[/|:]\s*|\b)(?:USD|CNY|RMB|US\$|\$)\s*:?\s*$|"
+                         r"(?:^|[/|:])\s*[a-z][a-z ]{1,20}(?:/kg)?\s*:?\s*$", re.IGNORECASE)
+_CELL_END = re.compile(r"^\s*(?:[/|.;]|$)")
+_RATE_BEFORE = re.compile(r"\b(?:official|state-set|market)\s+(?:exchange\s+)?rate\s+(?:of|(?:(?:was|is|stood|stands|sat|held|"
+                          r"remained)\s+)?(?:at|near|around)|was|is)\s+(?:about\s+|around\s+|roughly\s+|near\s+|some\s+)?$",
+                          re.IGNORECASE)
+
+
+def _as_won_amount(sentence: str, amount: Amount, header: str = "") -> Amount | None:
     """The amount with won written after it, as most reports do; None when it is in no currency we read as won."""
     after = sentence[amount.end:]
     before = sentence[:amount.start]
     if _CODE_BEFORE.search(before) or _KRW_AFTER.match(after):  # "KPW 7,300"; a mistyped "5,700 KRW"
         amount = Amount(amount.start, amount.end, amount.value, amount.low, amount.high, amount.qualifier)
     elif not (patterns()["won"].match(after) or patterns()["won_range"].match(after)
-              or _won_follows_range(sentence, amount) or _CURRENCY_AFTER.match(after) or _LIST_TO_WON.match(after)):
+              or _won_follows_range(sentence, amount) or _CURRENCY_AFTER.match(after) or _LIST_TO_WON.match(after)
+              or _continues_a_won_quote(sentence, amount, header)):
         return None
     if amount.qualifier in ("more_than", "less_than"):  # "crossed the 10,000-won mark", "slipped below 8,000 won"
         return amount
@@ -88,13 +110,44 @@ def _as_won_amount(sentence: str, amount: Amount) -> Amount | None:
     return amount
 
 
+def _continues_a_won_quote(sentence: str, amount: Amount, header: str = "") -> bool:
+    """A bare number after a quote in won in the same sentence, set beside it by a city, a comparison, or a good
+    or currency named right before it; or a cell of a flattened price table whose header says won."""
+    before, after = sentence[:amount.start], sentence[amount.end:]
+    if amount.value is not None and 1900 <= amount.value <= 2100 and "," not in sentence[amount.start:amount.end]:
+        return False  # a year
+    if _TABLE_CELL.search(before) and _CELL_END.match(after) and re.search(r"\bwon\b|\bKPW\b", header + sentence, re.I):
+        return True
+    if not re.search(r"\d\s*(?:-?\s*won\b|KPW\b)|\bKPW\s*\d", before, re.IGNORECASE):
+        return False
+    last_clause = re.split(r"[.;:!?]\s", before)[-1]
+    if _RATE_BEFORE.search(before):  # "the official rate sat near 130"
+        return True
+    cued = _CONTINUED_BY_CUE.search(last_clause) or re.search(
+        rf"\b(?:{words_pattern(list(rules()['goods']))}|yuan|dollar)\s+(?:is|was|at|for|:)?\s*$", last_clause, re.I)
+    listed = re.search(r"(?:,|\band)\s*$", last_clause) and _CONTINUED_BY_PLACE.match(after) and market_cities(
+        after[:40])
+    return bool(cued or listed)
+
+
 def _not_a_market_quote(sentence: str, amount: Amount) -> bool:
     """A change, a price in another unit than the kilogram, or a South Korean price."""
     before, after = sentence[:amount.start], sentence[amount.end:]
     clause = _clause_of(sentence, amount)
     change = _CHANGE.search(before) and amount.qualifier not in ("more_than", "less_than")  # "slipped below" is a level
     return bool(change or _CHANGE_AFTER.match(after) or _OTHER_UNIT.match(after) or _SACK_BEFORE.search(clause)
+                or _PIECE_BEFORE.search(before)
                 or _SOUTH.search(clause))
+
+
+def _named_rate(sentence: str, amount: Amount) -> bool | None:
+    """Whether the rate named last before the number, since the number before it, is the official one
+    ("the market rate at 8,000 per dollar, 80 times the official rate of about 100 won"); None when none is named."""
+    since = max((m.end() for m in re.finditer(r"\d", sentence[:amount.start])), default=0)
+    stretch = sentence[since:amount.start]
+    named = [(m.start(), True) for m in patterns()["official"].finditer(stretch)]
+    named += [(m.start(), False) for m in patterns()["market_rate"].finditer(stretch)]
+    return max(named)[1] if named else None
 
 
 def _official_in_clause(view: SentenceView, amount: Amount) -> bool | None:
@@ -139,11 +192,16 @@ def market_fact(kind_wanted: str, ctx: DocumentFacts, sentence: str, offset: int
     good = _good_of(sentence, amount)
     per_kg = p["per_kg"].match(after)
     rate = _nearest(p["rate"], sentence, amount.start)
-    if per_kg or (good and (rate is None or good[1] < rate[1])):
+    own_good, own_rate = _last_before(p["good"], sentence, amount), _last_before(p["rate"], sentence, amount)
+    if own_rate is not None and (own_good is None or own_rate > own_good) and not per_kg:
+        good = None  # "the dollar fetched 9,400 won in Kanggye, 9,450 in Manpo; rice ...": the clause's own word
+    if per_kg or (good and (rate is None or good[1] < rate[1] or own_good is not None)):
+        if not per_kg and good[0].lower() in rules()["goods_by_the_piece"]:
+            return None  # eggs are priced by the piece unless the text says per kg
         kind, unit = "price", "KPW/kg"
         category = rules()["goods"][good[0].lower()] if good else None
     elif rate:
-        kind, unit, category = "exchange_rate", _currency(sentence, amount.start), (
+        kind, unit, category = "exchange_rate", _respective_currency(sentence, amount) or _currency(sentence, amount.start), (
             "official" if p["official"].search(_clause_of(sentence, amount)) else "market")
     else:
         return None
@@ -157,8 +215,8 @@ def market_fact(kind_wanted: str, ctx: DocumentFacts, sentence: str, offset: int
     value = amount.value if amount.value is not None else (amount.low or amount.high or 0)
     if not 1 <= value <= 1_000_000:
         penalty += 0.6
-    qualifier = "average" if amount.value is not None and _AVERAGE.search(_clause_of(sentence, amount)[:max(
-        0, amount.start - _clause_start(sentence, amount))]) else amount.qualifier
+    qualifier = "average" if amount.value is not None and _AVERAGE.search(_averaged_stretch(sentence, amount)) \
+        else amount.qualifier
     return Fact(kind, None, None, category, None, city, period, amount.value,
                 amount.low, amount.high, qualifier, unit, sentence, offset + amount.start,
                 offset + end, max(0.05, 0.9 - penalty))
@@ -166,6 +224,21 @@ def market_fact(kind_wanted: str, ctx: DocumentFacts, sentence: str, offset: int
 
 _SEPARATORS = re.compile(r";|,\s*(?:while|whereas|but|and)\b|\bwhile\b|\bwhereas\b")
 _AVERAGE = re.compile(r"\baverag(?:e|ed|ing)\b|\bon\s+average\b", re.IGNORECASE)
+
+
+def _averaged_stretch(sentence: str, amount: Amount) -> str:
+    """The words an "averaged" must be in to make the number an average: its clause before it, or only the
+    stretch since the number before it when that names a rate of its own ("..., 90 times the official rate of 100")."""
+    since = max((m.end() for m in re.finditer(r"\d", sentence[:amount.start])), default=0)
+    if _named_rate(sentence, amount) is not None:
+        return sentence[since:amount.start]
+    return sentence[_clause_start(sentence, amount):amount.start]
+
+
+def _last_before(pattern: re.Pattern[str], sentence: str, amount: Amount) -> int | None:
+    """Where the last word of ``pattern`` in the number's own clause, before it, starts."""
+    found = list(pattern.finditer(sentence, _clause_start(sentence, amount), amount.start))
+    return found[-1].start() if found else None
 
 
 def _clause_start(sentence: str, amount: Amount) -> int:
@@ -273,7 +346,29 @@ def _nearest(pattern: re.Pattern[str], sentence: str, position: int) -> tuple[st
     return min(matches, key=lambda m: m[1]) if matches else None
 
 
+def _respective_currency(sentence: str, amount: Amount) -> str | None:
+    """"the yuan and the dollar went for 1,170 and 8,550 won respectively": one currency each, in order."""
+    listing = next((m for m in _LIST.finditer(sentence) if m.start() <= amount.start < m.end()), None)
+    if listing is None:
+        return None
+    numbers = list(re.finditer(r"\d[\d,]*", listing.group(0)))
+    named = [(m.start(), unit) for unit, words in rules()["currency_words"].items()
+             for m in re.finditer(rf"\b{words_pattern(words)}\b", sentence[:listing.start()], re.IGNORECASE)]
+    order = [unit for _, unit in sorted(named)][-len(numbers):]
+    index = next((i for i, m in enumerate(numbers) if listing.start() + m.start() <= amount.start), None)
+    if len(order) != len(numbers) or len(set(order)) < 2 or index is None:
+        return None
+    index = max(i for i, m in enumerate(numbers) if listing.start() + m.start() <= amount.start)
+    return order[index]
+
+
 def _currency(sentence: str, position: int) -> str:
+    """The currency named in the number's own stretch (since the number before it), else the nearest one."""
+    since = max((m.end() for m in re.finditer(r"\d", sentence[:position])), default=0)
+    own = [(m.start(), unit) for unit, words in rules()["currency_words"].items()
+           for m in re.finditer(rf"\b{words_pattern(words)}\b", sentence[since:position], re.IGNORECASE)]
+    if own:
+        return max(own)[1]
     best: tuple[int, str] | None = None
     for unit, words in rules()["currency_words"].items():
         for match in re.finditer(rf"\b{words_pattern(words)}\b", sentence, re.IGNORECASE):
