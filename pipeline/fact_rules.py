@@ -43,7 +43,7 @@ def patterns() -> dict[str, re.Pattern[str]]:
     number = rf"{base}(?:\s+thousand(?:\s+{base}\s+hundred)?\b|\s+(?:hundred|thousand)\b)?"
     flags = re.IGNORECASE
     return {
-        "number": re.compile(rf"(?<![\w.,×/-]){number}(?![\w%×]|/(?!\s?kg\b)|\.\d|,\d)", flags),
+        "number": re.compile(rf"(?<![\w.,×/-]){number}(?!(?!won\b|kpw\b)[\w%×]|/(?!\s?kg\b)|\.\d|,\d)", flags),
         "band_range": re.compile(
             rf"\b(high|low|upper|lower)-({number})\s*-?\s*won\s+range\b", flags),
         "range": re.compile(

@@ -323,3 +323,23 @@ def test_facts_items_a_participle_clause_includes_belong_to_the_main_subject(nlp
     assert {(r["subject"], r["category"], r["counterpart"], r["value"]) for r in rows} == {
         ("Kim Jong Il", None, None, 161.0), ("Kim Jong Il", "foreign visits", None, 4.0),
         ("Kim Jong Il", "foreign visits", "China", 3.0), ("Kim Jong Il", "foreign visits", "Russia", 1.0)}
+
+
+def test_facts_a_summary_line_and_its_year_labelled_comparisons(nlp):
+    rows = facts_of("Institute data (as of Dec. 20) - Kim Jong Un public activities this year: 131 (2023: 109). "
+                    "He held more talks than in 2021's 4.", published=date(2024, 12, 22))
+    found = {(r["subject"], r["value"], r["period_end"].year) for r in rows if r["kind"] == "activity_count"}
+    assert {("Kim Jong Un", 131.0, 2024), ("Kim Jong Un", 109.0, 2023)} <= found
+
+
+def test_facts_a_year_that_opens_the_sentence_is_the_period_of_its_counts(nlp):
+    [row] = facts_of("The year Juche 113 (2024) shone with the exploits of the respected Kim Jong Un, who gave "
+                     "field guidance on 27 occasions at factories and farms.", published=None)
+    assert (row["value"], row["category"], row["period_label"]) == (27.0, "field guidance", "2024")
+
+
+def test_facts_a_numeral_after_a_year_and_colon_is_no_comparison(nlp):
+    rows = facts_of("Kim Jong Un held six summits in 2019: three apiece with Xi Jinping and Vladimir Putin.",
+                    published=date(2019, 12, 30))
+    assert {(r["counterpart"], r["value"]) for r in rows} == {(None, 6.0), ("China", 3.0), ("Russia", 3.0)}
+    assert {r["period_end"].year for r in rows} == {2019}

@@ -92,7 +92,8 @@ def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     if named is not None and not re.match(r"\s*of\b", view.text[amount.end:]) and canonical_person(named.subject):
         return named  # else the parse may know better ("Kim's daughter, Ju Ae"; "9 of his 14 visits")
     if named is None:  # readings off the words around the number, before the parse's
-        for reader in (_sector_breakdown, _compared_figure, _list_item, _bracketed_comparison, _owned_total):
+        for reader in (_year_labelled_figure, _sector_breakdown, _compared_figure, _list_item, _bracketed_comparison,
+                       _owned_total, _labelled_total):
             tally = reader(view, amount, walk)
             if tally is not None:
                 return tally
@@ -216,6 +217,47 @@ _COMPARED_BEFORE = re.compile(
 _SHORT_RELATIVE_CLAUSE = re.compile(r"^(?:he|she|they|it)\s+[a-z]+(?:ed|de)\s+", re.IGNORECASE)  # "the 28 he logged"
 _RELATIVE_YEAR = re.compile(r"\b(?:last\s+year|the\s+(?:year|twelve\s+months)\s+before|a\s+year\s+(?:earlier|before)|"
                             r"the\s+previous\s+year|the\s+prior\s+year)\b", re.IGNORECASE)
+
+
+_YEAR_LABEL = re.compile(r"\(\s*(?P<year>(?:19|20)\d\d)\s*:\s*$|\b(?P<year3>(?:19|20)\d\d)['’]s\s+$|"
+                         r"\bthe\s+(?P<year2>(?:19|20)\d\d)\s+(?:figure|total|tally|count|level|number|mark)\s+of\s+$")
+
+
+def _year_labelled_figure(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
+    """"118 (2024: 113)", "well short of 2019's 87", "the 2008 figure of 98": the count just made, in that year."""
+    found = _YEAR_LABEL.search(view.text[max(0, amount.start - 30):amount.start])
+    if found is None or amount.value is None or re.match(r"\s*(?:percent|per\s+cent|%|won)", view.text[amount.end:]):
+        return None
+    reference = _reference_count(view, walk)
+    if reference is None:
+        return None
+    year = int(found.group("year") or found.group("year2") or found.group("year3"))
+    return Tally(reference.kind == "companion_count", reference.subject, reference.category, reference.sector,
+                 reference.counterpart, amount.end, inherited=True,
+                 period_from=Period(date(year, 1, 1), date(year, 12, 31), str(year), "year"), has_period_from=True,
+                 compared=True)
+
+
+_LABELLED_TOTAL = re.compile(
+    r"(?P<label>(?:[\w'’.-]+[\s,]+){0,8}?(?:public\s+)?(?:activities|appearances|outings|engagements)\b[^:|;\d]{0,40}?"
+    r"(?:(?:19|20)\d\d(?:\s*-\s*(?:19|20)?\d\d)?[^:|;\d]{0,20})?)(?::|\s)\s*$", re.IGNORECASE)
+
+
+def _labelled_total(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
+    """A table or summary line flattened into text: "Kim Jong Un public activities this year: 118",
+    "Total appearances 98 (2017: 94)": the total of the person the label or the text names."""
+    segment = re.split(r"[.;|]\s|\)\s*\.?\s", view.text[:amount.start])[-1]
+    found = _LABELLED_TOTAL.search(segment[-140:])
+    if found is None or amount.value is None or not re.match(r"\s*(?:\(|in\s+all\b|[.;,|]|$)", view.text[amount.end:]):
+        return None
+    label = found.group("label")
+    if re.search(r"\b(?:percent|share|rate|per\s+cent)\b", label, re.IGNORECASE):
+        return None
+    people = [name for name in _LEADERS + tuple(rules()["labelled_subjects"]) if name.lower() in label.lower()]
+    subject = people[0] if people else walk.discourse.subject
+    if subject is None:
+        return None
+    return Tally(False, subject, None, _sector(re.findall(r"[\w-]+", label.lower())), None, amount.end)
 
 
 def _compared_figure(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
@@ -1019,7 +1061,13 @@ def period_of(view: SentenceView, amount: Amount, walk: Walk, inherited: bool,
         return parallel.period, 0.1
     if walk.discourse.period is not None:  # "In 2024 he made 130 ... He inspected factories 21 times."
         return walk.discourse.period, 0.2
+    if view.main is not None and view.main.granularity == "year" and not _ASIDE_YEAR.search(view.text):
+        return _capped(view.main, published), 0.3  # "The year Juche 101 (2012) ..., when he gave field guidance 130 times"
     return None, 0.4  # unresolved: the text says no period
+
+
+_ASIDE_YEAR = re.compile(r"\b(?:since|after|before|until|began|begun|started|founded|took\s+(?:power|office|over))\b",
+                         re.IGNORECASE)
 
 
 def _period_in_clause(view: SentenceView, amount: Amount) -> Period | None:

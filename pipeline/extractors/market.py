@@ -43,7 +43,8 @@ def claim_market(kind: str, sentence: SentenceView, amount: Amount, walk: Walk) 
 
 
 def trigger() -> str:
-    return "won|kpw|krw|usd|cny"  # "Pyongyang: USD 8,180 / CNY 1,185 / rice 4,300" in a table headed "(won)"
+    # "Pyongyang: USD 8,180 / CNY 1,185 / rice 4,300" in a table headed "(won)"; "6,200won" glued to its number
+    return r"won|kpw|krw|usd|cny|\d+won"
 
 
 _CODE_BEFORE = re.compile(r"(?:\bKPW|\bKRW|₩)\s*$")
@@ -85,7 +86,7 @@ _CONTINUED_BY_CUE = re.compile(r"(?:\bfrom|\bthan|\bagainst|\bversus|\bvs\.?|\bc
                                r"(?:(?:an?\s+)?average\s+of\s+|about\s+|around\s+|roughly\s+)?$", re.IGNORECASE)
 _TABLE_CELL = re.compile(r"(?:^|[/|:]\s*|\b)(?:USD|CNY|RMB|US\$|\$)\s*:?\s*$|"
                          r"(?:^|[/|:])\s*[a-z][a-z ]{1,20}(?:/kg)?\s*:?\s*$", re.IGNORECASE)
-_CELL_END = re.compile(r"^\s*(?:[/|.;]|$)")
+_CELL_END = re.compile(r"^\s*(?:\([A-Z][\w\s-]{1,30}\)\s*)?(?:[/|.;,]|$)")  # "8,150 (Pyongyang), 8,190 (Sinuiju)"
 _RATE_BEFORE = re.compile(r"\b(?:official|state-set|market)\s+(?:exchange\s+)?rate\s+(?:of|(?:(?:was|is|stood|stands|sat|held|"
                           r"remained)\s+)?(?:at|near|around)|was|is)\s+(?:about\s+|around\s+|roughly\s+|near\s+|some\s+)?$",
                           re.IGNORECASE)
@@ -118,6 +119,9 @@ def _continues_a_won_quote(sentence: str, amount: Amount, header: str = "") -> b
         return False  # a year
     if _TABLE_CELL.search(before) and _CELL_END.match(after) and re.search(r"\bwon\b|\bKPW\b", header + sentence, re.I):
         return True
+    if re.match(r"\s*\(\s*[A-Z][\w-]+", after) and market_cities(after[:40]) and re.search(
+            r"\bwon\b|\bKPW\b", header + before, re.IGNORECASE) and re.search(r"\d", before):
+        return True  # "won/dollar: 8,150 (Pyongyang), 8,190 (Sinuiju)"
     if not re.search(r"\d\s*(?:-?\s*won\b|KPW\b)|\bKPW\s*\d", before, re.IGNORECASE):
         return False
     last_clause = re.split(r"[.;:!?]\s", before)[-1]
