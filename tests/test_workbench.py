@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import html
+import io
+import re
+from datetime import date
 
 import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from nkpipe.cli import app as cli_app
+from nkpipe.web.app import create_app
 from pipeline import accounts
 from pipeline.errors import AuthError
-from pipeline.store import open_store
+from pipeline.records import Activity, AnalyzedDocument, CleanDocument, Entity, Person, activity_id_for
+from pipeline.store import ledger, open_store, persist
+from tests.test_web import login
 
 runner = CliRunner()
 
@@ -73,20 +83,6 @@ def test_workbench_token_of_a_disabled_account_reads_nothing(store, web_config):
 
 
 # --- a store with a small register, reported tallies and other facts -------------------------------
-
-import csv  # noqa: E402
-import html  # noqa: E402
-import io  # noqa: E402
-import re  # noqa: E402
-from datetime import date  # noqa: E402
-
-import sqlalchemy as sa  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-
-from nkpipe.web.app import create_app  # noqa: E402
-from pipeline.records import Activity, AnalyzedDocument, CleanDocument, Entity, Person, activity_id_for  # noqa: E402
-from pipeline.store import ledger, persist  # noqa: E402
-from tests.test_web import login  # noqa: E402
 
 ACTIVITIES_TOPIC = "WPK General Secretary Kim Jong Un's Revolutionary Activities"
 INSPECTION_SENTENCE = "Respected Comrade Kim Jong Un inspected the farm on March 4."
@@ -280,16 +276,13 @@ def test_workbench_document_links_only_web_addresses(analyst, bench):
     assert 'href="https://kcna.example/kcna-1"' in analyst.get("/documents/kcna-1").text
 
 
-TEXT_FILTERS = [("/api/register", "place"), ("/api/register", "companion"), ("/api/register", "counterpart"),
-                ("/api/facts", "subject"), ("/api/facts", "unit"), ("/api/facts", "place")]
-MATCHING = {"place": "kangdong", "companion": "jo yong", "counterpart": "putin", "subject": "Kim Jong-un", "unit": "kpw"}
+TEXT_FILTERS = [("/api/register", "place", "kangdong"), ("/api/register", "companion", "jo yong"),
+                ("/api/register", "counterpart", "putin"), ("/api/facts", "subject", "Kim Jong-un"),
+                ("/api/facts", "unit", "kpw"), ("/api/facts", "place", "pyongyang")]
 
 
-@pytest.mark.parametrize(("path", "name"), TEXT_FILTERS)
-def test_workbench_text_filters_reach_sql_only_as_bound_parameters(analyst, bench, path, name):
-    matching = MATCHING["place"] if name == "place" and "facts" in path else MATCHING[name]
-    if path == "/api/facts" and name == "place":
-        matching = "pyongyang"
+@pytest.mark.parametrize(("path", "name", "matching"), TEXT_FILTERS)
+def test_workbench_text_filters_reach_sql_only_as_bound_parameters(analyst, bench, path, name, matching):
     assert api(analyst, path, **{name: matching})["total"] > 0  # the filter works...
     statements: list[tuple[str, object]] = []
 

@@ -463,7 +463,7 @@ def _fact_routes(app: FastAPI) -> None:
         stored = workbench_rows.stored_document(store, document_id) if _KEY.fullmatch(document_id) else None
         if stored is None:
             raise HTTPException(404, f"no stored document has the id {document_id[:64]!r}")
-        fact_id = Query(request).number("fact", None, 1, 2**31 - 1)
+        fact_id = Query(request).number("fact", None, 1, 10**9 - 1)
         fact = workbench_rows.fact_in_document(store, fact_id, document_id) if fact_id is not None else None
         if fact_id is not None and fact is None:
             raise HTTPException(404, f"document {document_id} has no fact {fact_id}; its facts were extracted "
