@@ -26,8 +26,8 @@ app = typer.Typer(
 )
 sources_app = typer.Typer(help="Register, list and disable the sources nkpipe fetches.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
-users_app = typer.Typer(help="Accounts of the review UI (`nkpipe serve`): add, list, set password or role, disable.",
-                        no_args_is_help=True)
+users_app = typer.Typer(help="Accounts of the review UI (`nkpipe serve`): add, list, set password or role, disable, "
+                             "API token.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 db_app = typer.Typer(help="Schema migrations of the store (Alembic): upgrade, current, history.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -682,6 +682,32 @@ def users_enable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="T
     from pipeline.accounts import set_disabled
 
     typer.echo(f"enabled {set_disabled(_ctx(ctx).store(), name, False).name}")
+
+
+@users_app.command("token")
+@handles_errors
+def users_token(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The account the token reads the API as.")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Delete the account's token instead of making one.")] = False,
+) -> None:
+    """Make a bearer token for the workbench's JSON API (/api/register, /api/tallies, /api/facts).
+
+    The token is printed once, alone on standard output; only its hash is stored. It gives
+    analyst-level read access, whatever the account's role. Running the command again replaces
+    the token (the old one stops working); --revoke deletes it; disabling the account revokes it too.
+    """
+    from pipeline.accounts import issue_api_token, revoke_api_token
+
+    store = _ctx(ctx).store()
+    if revoke:
+        typer.echo(f"revoked the API token of {name}" if revoke_api_token(store, name)
+                   else f"{name} had no API token; nothing to revoke")
+        return
+    token = issue_api_token(store, name)
+    typer.echo(f"API token of {name} (shown once; any earlier token of {name} no longer works); send it as "
+               f"'Authorization: Bearer TOKEN':", err=True)
+    typer.echo(token)
 
 
 @app.command()

@@ -1,9 +1,10 @@
-"""Accounts, roles and server-side sessions of the review UI.
+"""Accounts, roles, server-side sessions and API tokens of the review UI.
 
 Passwords are hashed with Argon2id (argon2-cffi): slow, salted, with the parameters
 stored in the hash. A session is a random token in an HttpOnly cookie; only its
 sha256 is stored, beside the session's CSRF token and expiry, so deleting the row
-(sign-out, account disabled) ends the session at once.
+(sign-out, account disabled) ends the session at once. An API token (one per account,
+for the workbench's read-only JSON API) is kept the same way: only its sha256.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from pipeline.config import WebConfig
 from pipeline.errors import AuthError
-from pipeline.store.db import Store, users, utcnow, web_sessions
+from pipeline.store.db import Store, api_tokens, users, utcnow, web_sessions
 
 # Each role can do everything the roles before it can.
 ROLES = ("analyst", "reviewer", "admin")
@@ -113,12 +114,13 @@ def set_password(store: Store, name: str, password: str, config: WebConfig) -> U
 
 
 def set_disabled(store: Store, name: str, disabled: bool) -> User:
-    """Disable (or enable) an account; disabling also ends its open sessions."""
+    """Disable (or enable) an account; disabling also ends its open sessions and revokes its API token."""
     user = get_user(store, name)
     with store.writing() as conn:
         conn.execute(users.update().where(users.c.id == user.id).values(disabled=disabled))
         if disabled:
             conn.execute(web_sessions.delete().where(web_sessions.c.user_id == user.id))
+            conn.execute(api_tokens.delete().where(api_tokens.c.user_id == user.id))
     return get_user(store, name)
 
 
@@ -196,3 +198,37 @@ def end_session(store: Store, token: str | None) -> None:
     if token:
         with store.writing() as conn:
             conn.execute(web_sessions.delete().where(web_sessions.c.token_hash == _token_hash(token)))
+
+
+API_TOKEN_PREFIX = "nkp_"  # says what the string is when it turns up in a log or a notebook
+
+
+def issue_api_token(store: Store, name: str) -> str:
+    """A new API token for the account ``name``, replacing its previous one (which stops working);
+    returned once, stored only as a hash. Any role's token reads the API as an analyst."""
+    user = get_user(store, name)
+    if user.disabled:
+        raise AuthError(f"the account {name!r} is disabled; enable it (`nkpipe users enable {name}`) first")
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with store.writing() as conn:
+        conn.execute(api_tokens.delete().where(api_tokens.c.user_id == user.id))
+        conn.execute(api_tokens.insert().values(token_hash=_token_hash(token), user_id=user.id, created_at=utcnow()))
+    return token
+
+
+def revoke_api_token(store: Store, name: str) -> bool:
+    """Delete the account's API token; False when it had none."""
+    user = get_user(store, name)
+    with store.writing() as conn:
+        return conn.execute(api_tokens.delete().where(api_tokens.c.user_id == user.id)).rowcount > 0
+
+
+def find_token_user(store: Store, token: str | None) -> User | None:
+    """The enabled account an API token belongs to, or None (unknown, revoked, re-issued or disabled)."""
+    if not token:
+        return None
+    query = (sa.select(users).join(api_tokens, api_tokens.c.user_id == users.c.id)
+             .where(api_tokens.c.token_hash == _token_hash(token)))
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    return None if row is None or row.disabled else _user(row)

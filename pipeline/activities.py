@@ -115,6 +115,33 @@ def detect(report: Report) -> Activity | None:
     )
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """Where a report shows its register row: the span of the sentence, and what the rules read there."""
+
+    start: int
+    end: int
+    # "sentence": he is the one acting in it; "headline": the headline names the activity (its report's
+    # first sentence is the span); "mention": no rule fires now, so the first sentence that names him
+    basis: str
+
+
+def evidence(report: Report) -> Evidence | None:
+    """The sentence that made the report's register row, found again by the rules of ``detect`` (the
+    register keeps no offsets); else the first sentence naming the leader; None when none names him."""
+    found = _activity_sentence(report)
+    headline = _from_headline(report) if found is None or found.kind == "letter" else None
+    if headline is not None:
+        return Evidence(*headline.span, "headline")
+    if found is not None:
+        return Evidence(*found.span, "sentence")
+    mentions = _leader_mentions(report)
+    for start, end in sentence_spans(report.text):
+        if any(start <= m.start_char < end for m in mentions):
+            return Evidence(start, end, "mention")
+    return None
+
+
 def _activity_sector(report: Report, activity_type: str) -> str | None:
     """The report's sector weighed by what the activity's type says of it under the codebook (a party
     meeting is political unless the model is sure it is military); a reviewer's sector as it is."""
@@ -526,6 +553,8 @@ class Reconciliation:
     difference: float | None
     source: str
     sentence: str
+    document_id: str | None = None  # where the tally was reported, and which fact it is
+    fact_id: int | None = None
 
 
 def reconcile(activities: Sequence[Activity], facts: Sequence[dict[str, Any]], year: int,
@@ -551,7 +580,7 @@ def reconcile(activities: Sequence[Activity], facts: Sequence[dict[str, Any]], y
         rows.append(Reconciliation(key, format_value(fact), low, high, count,
                                    None if middle is None or not comparable else round(count - middle, 1),
                                    fact.get("document_title") or fact.get("document_url") or fact["document_id"],
-                                   fact["sentence"]))
+                                   fact["sentence"], fact.get("document_id"), fact.get("id")))
     return rows
 
 

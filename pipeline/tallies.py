@@ -18,6 +18,7 @@ from pipeline.records import Activity
 from pipeline.rules import load_json
 
 BY = ("sector", "type", "companion", "month")
+ROW_KINDS = ("activity", "speech", "follow_up", "digest", "letter")  # what a register row is (Activity.kind)
 
 
 def is_counted(activity: Activity) -> bool:
@@ -25,9 +26,15 @@ def is_counted(activity: Activity) -> bool:
     return row_counts(activity.kind, activity.part_of)
 
 
-def row_counts(kind: str, part_of: str | None) -> bool:
+def counting_rule() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(kinds always counted, kinds counted unless part of an event): the rule as data, for queries too."""
     rule = load_json("activity_rules.json")["counting"]
-    return kind in rule["always"] or (kind in rule["unless_part_of_an_event"] and part_of is None)
+    return tuple(rule["always"]), tuple(rule["unless_part_of_an_event"])
+
+
+def row_counts(kind: str, part_of: str | None) -> bool:
+    always, unless_part = counting_rule()
+    return kind in always or (kind in unless_part and part_of is None)
 
 
 def counted(activities: Sequence[Activity]) -> list[Activity]:

@@ -24,7 +24,7 @@ def nkpipe_with_input(tmp_path, text: str, *args):
     [], ["sources"], ["sources", "add"], ["sources", "list"], ["sources", "disable"],
     ["sources", "enable"], ["run"], ["ingest"], ["schedule"], ["export"], ["runs"], ["facts"], ["train"],
     ["serve"], ["users"], ["users", "add"], ["users", "list"], ["users", "disable"], ["users", "enable"],
-    ["users", "set-password"], ["users", "set-role"],
+    ["users", "set-password"], ["users", "set-role"], ["users", "token"],
     ["db"], ["db", "upgrade"], ["db", "current"], ["db", "history"], ["deploy"],
 ])
 def test_cli_every_command_has_help(command):

@@ -33,6 +33,7 @@ from nkpipe.web.auth import (
     page_for,
 )
 from nkpipe.web.throttle import LoginThrottle
+from nkpipe.web.workbench import workbench_routes
 from pipeline import accounts, corrections, review_queue
 from pipeline.accounts import Session
 from pipeline.addresses import ANY, PUBLIC, refuse_private_source
@@ -73,7 +74,8 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     app.state.password_checks = threading.BoundedSemaphore(config.web.concurrent_password_checks)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _install_handlers(app)
-    for register in (_auth_routes, _dashboard_routes, _review_routes, _people_routes, _source_routes, _user_routes):
+    for register in (_auth_routes, _dashboard_routes, _review_routes, _people_routes, _source_routes, _user_routes,
+                     workbench_routes):
         register(app)
     return app
 

@@ -375,6 +375,17 @@ web_sessions = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Bearer tokens of the workbench's read-only JSON API (`nkpipe users token NAME`): one per account,
+# stored only as a sha256, so the store never holds a usable token; re-issuing replaces the row.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("user_id", name="uq_api_tokens_user"),
+)
+
 # Every reviewer decision, keyed to a stable id so a re-run applies it again instead of losing it.
 corrections = sa.Table(
     "corrections",
@@ -399,7 +410,7 @@ EXPORT_TABLES: tuple[str, ...] = (
     "documents", "entities", "facts", "sector_labels", "persons", "person_aliases",
     "activities", "activity_people", "activity_tallies", "sources", "runs", "fetches", "skips", "training_runs",
     "corrections", "document_revisions", "story_clusters",
-)  # users and web_sessions are never exported: they hold password hashes and session tokens
+)  # users, web_sessions and api_tokens are never exported: they hold password and token hashes
 
 
 def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -49,11 +49,33 @@ def read_reports(conn: Connection, formats: Sequence[str]) -> list[Report]:
     query = sa.select(entities).join(documents, entities.c.document_id == documents.c.document_id).where(
         of_formats).order_by(entities.c.document_id, entities.c.entity_index)
     for e in conn.execute(query):
-        by_document.setdefault(e.document_id, []).append(ReportEntity(
-            e.label, e.text, e.start_char, e.end_char, e.canonical_id, e.canonical_name))
+        by_document.setdefault(e.document_id, []).append(_report_entity(e))
     rows = conn.execute(sa.select(documents.c.document_id, documents.c.title, documents.c.text,
                                   documents.c.published, documents.c.section).where(of_formats))
     return [_report(r, by_document.get(r.document_id, ()), labels.get(r.document_id)) for r in rows]
+
+
+def reports_of(store: Store, document_ids: Sequence[str]) -> list[Report]:
+    """The stored documents ``document_ids`` as the register reads them (with their entities and
+    sector), in the order given; an id no longer stored is left out."""
+    ids = list(document_ids)
+    with store.reading() as conn:
+        labels = {r.document_id: r for r in conn.execute(
+            sa.select(sector_labels.c.document_id, sector_labels.c.sector, sector_labels.c.probabilities,
+                      sector_labels.c.reviewed).where(sector_labels.c.unit == "document",
+                                                      sector_labels.c.document_id.in_(ids)))}
+        found: dict[str, list] = {}
+        for e in conn.execute(sa.select(entities).where(entities.c.document_id.in_(ids))
+                              .order_by(entities.c.document_id, entities.c.entity_index)):
+            found.setdefault(e.document_id, []).append(_report_entity(e))
+        rows = {r.document_id: r for r in conn.execute(
+            sa.select(documents.c.document_id, documents.c.title, documents.c.text, documents.c.published,
+                      documents.c.section).where(documents.c.document_id.in_(ids)))}
+    return [_report(rows[i], found.get(i, ()), labels.get(i)) for i in ids if i in rows]
+
+
+def _report_entity(e: sa.Row) -> ReportEntity:
+    return ReportEntity(e.label, e.text, e.start_char, e.end_char, e.canonical_id, e.canonical_name)
 
 
 def _report(row: sa.Row, found: Sequence[ReportEntity], label: sa.Row | None) -> Report:
