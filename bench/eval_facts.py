@@ -1,10 +1,11 @@
-"""Score extracted facts on the seeds and the three gold splits (tests/gold/SCHEMA.md).
+"""Score extracted facts on the seeds and the gold splits (tests/gold/SCHEMA.md).
 
 Runs the real pipeline steps (clean, publication-date inference, spaCy with the entity ruler,
 the facts stage) on:
   * the two seed documents, against ../shared/gold/seed_facts.jsonl (all 22 found, nothing spurious);
   * tests/gold/dev/ (read while writing rules), tests/gold/test/ (sealed: written blind, never
-    read while tuning) and tests/gold/paraphrase/ (sealed: dev passages rewritten three ways).
+    read while tuning), tests/gold/paraphrase/ (sealed: dev passages rewritten three ways) and
+    tests/gold/stress_facts/ (sealed: styles unlike wire copy, written blind from a brief).
 
 A fact counts as right (``full``) only when kind, subject (same person in any romanisation),
 sector, category, counterpart, place, unit (with its currency), qualifier, value (or low/high)
@@ -41,7 +42,7 @@ from pipeline.records import BatchItem, CleanDocument, Source  # noqa: E402
 from pipeline.sources import normalise_source_url, read_source_list  # noqa: E402
 
 GOLD = REPO / "tests" / "gold"
-SPLITS = ("dev", "test", "paraphrase")
+SPLITS = ("dev", "test", "paraphrase", "stress_facts")
 MODES = ("lenient", "full", "precise")
 BUILT_IN_KINDS = ("activity_count", "companion_count", "exchange_rate", "price")
 
