@@ -301,7 +301,8 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
         if fact is None:
             continue
         expanded = [one for each in _one_per_period(fact, attached[amount], sentence[amount.end:])
-                    for place in _one_per_place(each) for one in _one_per_counterpart(place)]
+                    for place in _one_per_place(each) for country in _one_per_counterpart(place)
+                    for one in _one_per_subject(country)]
         walk.facts.extend(expanded)
         walk.previous = expanded[-1]
     facts = walk.facts
@@ -403,6 +404,13 @@ def _one_per_counterpart(fact: Fact) -> list[Fact]:
     if not fact.counterpart or "|" not in fact.counterpart:
         return [fact]
     return [replace(fact, counterpart=country) for country in fact.counterpart.split("|")]
+
+
+def _one_per_subject(fact: Fact) -> list[Fact]:
+    """"Kim Yo Jong and Choe Son Hui each issued nine statements" (people joined by "|"): one count per person."""
+    if not fact.subject or "|" not in fact.subject:
+        return [fact]
+    return [replace(fact, subject=person) for person in fact.subject.split("|")]
 
 
 def _one_per_period(fact: Fact, periods: list[Period], after: str) -> list[Fact]:

@@ -343,3 +343,19 @@ def test_facts_a_numeral_after_a_year_and_colon_is_no_comparison(nlp):
                     published=date(2019, 12, 30))
     assert {(r["counterpart"], r["value"]) for r in rows} == {(None, 6.0), ("China", 3.0), ("Russia", 3.0)}
     assert {r["period_end"].year for r in rows} == {2019}
+
+
+def test_facts_each_of_a_coordinated_subject_gets_the_number(nlp):
+    rows = facts_of("Kim Yo Jong and Choe Son Hui each issued seven statements in the second quarter, while "
+                    "Jo Yong Won and Ri Pyong Chol each accompanied Kim Jong Un on 12 of his 40 outings.",
+                    published=date(2024, 7, 5))
+    assert {(r["kind"], r["subject"], r["value"]) for r in rows} >= {
+        ("activity_count", "Kim Yo Jong", 7.0), ("activity_count", "Choe Son Hui", 7.0),
+        ("companion_count", "Jo Yong Won", 12.0), ("companion_count", "Ri Pyong Chol", 12.0)}
+    assert not {r["subject"] for r in rows if r["value"] == 40.0} - {"Kim Jong Un"}
+
+
+def test_facts_a_sector_breakdown_keeps_the_kind_its_noun_names(nlp):
+    rows = facts_of("Kim Jong Un made 120 public appearances in 2015. Economic inspections accounted for 48.",
+                    published=date(2015, 12, 30))
+    assert ("economic", "on-site inspections", 48.0) in {(r["sector"], r["category"], r["value"]) for r in rows}

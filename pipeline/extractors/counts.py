@@ -174,10 +174,10 @@ def _breakdown_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
         rf"^\s*(?:of\s+(?:them|those|these|which|(?:this\s+year['’]s|the|those|these|his|her)\s+(?:[\w-]+\s+){{0,2}}?"
         rf"(?:outings|appearances|events|activities|engagements|visits)\s+(?:were|was))\s+|were\s+|was\s+)?"
         rf"(?P<sector>{sectors})(?:[\s-]+related)?"
-        rf"(?:\s+{nouns})?(?:\s+in\s+nature)?\s*(?:[,;.)—–]|$|and\b|or\b|while\b|versus\b|against\b|with\b|in\b)",
+        rf"(?:\s+(?P<noun>{nouns}))?(?:\s+in\s+nature)?\s*(?:[,;.)—–]|$|and\b|or\b|while\b|versus\b|against\b|with\b|in\b)",
         re.IGNORECASE)
     before = re.compile(
-        rf"\b(?P<sector>{sectors})(?:[\s-]+related)?(?:\s+{nouns})?"
+        rf"\b(?P<sector>{sectors})(?:[\s-]+related)?(?:\s+(?P<noun>{nouns}))?"
         rf"(?:\s+(?:came|ranked|placed|stood|were|was)?\s*(?:first|second|third|fourth|fifth|next|last))?\s*[,:]?\s*"
         rf"(?:accounting\s+for|accounted\s+for|account\s+for|made\s+up|make\s+up|making\s+up|numbered|totall?ed|"
         rf"came\s+to|at|for|with|numbering)?\s*,?\s*$",
@@ -206,7 +206,9 @@ def _sector_breakdown(view: SentenceView, amount: Amount, walk: Walk) -> Tally |
     sector = rules()["sector_words"].get(found.group("sector").lower())
     if sector is None:
         return None
-    return Tally(False, reference.subject, None, sector, None, amount.end, inherited=True,
+    noun = (found.group("noun") or "").lower()
+    category = rules()["count_nouns"].get(noun[:-1] if noun.endswith("s") else noun)  # "economic inspections"
+    return Tally(False, reference.subject, category, sector, None, amount.end, inherited=True,
                  period_from=reference.period, has_period_from=True)
 
 
@@ -640,6 +642,9 @@ def _tally(view: SentenceView, walk: Walk, sentence: Span, *, noun: Token | None
     person = _subject(view, walk, sentence, noun, verb, companion)
     if person is None:
         return None
+    each = _each_of_them(view, walk, sentence, verb, person)
+    if each is not None:  # "Pak Jong Chon and Ri Pyong Chol each joined him on 26 outings": one fact per person
+        person = each
     words = _words_after_number(noun)
     counterpart = _counterpart(noun, verb, sentence, person)
     if person.startswith("!"):  # a foreign or South Korean person: only engagements with the North count
@@ -655,6 +660,24 @@ def _tally(view: SentenceView, walk: Walk, sentence: Span, *, noun: Token | None
     category = _party_or(category, _words(noun))
     end = noun.idx + len(noun) - sentence.start_char if noun is not None else 0
     return Tally(companion, person, category, _sector(words) or _antecedent_sector(view), counterpart, end)
+
+
+def _each_of_them(view: SentenceView, walk: Walk, sentence: Span, verb: Token | None, person: str) -> str | None:
+    """The people of a coordinated subject that "each" distributes the number over, joined by "|"."""
+    subject = subject_of(verb) if verb is not None else None
+    if subject is None or not (subject.conjuncts or any(c.dep_ == "appos" for c in subject.children)):
+        return None
+    after = [t for t in sentence if subject.i < t.i < verb.i and t.lower_ in ("each", "both")]
+    if not after and not any(c.lower_ in ("each", "both") for c in verb.children):
+        return None
+    start = min(t.left_edge.i for t in (subject, *subject.conjuncts))
+    named = [e for e in sentence.ents if e.label_ == "PERSON" and start <= e.start and e.end <= verb.i]
+    people = [_name(e.text) for e in named] or [
+        _whose(c, view, walk, sentence) for c in sorted((subject, *subject.conjuncts), key=lambda t: t.i)]
+    people = [f"!{p}" if p and _foreign(p) else p for p in people]
+    if len(people) < 2 or any(not p or p.startswith("!") for p in people) or person not in people:
+        return None  # "26 of his 71 outings": the 71 are the one they joined, not theirs
+    return "|".join(dict.fromkeys(people))
 
 
 def _words_after_number(noun: Token | None) -> list[str]:
