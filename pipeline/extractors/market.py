@@ -10,6 +10,7 @@ won mark" are approximate. The survey date is the one the text gives, else publi
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import replace
 from datetime import date, timedelta
@@ -115,23 +116,39 @@ def _continues_a_won_quote(sentence: str, amount: Amount, header: str = "") -> b
     """A bare number after a quote in won in the same sentence, set beside it by a city, a comparison, or a good
     or currency named right before it; or a cell of a flattened price table whose header says won."""
     before, after = sentence[:amount.start], sentence[amount.end:]
+    near = before[-80:]  # the patterns below end where the number starts: search only what is near it
     if amount.value is not None and 1900 <= amount.value <= 2100 and "," not in sentence[amount.start:amount.end]:
         return False  # a year
-    if _TABLE_CELL.search(before) and _CELL_END.match(after) and re.search(r"\bwon\b|\bKPW\b", header + sentence, re.I):
+    if _RATE_BEFORE.search(near):  # "the official rate sat near 130"
         return True
-    if re.match(r"\s*\(\s*[A-Z][\w-]+", after) and market_cities(after[:40]) and re.search(
-            r"\bwon\b|\bKPW\b", header + before, re.IGNORECASE) and re.search(r"\d", before):
+    if _TABLE_CELL.search(near) and _CELL_END.match(after) and _WON_WORD.search(header + sentence):
+        return True
+    if re.match(r"\s*\(\s*[A-Z][\w-]+", after) and re.search(r"\d", before) and _WON_WORD.search(
+            header + before) and market_cities(after[:40]):
         return True  # "won/dollar: 8,150 (Pyongyang), 8,190 (Sinuiju)"
-    if not re.search(r"\d\s*(?:-?\s*won\b|KPW\b)|\bKPW\s*\d", before, re.IGNORECASE):
+    if not _WON_QUOTE.search(before):
         return False
-    last_clause = re.split(r"[.;:!?]\s", before)[-1]
-    if _RATE_BEFORE.search(before):  # "the official rate sat near 130"
-        return True
-    cued = _CONTINUED_BY_CUE.search(last_clause) or re.search(
-        rf"\b(?:{words_pattern(list(rules()['goods']))}|yuan|dollar)\s+(?:is|was|at|for|:)?\s*$", last_clause, re.I)
+    last_clause = re.split(r"[.;:!?]\s", near)[-1]
+    cued = _CONTINUED_BY_CUE.search(last_clause) or _named_just_before().search(last_clause)
     listed = re.search(r"(?:,|\band)\s*$", last_clause) and _CONTINUED_BY_PLACE.match(after) and market_cities(
         after[:40])
     return bool(cued or listed)
+
+
+_WON_WORD = re.compile(r"\bwon\b|\bKPW\b", re.IGNORECASE)
+_WON_QUOTE = re.compile(r"\d\s*(?:-?\s*won\b|KPW\b)|\bKPW\s*\d", re.IGNORECASE)
+
+
+@functools.cache
+def _named_just_before() -> re.Pattern[str]:
+    """A good or currency right before a bare number: "and corn is 2,200"."""
+    return re.compile(rf"\b(?:{words_pattern(list(rules()['goods']))}|yuan|dollar)\s+(?:is|was|at|for|:)?\s*$", re.I)
+
+
+@functools.cache
+def _currency_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((unit, re.compile(rf"\b{words_pattern(words)}\b", re.IGNORECASE))
+                 for unit, words in rules()["currency_words"].items())
 
 
 def _not_a_market_quote(sentence: str, amount: Amount) -> bool:
@@ -356,8 +373,8 @@ def _respective_currency(sentence: str, amount: Amount) -> str | None:
     if listing is None:
         return None
     numbers = list(re.finditer(r"\d[\d,]*", listing.group(0)))
-    named = [(m.start(), unit) for unit, words in rules()["currency_words"].items()
-             for m in re.finditer(rf"\b{words_pattern(words)}\b", sentence[:listing.start()], re.IGNORECASE)]
+    named = [(m.start(), unit) for unit, pattern in _currency_patterns()
+             for m in pattern.finditer(sentence[:listing.start()])]
     order = [unit for _, unit in sorted(named)][-len(numbers):]
     index = next((i for i, m in enumerate(numbers) if listing.start() + m.start() <= amount.start), None)
     if len(order) != len(numbers) or len(set(order)) < 2 or index is None:
@@ -369,13 +386,13 @@ def _respective_currency(sentence: str, amount: Amount) -> str | None:
 def _currency(sentence: str, position: int) -> str:
     """The currency named in the number's own stretch (since the number before it), else the nearest one."""
     since = max((m.end() for m in re.finditer(r"\d", sentence[:position])), default=0)
-    own = [(m.start(), unit) for unit, words in rules()["currency_words"].items()
-           for m in re.finditer(rf"\b{words_pattern(words)}\b", sentence[since:position], re.IGNORECASE)]
+    own = [(m.start(), unit) for unit, pattern in _currency_patterns()
+           for m in pattern.finditer(sentence[since:position])]
     if own:
         return max(own)[1]
     best: tuple[int, str] | None = None
-    for unit, words in rules()["currency_words"].items():
-        for match in re.finditer(rf"\b{words_pattern(words)}\b", sentence, re.IGNORECASE):
+    for unit, pattern in _currency_patterns():
+        for match in pattern.finditer(sentence):
             distance = abs(match.start() - position) + (0 if match.start() < position else 5)
             if best is None or distance < best[0]:
                 best = (distance, unit)
