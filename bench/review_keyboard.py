@@ -96,7 +96,8 @@ def choose_key(page, number: int) -> str:
 
 
 def decide(page, base_url: str, decisions: int, requests: list) -> list[dict]:
-    page.goto(base_url + "/review")
+    page.goto(base_url + "/review")  # the login page; its name field takes the focus (autofocus)
+    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'name'")
     page.keyboard.type("reviewer")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)

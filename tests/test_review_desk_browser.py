@@ -78,7 +78,8 @@ def test_browser_reviewer_confirms_ten_items_with_the_keyboard_alone(site, page)
     store, base_url = site["store"], site["url"]
     queue_before = unreviewed(store)
     assert len(queue_before) > 10
-    page.goto(base_url + "/review")  # the login page, its name field focused
+    page.goto(base_url + "/review")  # the login page; its name field takes the focus (autofocus)
+    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'name'")
     page.keyboard.type("reviewer")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
