@@ -1,5 +1,9 @@
 """Recording reviewers' corrections: validate, store, apply at once.
 
+A confirmation ("this is right") is a correction too: it marks its target reviewed and keeps
+it as the rows hold it when it is made, with the reviewer and time, and it is applied again
+after re-runs like any other (a fact's confirmation lapses when its fact is no longer extracted).
+
 What a correction may do is checked here; storing it and applying it to the rows (now
 and after every re-run) is ``pipeline.store.correction_rows``' job, and the review
 queue's read-only queries are in ``pipeline.review_queue``.
@@ -9,11 +13,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from pipeline.entities import canonical_person
 from pipeline.errors import ReviewError
@@ -22,13 +28,15 @@ from pipeline.sectors import SECTORS
 from pipeline.store import correction_rows, register_rows
 from pipeline.store.db import Store, person_aliases, persons
 
+# "confirm" (every target): the target is right as it stands; it is marked reviewed and kept so.
+CONFIRM = correction_rows.CONFIRM
 ACTIONS: dict[str, tuple[str, ...]] = {
-    "sector": ("set",),
-    "fact": ("set", "reject"),
-    "activity": ("not_activity", "is_activity"),  # is_activity undoes a not_activity
-    "alias": ("merge", "split"),
+    "sector": ("set", CONFIRM),
+    "fact": ("set", "reject", CONFIRM),
+    "activity": ("not_activity", "is_activity", CONFIRM),  # is_activity undoes a not_activity
+    "alias": ("merge", "split", CONFIRM),
 }
-FACT_FIELDS = ("value", "period_start", "period_end", "period_label", "subject", "sector")
+FACT_FIELDS = correction_rows.FACT_FIELDS
 
 
 @dataclass(frozen=True)
@@ -55,20 +63,43 @@ class Correction:
 
 def record_correction(store: Store, correction: Correction) -> int:
     """Store the correction, retire the earlier ones of its target, and apply it to the current rows."""
-    _validate(correction)
+    return record_corrections(store, [correction])[0]
+
+
+def record_corrections(store: Store, batch: Sequence[Correction]) -> list[int]:
+    """Store and apply several decisions in one transaction (all or none), each its own audited row;
+    returns their ids in order. The register's tallies are counted once, after the last."""
+    for correction in batch:
+        _validate(correction)
+    rows, changed_register = [], False
     with store.writing() as conn:
-        old_value, new_value = correction.old_value, correction.new_value
-        if correction.target_type == "fact":  # what lets it find its fact again after a re-run
-            old_value = correction_rows.old_value_with_fingerprint(conn, correction.target_key, old_value)
-        elif correction.target_type == "activity":
-            new_value = correction_rows.activity_decision(conn, correction.target_key, correction.action)
-        row = correction_rows.insert_correction(
-            conn, reviewer=correction.reviewer, target_key=correction.target_key, action=correction.action,
-            old_value=old_value, new_value=new_value, field=correction.field, comment=correction.comment,
-            document_id=correction.document_id)
-        if correction_rows.apply_correction(conn, row, as_seen=True):
+        for correction in batch:  # one after another, as if made one by one: each sees the ones before it
+            rows.append(_insert(conn, correction))
+            changed_register |= correction_rows.apply_correction(conn, rows[-1], as_seen=True)
+        if changed_register:
             register_rows.refresh_tallies(conn)
-    return row.id
+    return [row.id for row in rows]
+
+
+def confirmation(target_key: str, reviewer: str, comment: str | None = None) -> Correction:
+    """A reviewer's "this is right" about a target: its values are read from the rows when it is stored."""
+    return Correction(target_key, CONFIRM, reviewer, comment=comment)
+
+
+def _insert(conn: Connection, correction: Correction) -> sa.Row:
+    old_value, new_value, document_id = correction.old_value, correction.new_value, correction.document_id
+    if correction.action == CONFIRM:  # what is confirmed is what the rows hold now, not what a form sent
+        seen = correction_rows.confirmation(conn, correction.target_key)
+        old_value, new_value, document_id = seen.old_value, seen.new_value, document_id or seen.document_id
+    if correction.target_type == "fact":  # what lets it find its fact again after a re-run
+        old_value = correction_rows.old_value_with_fingerprint(conn, correction.target_key, old_value)
+    elif correction.target_type == "activity":
+        rejected = new_value["rejected"] if correction.action == CONFIRM else correction.action == "not_activity"
+        new_value = correction_rows.activity_decision(conn, correction.target_key, rejected)
+    return correction_rows.insert_correction(
+        conn, reviewer=correction.reviewer, target_key=correction.target_key, action=correction.action,
+        old_value=old_value, new_value=new_value, field=correction.field, comment=correction.comment,
+        document_id=document_id)
 
 
 def _validate(correction: Correction) -> None:
@@ -76,6 +107,8 @@ def _validate(correction: Correction) -> None:
     if correction.action not in ACTIONS[target_type]:
         raise ReviewError(f"a {target_type} correction cannot {correction.action!r}; "
                           f"choose one of {', '.join(ACTIONS[target_type])}")
+    if correction.action == CONFIRM:  # nothing to check: it keeps the values the rows hold
+        return
     if target_type == "sector" and correction.new_value not in SECTORS:
         raise ReviewError(f"unknown sector {correction.new_value!r}; choose one of {', '.join(SECTORS)}")
     if target_type == "fact" and correction.action == "set":

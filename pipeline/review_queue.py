@@ -10,6 +10,7 @@ Corrections are recorded by ``pipeline.corrections``; nothing here writes.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -81,6 +82,11 @@ class QueueItem:
     def priority(self) -> float:
         return round((1.0 - self.confidence) * (1 + self.feeds), 4)
 
+    @property
+    def place(self) -> tuple[float, str]:
+        """Where the item sorts in the queue: highest priority first, then by key."""
+        return (-self.priority, self.key)
+
 
 @dataclass(frozen=True)
 class QueuePage:
@@ -109,19 +115,42 @@ def review_queue_page(store: Store, wanted: QueueFilter = QueueFilter(), page: i
     if page < 1 or per_page < 1:
         raise ReviewError(f"queue page {page} of {per_page} items does not exist; pages start at 1")
     with store.reading() as conn:
-        fed = activities_per_document(conn)
-        items: list[QueueItem] = []
-        if wanted.kind in (None, "sector"):
-            items += _sector_items(conn, wanted, fed)
-        if wanted.kind in (None, "fact"):
-            items += _fact_items(conn, wanted)
-        if wanted.kind in (None, "activity"):
-            items += _activity_items(conn, wanted)
-        items = [i for i in items if _matches(i, wanted)]
-        items.sort(key=lambda i: (-i.priority, i.key))
+        items = _queue_items(conn, wanted)
         start = (page - 1) * per_page
         shown = [with_context(conn, i) for i in items[start:start + per_page]]
         return QueuePage(shown, len(items), page, per_page)
+
+
+def neighbour_key(store: Store, wanted: QueueFilter, place: tuple[float, str], step: int = 1,
+                  wrap: bool = False) -> str | None:
+    """The key of the queue item just after (step 1) or before (step -1) ``place``, an item's ``place``.
+
+    The item at ``place`` need not be in the queue any more (a decided item leaves it), so the
+    reviewer goes on from where they were. ``wrap``: past the end, the first item (if it is not
+    the one at ``place``). None when there is no such item.
+    """
+    with store.reading() as conn:
+        places = [i.place for i in _queue_items(conn, wanted)]
+    if step > 0:
+        index = bisect.bisect_right(places, place)
+        if index < len(places):
+            return places[index][1]
+        return places[0][1] if wrap and places and places[0] != place else None
+    index = bisect.bisect_left(places, place) - 1
+    return places[index][1] if index >= 0 else None
+
+
+def _queue_items(conn: Connection, wanted: QueueFilter) -> list[QueueItem]:
+    """Every item matching the filter, in queue order, without their text (the slow part)."""
+    fed = activities_per_document(conn)
+    items: list[QueueItem] = []
+    if wanted.kind in (None, "sector"):
+        items += _sector_items(conn, wanted, fed)
+    if wanted.kind in (None, "fact"):
+        items += _fact_items(conn, wanted)
+    if wanted.kind in (None, "activity"):
+        items += _activity_items(conn, wanted)
+    return sorted((i for i in items if _matches(i, wanted)), key=lambda i: i.place)
 
 
 def _matches(item: QueueItem, wanted: QueueFilter) -> bool:

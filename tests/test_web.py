@@ -120,7 +120,8 @@ def test_web_login_never_redirects_off_site(client, next_path):
 
 # The least role each POST needs; a new POST route must be added here, so its checks are tested.
 POST_ROLES = {"/logout": "analyst", "/review/sector": "reviewer", "/review/fact": "reviewer",
-              "/review/activity": "reviewer", "/review/alias": "reviewer", "/sources": "analyst",
+              "/review/activity": "reviewer", "/review/alias": "reviewer", "/review/confirm": "reviewer",
+              "/review/confirm-batch": "reviewer", "/sources": "analyst",
               "/sources/{source_id}/enabled": "analyst", "/admin/users": "admin",
               "/admin/users/{name}/role": "admin", "/admin/users/{name}/disabled": "admin"}
 LOWER_ROLE = {"reviewer": "analyst", "admin": "reviewer"}
@@ -166,10 +167,11 @@ def test_web_anonymous_post_goes_to_login_without_the_post_path_as_next(client):
     assert answer.status_code == 303 and answer.headers["location"] == "/login"
 
 
-def test_web_pages_send_a_no_script_content_security_policy(client):
+def test_web_pages_send_a_content_security_policy_allowing_only_the_sites_own_scripts(client):
     login(client, "analyst")
     policy = client.get("/").headers["content-security-policy"]
-    assert "script-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy and "object-src 'none'" in policy
 
 
 def test_web_analyst_cannot_reach_reviewer_or_admin_pages(client, review_store):

@@ -1,8 +1,10 @@
 """The review UI: ``create_app(config)`` returns the FastAPI application ``nkpipe serve`` runs.
 
-Server-rendered pages only (Jinja2 with autoescaping; no scripts at all, which the
-Content-Security-Policy also enforces). Roles: analysts see the dashboard and manage
-sources, reviewers also correct, admins also manage accounts.
+Server-rendered pages (Jinja2 with autoescaping). The one script, ``static/review-keys.js``,
+adds keyboard shortcuts to the review pages by pressing their own buttons; every page works
+without it, and the Content-Security-Policy allows no script but the site's own files.
+Roles: analysts see the dashboard and manage sources, reviewers also correct, admins also
+manage accounts.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import httpx
 import jinja2
@@ -47,13 +51,18 @@ from pipeline.store.db import Store
 
 HERE = Path(__file__).resolve().parent
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; "
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; object-src 'none'; "
                                "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 QUEUE_PAGE_SIZE = 50
+BATCH_CONFIRM_LIMIT = 200  # more than a queue page holds: a larger batch is not a reviewer's selection
+QUEUE_FILTERS = ("kind", "sector", "source", "date_from", "date_to", "reviewed")
+# Where a decision leaves the reviewer: on the item (stay), on the queue's next item (next), or back
+# on the queue page, on the position the decided item had (queue).
+AFTER_DECISION = ("stay", "next", "queue")
 PASSWORD_CHECK_WAIT_S = 10.0
 
 
@@ -99,7 +108,7 @@ def _install_handlers(app: FastAPI) -> None:
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
-        if request.url.path != "/static/style.css":
+        if not request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -252,69 +261,156 @@ def _queue_filter(kind: str, sector: str, source: str, date_from: str, date_to: 
         raise HTTPException(400, f"a filter is not valid ({exc}); use a source id number and YYYY-MM-DD dates") from exc
 
 
+@dataclass(frozen=True)
+class Then:
+    """What opens after a decision (one of AFTER_DECISION), in the queue the item was opened from.
+
+    ``queue`` is that queue page's filters and page number as a query string, rebuilt from the
+    known names only: it ends up in redirects, so nothing a client sent passes through raw;
+    ``wanted`` is its filter. ``at`` is the decided item's position on that page (1-based).
+    """
+
+    after: str = "stay"
+    queue: str = ""
+    wanted: review_queue.QueueFilter = review_queue.QueueFilter()
+    at: int = 1
+
+
+def _then(after: str, queue: str, at: str = "") -> Then:
+    """The redirect a decision form asks for; an unknown ``after`` stays on the item. Bad filters are
+    refused (400) here, before anything is stored."""
+    context = _queue_context(parse_qsl(queue))
+    params = dict(parse_qsl(context))
+    return Then(after if after in AFTER_DECISION else "stay", context,
+                _queue_filter(*(params.get(name, "") for name in QUEUE_FILTERS)),
+                int(at) if re.fullmatch(r"[0-9]{1,4}", at) and int(at) > 0 else 1)
+
+
+def _queue_context(pairs: Iterable[tuple[str, str]]) -> str:
+    """The queue's filters and page of these query pairs, in their order, as a query string."""
+    return urlencode([(name, value) for name, value in pairs if name in (*QUEUE_FILTERS, "page") and value])
+
+
 def _review_routes(app: FastAPI) -> None:
     @app.get("/review", response_class=HTMLResponse)
     def queue(request: Request, kind: str = "", sector: str = "", source: str = "", date_from: str = "",
-              date_to: str = "", reviewed: str = "", page: str = "1",
+              date_to: str = "", reviewed: str = "", page: str = "1", confirmed: str = "", end: str = "",
               session: Session = Depends(page_for("reviewer"))):
         wanted = _queue_filter(kind, sector, source, date_from, date_to, reviewed)
         if not re.fullmatch(r"[0-9]{1,6}", page) or int(page) < 1:
             raise HTTPException(400, f"page {page[:20]!r} is not a page number; pages start at 1")
         shown = review_queue.review_queue_page(_store(request), wanted, int(page), QUEUE_PAGE_SIZE)
+        context = _queue_context(request.query_params.multi_items())
         return render(request, "queue.html", session, queue=shown, items=shown.items,
                       wanted=wanted, kinds=review_queue.QUEUE_KINDS, sectors=SECTORS,
-                      sources=ledger.list_sources(_store(request)), item_url=_item_url,
-                      page_url=lambda number: _page_url(request, number))
+                      sources=ledger.list_sources(_store(request)), context=context,
+                      item_url=lambda key: _item_url(key, context),
+                      page_url=lambda number: _page_url(request, number),
+                      confirmed=int(confirmed) if re.fullmatch(r"[0-9]{1,4}", confirmed) else 0, end=end == "1")
 
     @app.get("/review/item", response_class=HTMLResponse)
-    def item(request: Request, key: str, saved: str = "", session: Session = Depends(page_for("reviewer"))):
-        return _item_page(request, session, key, saved == "1", None, 200)
+    def item(request: Request, key: str, saved: str = "", queue: str = "", done: str = "",
+             session: Session = Depends(page_for("reviewer"))):
+        return _item_page(request, session, key, saved == "1", None, 200, _then("stay", queue), done == "1")
+
+    @app.get("/review/step")
+    def step(request: Request, key: str, queue: str = "", to: str = "next",
+             session: Session = Depends(page_for("reviewer"))):
+        """The next (or previous) item of the queue from this one: the j and k keys, and links without script."""
+        then = _then("next", queue)
+        found = _find_item(request, key)
+        backwards = to == "previous"
+        neighbour = review_queue.neighbour_key(_store(request), then.wanted, found.place, -1 if backwards else 1)
+        if neighbour is None:  # past either end: the queue, saying so after the last item
+            return _see_other(_queue_url(then.queue) if backwards else _queue_url(then.queue, end="1"))
+        return _see_other(_item_url(neighbour, then.queue))
 
     @app.post("/review/sector")
     def correct_sector(request: Request, key: str = Form(...), sector: str = Form(...), comment: str = Form(""),
+                       after: str = Form("stay"), queue: str = Form(""), at: str = Form(""),
                        session: Session = Depends(form_for("reviewer"))):
-        return _correct(request, session, key, "set", sector, "sector", comment)
+        return _correct(request, session, key, "set", sector, "sector", comment, _then(after, queue, at))
 
     @app.post("/review/fact")
     async def correct_fact(request: Request, session: Session = Depends(form_for("reviewer"))):
         form = {k: str(v) for k, v in (await request.form()).items()}
         key, action = form.get("key", ""), form.get("action", "set")
+        then = _then(form.get("after", "stay"), form.get("queue", ""), form.get("at", ""))
         try:
             edit = corrections.parse_fact_edit(form) if action == "set" else None
         except NkpipeError as exc:
-            return _item_page(request, session, key, False, str(exc), 400)
-        return _correct(request, session, key, action, edit, None, form.get("comment", ""))
+            return _item_page(request, session, key, False, str(exc), 400, then)
+        return _correct(request, session, key, action, edit, None, form.get("comment", ""), then)
 
     @app.post("/review/activity")
     def decide_activity(request: Request, key: str = Form(...), action: str = Form("not_activity"),
-                        comment: str = Form(""), session: Session = Depends(form_for("reviewer"))):
-        return _correct(request, session, key, action, action == "is_activity", "is_activity", comment)
+                        comment: str = Form(""), after: str = Form("stay"), queue: str = Form(""),
+                        at: str = Form(""), session: Session = Depends(form_for("reviewer"))):
+        return _correct(request, session, key, action, action == "is_activity", "is_activity", comment,
+                        _then(after, queue, at))
+
+    @app.post("/review/confirm")
+    def confirm(request: Request, key: str = Form(...), comment: str = Form(""), after: str = Form("stay"),
+                queue: str = Form(""), at: str = Form(""), session: Session = Depends(form_for("reviewer"))):
+        if key.startswith("alias:"):  # a person alias has no item page: its confirmation is on the people page
+            return _confirm_alias(request, session, key, comment)
+        return _correct(request, session, key, corrections.CONFIRM, None, None, comment, _then(after, queue, at))
+
+    @app.post("/review/confirm-batch")
+    def confirm_batch(request: Request, key: list[str] = Form([]), queue: str = Form(""),
+                      session: Session = Depends(form_for("reviewer"))):
+        then = _then("queue", queue)
+        keys = list(dict.fromkeys(key))  # a key ticked twice is one decision
+        if not keys:
+            raise HTTPException(400, "no item was selected; tick the items to confirm, then press Confirm selected")
+        if len(keys) > BATCH_CONFIRM_LIMIT:
+            raise HTTPException(400, f"{len(keys)} items in one batch; confirm at most {BATCH_CONFIRM_LIMIT} at once")
+        try:
+            corrections.record_corrections(_store(request), [corrections.confirmation(k, session.user.name)
+                                                             for k in keys])
+        except NkpipeError as exc:
+            raise HTTPException(400, f"nothing was confirmed: {exc}") from exc
+        return _see_other(_queue_url(then.queue, confirmed=str(len(keys))))
 
 
 def _page_url(request: Request, number: int) -> str:
     """This queue page's address with the same filters, showing page ``number``."""
-    params = {k: v for k, v in request.query_params.items() if k != "page"}
-    return "/review?" + urlencode({**params, "page": number})
+    return _queue_url(_queue_context(request.query_params.multi_items()), page=str(number))
 
 
-def _item_url(key: str, saved: bool = False) -> str:
-    return f"/review/item?key={quote(key, safe='')}" + ("&saved=1" if saved else "")
+def _queue_url(context: str, **extra: str) -> str:
+    """The queue page of a context (see ``Then``), with ``extra`` parameters (a page, a message) replacing its own."""
+    query = urlencode([*((k, v) for k, v in parse_qsl(context) if k not in extra), *extra.items()])
+    return "/review?" + query if query else "/review"
 
 
-def _item_page(request: Request, session: Session, key: str, saved: bool, error: str | None,
-               status_code: int) -> Response:
+def _item_url(key: str, queue: str = "", saved: bool = False, done: bool = False) -> str:
+    return (f"/review/item?key={quote(key, safe='')}" + ("&saved=1" if saved else "") + ("&done=1" if done else "")
+            + (f"&queue={quote(queue, safe='')}" if queue else ""))
+
+
+def _find_item(request: Request, key: str) -> review_queue.QueueItem:
     try:
         found = review_queue.find_item(_store(request), key)
     except NkpipeError as exc:
         raise HTTPException(400, str(exc)) from exc
     if found is None:
         raise HTTPException(404, f"nothing to review has the key {key}; it may have changed in a later run")
-    return render(request, "item.html", session, status_code, item=found, saved=saved, error=error,
-                  history=review_queue.corrections_of(_store(request), key), sectors=SECTORS)
+    return found
+
+
+def _item_page(request: Request, session: Session, key: str, saved: bool, error: str | None,
+               status_code: int, then: Then = Then(), done: bool = False) -> Response:
+    found = _find_item(request, key)
+    steps = {to: "/review/step?" + urlencode({"key": key, **({"queue": then.queue} if then.queue else {}), "to": to})
+             for to in ("previous", "next")}
+    return render(request, "item.html", session, status_code, item=found, saved=saved, error=error, done=done,
+                  history=review_queue.corrections_of(_store(request), key), sectors=SECTORS,
+                  context=then.queue, queue_url=_queue_url(then.queue), steps=steps)
 
 
 def _correct(request: Request, session: Session, key: str, action: str, new_value, field: str | None,
-             comment: str) -> Response:
+             comment: str, then: Then = Then()) -> Response:
     try:
         found = review_queue.find_item(_store(request), key)
         if found is None:
@@ -323,8 +419,29 @@ def _correct(request: Request, session: Session, key: str, action: str, new_valu
             key, action, session.user.name, new_value, _old_value(found, field), field,
             comment.strip() or None, found.document_id))
     except NkpipeError as exc:
-        return _item_page(request, session, key, False, str(exc), 400)
-    return _see_other(_item_url(key, saved=True))
+        return _item_page(request, session, key, False, str(exc), 400, then)
+    return _see_other(_after_decision(request, found, then))
+
+
+def _after_decision(request: Request, decided: review_queue.QueueItem, then: Then) -> str:
+    """Where the reviewer goes once ``decided`` is recorded (see ``Then``)."""
+    if then.after == "next":
+        following = review_queue.neighbour_key(_store(request), then.wanted, decided.place, wrap=True)
+        return _item_url(following, then.queue, done=True) if following else _queue_url(then.queue, end="1")
+    if then.after == "queue":
+        # Unreviewed items leave the queue once decided, so the next one moves up into their place.
+        position = then.at + 1 if then.wanted.include_reviewed else then.at
+        return f"{_queue_url(then.queue)}#item-{position}"
+    return _item_url(decided.key, then.queue, saved=True)
+
+
+def _confirm_alias(request: Request, session: Session, key: str, comment: str) -> Response:
+    try:
+        corrections.record_correction(_store(request), corrections.confirmation(
+            key, session.user.name, comment.strip() or None))
+    except NkpipeError as exc:
+        return _people_page(request, session, False, str(exc), 400)
+    return _see_other("/review/people?saved=1")
 
 
 def _old_value(found: review_queue.QueueItem, field: str | None):

@@ -16,6 +16,10 @@ qualifies, the correction lapses and the review UI lists it. An activity's id ch
 sorts first, so an activity decision also keeps the activity's document ids and text hashes
 and applies to every activity that shares one of them.
 
+A confirmation ("this is right", action ``confirm``) is stored like any correction, its new value
+the target as the rows held it when it was made (for a fact: the edited fields and whether it is
+rejected), and applied by the same functions: so it is kept, re-anchored or lapses like the others.
+
 One apply function per target type, chosen from ``APPLIERS``.
 """
 
@@ -23,12 +27,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pipeline.errors import ReviewError
 from pipeline.keys import alias_key, fact_key, parse_key
 from pipeline.records import activity_id_for
 from pipeline.store.db import (
@@ -45,6 +51,10 @@ from pipeline.store.db import (
 )
 from pipeline.store.document_rows import sentences_of
 from pipeline.store.register_rows import refresh_tallies
+
+# The fact fields a reviewer may edit; a confirmation keeps them as the reviewer saw them.
+FACT_FIELDS = ("value", "period_start", "period_end", "period_label", "subject", "sector")
+CONFIRM = "confirm"
 
 # What identifies a fact among the facts of one span, whatever order they were extracted in.
 # Corrections stored before low and high were part of it keep the first four: fingerprints
@@ -85,14 +95,76 @@ def old_value_with_fingerprint(conn: Connection, key: str, old_value: Any) -> An
     return {**old, "fingerprint": fingerprint}
 
 
-def activity_decision(conn: Connection, key: str, action: str) -> dict[str, Any]:
+def activity_decision(conn: Connection, key: str, rejected: bool) -> dict[str, Any]:
     """The decision with the activity's reports, so it follows the story when the activity's id changes."""
     activity_id = parse_key(key)[1][0]
     stored = conn.execute(sa.select(activities.c.document_ids).where(activities.c.activity_id == activity_id)).scalar()
     document_ids = json.loads(stored) if stored else []
     text_hashes = conn.execute(sa.select(documents.c.text_hash).distinct().where(
         documents.c.document_id.in_(document_ids))).scalars()
-    return {"rejected": action == "not_activity", "document_ids": document_ids, "text_hashes": sorted(text_hashes)}
+    return {"rejected": rejected, "document_ids": document_ids, "text_hashes": sorted(text_hashes)}
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a confirmation of a target records: the target as the rows hold it now, and where it was seen."""
+
+    old_value: Any
+    new_value: Any
+    document_id: str | None
+
+
+def confirmation(conn: Connection, key: str) -> Confirmation:
+    """The target's current state as the value a confirmation keeps; ReviewError when the key names nothing.
+
+    Read inside the writing transaction, so what is confirmed is what the rows hold at that moment,
+    never values a form sent.
+    """
+    target_type, parts = parse_key(key)
+    found = CONFIRMED_STATE[target_type](conn, parts)
+    if found is None:
+        raise ReviewError(f"nothing stored has the key {key} now (a later run may have changed it); "
+                          f"reload the review queue and decide again")
+    return found
+
+
+def _sector_state(conn: Connection, parts: list[str]) -> Confirmation | None:
+    row = conn.execute(sa.select(sector_labels.c.sector, sector_labels.c.document_id).join(
+        documents, sector_labels.c.document_id == documents.c.document_id).where(
+        documents.c.text_hash == parts[0], sector_labels.c.unit == parts[1],
+        sector_labels.c.unit_index == int(parts[2])).order_by(sector_labels.c.document_id).limit(1)).first()
+    return None if row is None else Confirmation(row.sector, row.sector, row.document_id)
+
+
+def _fact_state(conn: Connection, parts: list[str]) -> Confirmation | None:
+    ids = _fact_ids(conn, parts)
+    if not ids:
+        return None
+    fact = conn.execute(sa.select(facts).where(facts.c.id == ids[0])).one()
+    seen = {name: getattr(fact, name) for name in FACT_FIELDS}
+    return Confirmation(seen, {**seen, "rejected": bool(fact.rejected)}, fact.document_id)
+
+
+def _activity_state(conn: Connection, parts: list[str]) -> Confirmation | None:
+    row = conn.execute(sa.select(activities.c.rejected, activities.c.document_ids)
+                       .where(activities.c.activity_id == parts[0])).first()
+    if row is None:
+        return None
+    # the same convention as the other activity decisions: the old value says "it is an activity"
+    return Confirmation(not row.rejected, {"rejected": bool(row.rejected)}, (json.loads(row.document_ids) or [None])[0])
+
+
+def _alias_state(conn: Connection, parts: list[str]) -> Confirmation | None:
+    person_id = conn.execute(sa.select(person_aliases.c.person_id).where(person_aliases.c.alias == parts[0])).scalar()
+    return None if person_id is None else Confirmation(person_id, {"person_id": person_id}, None)
+
+
+CONFIRMED_STATE: dict[str, Callable[[Connection, list[str]], Confirmation | None]] = {
+    "sector": _sector_state,
+    "fact": _fact_state,
+    "activity": _activity_state,
+    "alias": _alias_state,
+}
 
 
 def _superseded(conn: Connection, row: sa.Row) -> list[int]:
@@ -179,11 +251,11 @@ def _apply_fact(conn: Connection, row: sa.Row, parts: list[str], as_seen: bool) 
         successor = _reanchor(conn, row, parts, fingerprint)
         return successor is not None and _apply_fact(conn, successor, parse_key(successor.target_key)[1], False)
     where = (facts.c.id.in_(fact_ids),)
-    if row.action == "reject":
+    if _rejects(row):
         conn.execute(facts.update().where(*where).values(rejected=True, reviewed=True))
         return False
     values = {k: (date.fromisoformat(v) if k.startswith("period_") and k != "period_label" and v else v)
-              for k, v in (_new_value(row) or {}).items()}
+              for k, v in (_new_value(row) or {}).items() if k in FACT_FIELDS}
     conn.execute(facts.update().where(*where).values(**values, reviewed=True, rejected=False))
     return False
 
@@ -232,6 +304,13 @@ APPLIERS: dict[str, Callable[[Connection, sa.Row, list[str], bool], bool]] = {
 
 def _new_value(row: sa.Row) -> Any:
     return json.loads(row.new_value) if row.new_value else None
+
+
+def _rejects(row: sa.Row) -> bool:
+    """Whether a fact correction leaves its fact rejected: a reject, or the confirmation of a rejected fact."""
+    if row.action == CONFIRM:
+        return bool((_new_value(row) or {}).get("rejected"))
+    return row.action == "reject"
 
 
 def _activities_sharing_reports(conn: Connection, decision: dict) -> set[str]:
@@ -386,7 +465,8 @@ def expected_fingerprint(row: sa.Row) -> dict[str, Any] | None:
     fingerprint = stored_fingerprint(row)
     if fingerprint is None:
         return None
-    edit = json.loads(row.new_value) if row.action == "set" and row.new_value else {}
+    # a confirmation keeps the values the reviewer saw, which may be an earlier correction's edit
+    edit = json.loads(row.new_value) if row.action in ("set", CONFIRM) and row.new_value else {}
     return {**fingerprint, **{k: v for k, v in edit.items() if k in FINGERPRINT_FIELDS}}
 
 
@@ -432,6 +512,6 @@ def correction_state(conn: Connection, row: sa.Row) -> str:
     expected = expected_fingerprint(row) if row.target_type == "fact" else None
     if expected is None:
         return "applied"
-    holds = any(f.reviewed and _agree(_fingerprint(f), expected) and (row.action != "reject" or f.rejected)
+    holds = any(f.reviewed and _agree(_fingerprint(f), expected) and (not _rejects(row) or f.rejected)
                 for span in span_facts(conn, parse_key(row.target_key)[1]).values() for f in span)
     return "applied" if holds else "lapsed"

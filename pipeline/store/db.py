@@ -397,7 +397,7 @@ corrections = sa.Table(
     sa.Column("target_key", sa.Text, nullable=False, index=True),
     sa.Column("text_hash", sa.String(64), index=True),  # the document text the key points into, if any
     sa.Column("document_id", sa.String(32)),  # where the reviewer saw it (informative only)
-    sa.Column("action", sa.String(16), nullable=False),  # set|reject|merge|split|not_activity
+    sa.Column("action", sa.String(16), nullable=False),  # set|reject|merge|split|not_activity|is_activity|confirm
     sa.Column("field", sa.Text),
     sa.Column("old_value", sa.Text),  # JSON
     sa.Column("new_value", sa.Text),  # JSON
