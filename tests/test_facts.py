@@ -359,3 +359,13 @@ def test_facts_a_sector_breakdown_keeps_the_kind_its_noun_names(nlp):
     rows = facts_of("Kim Jong Un made 120 public appearances in 2015. Economic inspections accounted for 48.",
                     published=date(2015, 12, 30))
     assert ("economic", "on-site inspections", 48.0) in {(r["sector"], r["category"], r["value"]) for r in rows}
+
+
+def test_facts_a_figure_or_total_that_refers_back_to_the_count_just_made(nlp):
+    rows = facts_of("Kim Yo Jong issued eleven statements in the first quarter of 2023. By the end of June that "
+                    "had brought the sister's total to 19. For 2022 as a whole the figure was 24. "
+                    "The number of missiles fired was 12.", published=date(2023, 7, 2))
+    found = {(r["subject"], r["category"], r["value"]) for r in rows}
+    assert {("Kim Yo Jong", "press statements", 19.0), ("Kim Yo Jong", "press statements", 24.0)} <= found
+    assert 12.0 not in {r["value"] for r in rows}
+    assert {r["period_end"].year for r in rows if r["value"] == 24.0} == {2022}

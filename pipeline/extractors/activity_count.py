@@ -31,7 +31,8 @@ def trigger() -> str:
     nouns = [k for k in r["activity_nouns"] if k != "note"]
     verbs = [k for k in r["activity_verbs"] if k != "note"]
     words = [w for w in counts["sector_words"] if w != "note"] + ["times", "occasions", "twice", "thrice", "rose",
-                                                                  "fell", "totaled", "totalled", "numbered", "appeared"]
+                                                                  "fell", "totaled", "totalled", "numbered", "appeared", "figure",
+                                                                  "tally", "total", "logged"]
     return "|".join(words_pattern(group) for group in (nouns, verbs, r["leader_context_words"], words))
 
 

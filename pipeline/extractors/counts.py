@@ -518,6 +518,33 @@ def _change(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tall
     return _tally(view, walk, sentence, noun=counted, verb=None, category=_noun_category(counted))
 
 
+def _refers_back(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
+    """"Across 2018-20 the figure was 258", "that brought the sister's total to 28": the count the text just made
+    (its person; its kind only when the noun names one), for this number's own period."""
+    counted = nodes["counted"]
+    if re.match(r"\s*(?:percent|per\s+cent|%|won)", view.text[nodes["number"].idx + len(nodes["number"]) - view.start:]):
+        return None
+    of = next((c for c in counted.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+    counted_of = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None
+    if counted_of is not None and counted_of.lemma_.lower() not in rules()["count_nouns"]:
+        return None  # "the number of missiles was 12"
+    owner = possessor(counted)
+    person = _whose(owner, view, walk, sentence) if owner is not None else None
+    reference = _reference_count(view, walk)
+    if person is None and reference is None:
+        return None
+    words = _words(counted) + (_words(counted_of) if counted_of is not None else [])
+    category = _noun_category(counted_of) if counted_of is not None else None
+    subject = person or reference.subject
+    if not subject or subject.startswith("!"):
+        return None
+    same = reference is not None and reference.subject == subject
+    if same and category is None and not counted_of:  # "Kim Yo Jong issued nine statements. ... her total to 28"
+        category = reference.category
+    return Tally(same and reference.kind == "companion_count", subject, category, _sector(words), None, 0,
+                 inherited=True)
+
+
 def _predicate(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) -> Tally | None:
     """"seven were military", "40 were ceremonies", "two involved China": a part of the count just made."""
     verb = nodes["verb"]
@@ -614,7 +641,7 @@ def _with_person(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) ->
                  inherited=True)
 
 
-_READERS = {"noun": _noun, "occasions": _occasions, "on_occasions": _occasions, "adverb": _occasions,
+_READERS = {"refers_back": _refers_back, "refers_back_to": _refers_back, "noun": _noun, "occasions": _occasions, "on_occasions": _occasions, "adverb": _occasions,
             "times_after": _occasions, "change_to": _change, "total": _change, "comparison": _comparison,
             "predicate": _predicate, "share_of": _share, "appos": _appos, "object": _object, "part_of": _part,
             "average": _average, "with_person": _with_person}
