@@ -112,7 +112,7 @@ def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
 
 
 _AFTER_COMPANION_NUMBER = re.compile(
-    r"^\s*(?:\)|,|;|\.|$|and\b|while\b|times\b|occasions?\b|apiece\b|each\b|respectively\b|"
+    r"^\s*(?:\)|,|;|\.|\||/|$|and\b|while\b|times\b|occasions?\b|apiece\b|each\b|respectively\b|"
     r"(?:public\s+|reported\s+|separate\s+)?(?:appearances|outings|events|activities|trips|visits|engagements|"
     r"inspections)\b|of\s+(?:them|those|these|his|her|the|kim))", re.IGNORECASE)
 
