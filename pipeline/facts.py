@@ -315,8 +315,10 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
             discourse.subject = counts[-1].subject
     counted = [f.period for f in facts if f.kind in ("activity_count", "companion_count") and f.period is not None]
     own = [f.period for f in counts if f.period is not None]
-    if own and main is not None and own[-1] != main and main.granularity == "range":
-        discourse.period = own[-1]  # "51 this year — the lowest since he took over in 2011": not since 2011
+    if own and main is not None and own[0] != main:
+        # "51 this year — the lowest since he took over in 2011": not since 2011; "17 in 2021, three times as many
+        # as in 2020 (6)": the text goes on about 2021, not the year compared with
+        discourse.period = own[0]
     elif main is not None and (counted or patterns()["activity_context"].search(sentence)):
         discourse.period = main
     elif counted:
@@ -475,8 +477,10 @@ def expression_end(sentence: str, amount: Amount) -> int:
     return amount.end + counterpart.end() if counterpart else amount.end
 
 
-_COMPARED_PERIOD = re.compile(r"(?:\b(?:from|than)\s+(?:in\s+|during\s+)?(?:all\s+of\s+)?(?:the\s+)?(?:same\s+\w+\s+)?|"
-                              r"\bcompared\s+(?:with|to)\s+(?:the\s+)?|\bas\s+(?:in|during)\s+(?:the\s+)?(?:same\s+\w+\s+)?)$",
+_COMPARED_PERIOD = re.compile(r"(?:\b(?:from|than|against)\s+(?:\d[\d,]*\s+)?(?:in\s+|during\s+|over\s+|for\s+)?"
+                              r"(?:all\s+of\s+)?(?:the\s+)?(?:same\s+\w+\s+)?|"
+                              r"\bcompared\s+(?:with|to)\s+(?:the\s+)?|"
+                              r"\bas\s+(?:in|during)\s+(?:the\s+)?(?:same\s+\w+\s+)?)$",
                               re.IGNORECASE)
 
 

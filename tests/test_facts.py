@@ -369,3 +369,10 @@ def test_facts_a_figure_or_total_that_refers_back_to_the_count_just_made(nlp):
     assert {("Kim Yo Jong", "press statements", 19.0), ("Kim Yo Jong", "press statements", 24.0)} <= found
     assert 12.0 not in {r["value"] for r in rows}
     assert {r["period_end"].year for r in rows if r["value"] == 24.0} == {2022}
+
+
+def test_facts_the_text_goes_on_about_the_year_counted_not_the_year_compared_with(nlp):
+    rows = facts_of("Kim Yo Jong issued 17 press statements in 2021, three times as many as in 2020 (6). "
+                    "Her brother made 80 public appearances, the ministry said.", published=date(2021, 12, 30))
+    years = {r["value"]: r["period_end"].year for r in rows}
+    assert years == {17.0: 2021, 6.0: 2020, 80.0: 2021}  # "three times as many" is no count

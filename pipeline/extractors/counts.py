@@ -77,14 +77,18 @@ def read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     return walk.readings[key]
 
 
+_MULTIPLIER_AFTER = re.compile(r"^\s*(?:times\s+)?as\s+(?:many|much|often|large|high)\b|"
+                               r"^\s*times\s+(?:more|higher|greater|larger|fewer|the)\b", re.IGNORECASE)
+
+
 def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     sentence = view.span()
     number = view.span(amount.start, amount.end)
     if sentence is None or number is None or not len(number):
         return None
     root = number_token(number)
-    if _age_after_name(view, amount):
-        return None
+    if _age_after_name(view, amount) or _MULTIPLIER_AFTER.match(view.text[amount.end:]):
+        return None  # "three times as many as in 2020": a ratio, not a count
     item = _bracketed_item(view, amount, walk)
     if item is not None:
         return item
@@ -452,8 +456,10 @@ def _bracketed_comparison(view: SentenceView, amount: Amount, walk: Walk) -> Tal
         return None
     gap = view.text[previous.end_char - view.start:len(before) - 1]
     token_before = view.span(len(before) - 2, len(before) - 1)
-    if len(gap) > 40 or (token_before is not None and person_of(token_before.root, view.span()) is not None):
-        return None
+    compared = re.search(r"\b(?:as\s+(?:many|much)\s+as|than|compared\s+(?:with|to)|against|from)\b", gap, re.I)
+    if len(gap) > (80 if compared else 40) or (
+            token_before is not None and person_of(token_before.root, view.span()) is not None):
+        return None  # "17 statements in 2021, three times as many as in 2020 (6)": the 6 compares
     return Tally(previous.kind == "companion_count", previous.subject, previous.category, previous.sector,
                  previous.counterpart, 0, inherited=True, compared=True)
 
