@@ -376,3 +376,9 @@ def test_facts_the_text_goes_on_about_the_year_counted_not_the_year_compared_wit
                     "Her brother made 80 public appearances, the ministry said.", published=date(2021, 12, 30))
     years = {r["value"]: r["period_end"].year for r in rows}
     assert years == {17.0: 2021, 6.0: 2020, 80.0: 2021}  # "three times as many" is no count
+
+
+def test_facts_a_schedule_counts_its_owners_activities_and_the_general_is_the_leader(nlp):
+    rows = facts_of("Kim Jong Il's public schedule in 2010 ran to 161 reported appearances. The General paid two "
+                    "visits to China that year.", published=date(2010, 12, 30))
+    assert {(r["subject"], r["value"]) for r in rows} == {("Kim Jong Il", 161.0), ("Kim Jong Il", 2.0)}

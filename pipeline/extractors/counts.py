@@ -813,6 +813,9 @@ def _whose(token: Token, view: SentenceView, walk: Walk, sentence: Span) -> str 
         named = next((person_of(c, sentence) for c in token.children if c.dep_ == "appos"
                       and person_of(c, sentence) is not None), None)
         person = named
+    owner = next((c for c in token.children if c.dep_ == "poss"), None)
+    if person is None and owner is not None and token.lemma_.lower() in rules()["owned_schedules"]:
+        return _whose(owner, view, walk, sentence)  # "Kim Jong Un's 2013 public schedule ran to 212 appearances"
     if person is None and token.pos_ == "PROPN":  # a name the entity recogniser missed ("Ju Ae")
         name = _proper_name(token, sentence)
         if name is not None:
