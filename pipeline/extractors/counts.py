@@ -225,8 +225,8 @@ _RELATIVE_YEAR = re.compile(r"\b(?:last\s+year|the\s+(?:year|twelve\s+months)\s+
                             r"the\s+previous\s+year|the\s+prior\s+year)\b", re.IGNORECASE)
 
 
-_YEAR_LABEL = re.compile(r"\(\s*(?P<year>(?:19|20)\d\d)\s*:\s*$|\b(?P<year3>(?:19|20)\d\d)['’]s\s+$|"
-                         r"\bthe\s+(?P<year2>(?:19|20)\d\d)\s+(?:figure|total|tally|count|level|number|mark)\s+of\s+$")
+_YEAR_LABEL = re.compile(r"\(\s*(?P<bracketed>(?:19|20)\d\d)\s*:\s*$|\b(?P<owned>(?:19|20)\d\d)['’]s\s+$|"
+                         r"\bthe\s+(?P<named>(?:19|20)\d\d)\s+(?:figure|total|tally|count|level|number|mark)\s+of\s+$")
 
 
 def _year_labelled_figure(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
@@ -237,7 +237,7 @@ def _year_labelled_figure(view: SentenceView, amount: Amount, walk: Walk) -> Tal
     reference = _reference_count(view, walk)
     if reference is None:
         return None
-    year = int(found.group("year") or found.group("year2") or found.group("year3"))
+    year = int(found.group("bracketed") or found.group("owned") or found.group("named"))
     return Tally(reference.kind == "companion_count", reference.subject, reference.category, reference.sector,
                  reference.counterpart, amount.end, inherited=True,
                  period_from=Period(date(year, 1, 1), date(year, 12, 31), str(year), "year"), has_period_from=True,
@@ -647,8 +647,8 @@ def _with_person(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) ->
                  inherited=True)
 
 
-_READERS = {"refers_back": _refers_back, "refers_back_to": _refers_back, "noun": _noun, "occasions": _occasions, "on_occasions": _occasions, "adverb": _occasions,
-            "times_after": _occasions, "change_to": _change, "total": _change, "comparison": _comparison,
+_READERS = {"refers_back": _refers_back, "refers_back_to": _refers_back, "noun": _noun, "occasions": _occasions,
+            "on_occasions": _occasions, "adverb": _occasions, "times_after": _occasions, "change_to": _change, "total": _change, "comparison": _comparison,
             "predicate": _predicate, "share_of": _share, "appos": _appos, "object": _object, "part_of": _part,
             "average": _average, "with_person": _with_person}
 

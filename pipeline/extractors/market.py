@@ -164,7 +164,7 @@ def _not_a_market_quote(sentence: str, amount: Amount) -> bool:
 def _named_rate(sentence: str, amount: Amount) -> bool | None:
     """Whether the rate named last before the number, since the number before it, is the official one
     ("the market rate at 8,000 per dollar, 80 times the official rate of about 100 won"); None when none is named."""
-    since = max((m.end() for m in re.finditer(r"\d", sentence[:amount.start])), default=0)
+    since = _after_last_number(sentence, amount.start)
     stretch = sentence[since:amount.start]
     named = [(m.start(), True) for m in patterns()["official"].finditer(stretch)]
     named += [(m.start(), False) for m in patterns()["market_rate"].finditer(stretch)]
@@ -250,10 +250,15 @@ _AVERAGE = re.compile(r"\baverag(?:e|ed|ing)\b|\bon\s+average\b", re.IGNORECASE)
 def _averaged_stretch(sentence: str, amount: Amount) -> str:
     """The words an "averaged" must be in to make the number an average: its clause before it, or only the
     stretch since the number before it when that names a rate of its own ("..., 90 times the official rate of 100")."""
-    since = max((m.end() for m in re.finditer(r"\d", sentence[:amount.start])), default=0)
+    since = _after_last_number(sentence, amount.start)
     if _named_rate(sentence, amount) is not None:
         return sentence[since:amount.start]
     return sentence[_clause_start(sentence, amount):amount.start]
+
+
+def _after_last_number(sentence: str, position: int) -> int:
+    """Where the stretch of words since the last digit before ``position`` starts."""
+    return max((m.end() for m in re.finditer(r"\d", sentence[:position])), default=0)
 
 
 def _last_before(pattern: re.Pattern[str], sentence: str, amount: Amount) -> int | None:
@@ -376,16 +381,15 @@ def _respective_currency(sentence: str, amount: Amount) -> str | None:
     named = [(m.start(), unit) for unit, pattern in _currency_patterns()
              for m in pattern.finditer(sentence[:listing.start()])]
     order = [unit for _, unit in sorted(named)][-len(numbers):]
-    index = next((i for i, m in enumerate(numbers) if listing.start() + m.start() <= amount.start), None)
-    if len(order) != len(numbers) or len(set(order)) < 2 or index is None:
+    reached = [i for i, m in enumerate(numbers) if listing.start() + m.start() <= amount.start]
+    if len(order) != len(numbers) or len(set(order)) < 2 or not reached:
         return None
-    index = max(i for i, m in enumerate(numbers) if listing.start() + m.start() <= amount.start)
-    return order[index]
+    return order[reached[-1]]
 
 
 def _currency(sentence: str, position: int) -> str:
     """The currency named in the number's own stretch (since the number before it), else the nearest one."""
-    since = max((m.end() for m in re.finditer(r"\d", sentence[:position])), default=0)
+    since = _after_last_number(sentence, position)
     own = [(m.start(), unit) for unit, pattern in _currency_patterns()
            for m in pattern.finditer(sentence[since:position])]
     if own:
