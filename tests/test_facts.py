@@ -382,3 +382,16 @@ def test_facts_a_schedule_counts_its_owners_activities_and_the_general_is_the_le
     rows = facts_of("Kim Jong Il's public schedule in 2010 ran to 161 reported appearances. The General paid two "
                     "visits to China that year.", published=date(2010, 12, 30))
     assert {(r["subject"], r["value"]) for r in rows} == {("Kim Jong Il", 161.0), ("Kim Jong Il", 2.0)}
+
+
+def test_facts_wages_are_no_prices_and_a_quote_names_its_own_currency(nlp):
+    rows = facts_of("In Kanggye the won traded at 9,120 against the greenback on May 3, while diesel sold for "
+                    "8,300 won per kg; a factory worker's monthly wage is 4,500 won. The dollar fetched 9,100 won "
+                    "in Manpo, while the yuan was at 1,270 and 1,280 won in Manpo and Kanggye respectively. "
+                    "The won weakened to about 9,200 per dollar on the black market, against an official rate of "
+                    "105 won.", published=date(2022, 5, 9))
+    found = {(r["kind"], r["category"], r["unit"], r["value"]) for r in rows}
+    assert {("exchange_rate", "market", "KPW/USD", 9120.0), ("price", "diesel", "KPW/kg", 8300.0),
+            ("exchange_rate", "market", "KPW/CNY", 1270.0), ("exchange_rate", "market", "KPW/CNY", 1280.0),
+            ("exchange_rate", "market", "KPW/USD", 9200.0), ("exchange_rate", "official", "KPW/USD", 105.0)} <= found
+    assert 4500.0 not in {r["value"] for r in rows}

@@ -156,9 +156,15 @@ def _not_a_market_quote(sentence: str, amount: Amount) -> bool:
     before, after = sentence[:amount.start], sentence[amount.end:]
     clause = _clause_of(sentence, amount)
     change = _CHANGE.search(before) and amount.qualifier not in ("more_than", "less_than")  # "slipped below" is a level
+    earnings = _not_a_price_words().search(before[_after_last_number(sentence, amount.start):])
     return bool(change or _CHANGE_AFTER.match(after) or _OTHER_UNIT.match(after) or _SACK_BEFORE.search(clause)
-                or _PIECE_BEFORE.search(before)
-                or _SOUTH.search(clause))
+                or _PIECE_BEFORE.search(before) or earnings or _SOUTH.search(clause))
+
+
+@functools.cache
+def _not_a_price_words() -> re.Pattern[str]:
+    """Money that is no market price: "a monthly wage of 3,000 won", "a fine of 50,000 won"."""
+    return re.compile(rf"\b{words_pattern(rules()['not_price_money'])}\b", re.IGNORECASE)
 
 
 def _named_rate(sentence: str, amount: Amount) -> bool | None:
@@ -168,7 +174,12 @@ def _named_rate(sentence: str, amount: Amount) -> bool | None:
     stretch = sentence[since:amount.start]
     named = [(m.start(), True) for m in patterns()["official"].finditer(stretch)]
     named += [(m.start(), False) for m in patterns()["market_rate"].finditer(stretch)]
-    return max(named)[1] if named else None
+    if named:
+        return max(named)[1]
+    after = re.split(r"\d|[,;]", sentence[amount.end:], maxsplit=1)[0]  # "3,800 per dollar on the black market"
+    following = [(m.start(), False) for m in patterns()["market_rate"].finditer(after)]
+    following += [(m.start(), True) for m in patterns()["official"].finditer(after)]
+    return min(following)[1] if following else None
 
 
 def _official_in_clause(view: SentenceView, amount: Amount) -> bool | None:
@@ -216,13 +227,17 @@ def market_fact(kind_wanted: str, ctx: DocumentFacts, sentence: str, offset: int
     own_good, own_rate = _last_before(p["good"], sentence, amount), _last_before(p["rate"], sentence, amount)
     if own_rate is not None and (own_good is None or own_rate > own_good) and not per_kg:
         good = None  # "the dollar fetched 9,400 won in Kanggye, 9,450 in Manpo; rice ...": the clause's own word
+    if _currency_after(after) and not per_kg:
+        good = None  # "the won was trading at 8,210 against the greenback, while diesel ...": a rate
+        rate = rate or ("dollar", 0)
     if per_kg or (good and (rate is None or good[1] < rate[1] or own_good is not None)):
         if not per_kg and good[0].lower() in rules()["goods_by_the_piece"]:
             return None  # eggs are priced by the piece unless the text says per kg
         kind, unit = "price", "KPW/kg"
         category = rules()["goods"][good[0].lower()] if good else None
     elif rate:
-        kind, unit, category = "exchange_rate", _respective_currency(sentence, amount) or _currency(sentence, amount.start), (
+        unit = _currency_after(after) or _respective_currency(sentence, amount) or _currency(sentence, amount.start)
+        kind, category = "exchange_rate", (
             "official" if p["official"].search(_clause_of(sentence, amount)) else "market")
     else:
         return None
@@ -323,7 +338,7 @@ def _market_city(sentence: str, amount: Amount, discourse: Discourse) -> str | N
 def _listed_after(sentence: str, following: list[tuple[str, int, int]]) -> list[str]:
     """"in both Pyongyang and Sinuiju", "in border towns such as Hyesan and Sinuiju": every city of the list."""
     first = following[0]
-    if not re.search(r"\b(?:both|such\s+as|including|in\s+all\s+of)\s+(?:the\s+)?$",
+    if not re.search(r"\b(?:both|such\s+as|including|in\s+all\s+of|markets\s+(?:of|in))\s+(?:the\s+)?$",
                      sentence[max(0, first[1] - 20):first[1]], re.I):
         return []
     listed = [first]
@@ -378,13 +393,27 @@ def _respective_currency(sentence: str, amount: Amount) -> str | None:
     if listing is None:
         return None
     numbers = list(re.finditer(r"\d[\d,]*", listing.group(0)))
-    named = [(m.start(), unit) for unit, pattern in _currency_patterns()
-             for m in pattern.finditer(sentence[:listing.start()])]
-    order = [unit for _, unit in sorted(named)][-len(numbers):]
+    named = sorted((m.start(), m.end(), unit) for unit, pattern in _currency_patterns()
+                   for m in pattern.finditer(sentence[:listing.start()]))[-len(numbers):]
+    joined = all(re.fullmatch(r"\s*(?:,|and|,\s*and)\s*(?:the\s+)?(?:U\.?S\.?\s+|Chinese\s+)?", sentence[a[1]:b[0]])
+                 for a, b in zip(named, named[1:]))  # "the yuan and the dollar", not two clauses' currencies
     reached = [i for i, m in enumerate(numbers) if listing.start() + m.start() <= amount.start]
-    if len(order) != len(numbers) or len(set(order)) < 2 or not reached:
+    if len(named) != len(numbers) or len({n[2] for n in named}) < 2 or not joined or not reached:
         return None
-    return order[reached[-1]]
+    return named[reached[-1]][2]
+
+
+_CURRENCY_NAMED_AFTER = re.compile(r"^\s*(?:-?\s*won\s+)?(?:against|to|per|for)\s+(?:the|one|a|each)?\s*"
+                                   r"(?:U\.?S\.?|US|American|Chinese)?\s*(?P<currency>dollars?|greenbacks?|yuan|renminbi)\b",
+                                   re.IGNORECASE)
+
+
+def _currency_after(after: str) -> str | None:
+    """"8,000 won to the dollar", "1,250 per yuan": the currency the quote itself names."""
+    found = _CURRENCY_NAMED_AFTER.match(after)
+    if found is None:
+        return None
+    return "KPW/CNY" if found.group("currency").lower() in ("yuan", "renminbi") else "KPW/USD"
 
 
 def _currency(sentence: str, position: int) -> str:
@@ -394,12 +423,11 @@ def _currency(sentence: str, position: int) -> str:
            for m in pattern.finditer(sentence[since:position])]
     if own:
         return max(own)[1]
-    best: tuple[int, str] | None = None
-    for unit, pattern in _currency_patterns():
-        for match in pattern.finditer(sentence):
-            distance = abs(match.start() - position) + (0 if match.start() < position else 5)
-            if best is None or distance < best[0]:
-                best = (distance, unit)
+    named = [(m.start(), unit) for unit, pattern in _currency_patterns() for m in pattern.finditer(sentence)]
+    before = [n for n in named if n[0] < position]
+    if before:  # "while the yuan was at 1,140": not the dollar named after the number for the next clause
+        return max(before)[1]
+    best = min(named, default=None)
     return best[1] if best else "KPW/USD"
 
 
