@@ -120,13 +120,17 @@ def clause_verb(token: Token) -> Token | None:
         current = current.head
 
 
+_REFLEXIVES = ("himself", "herself", "itself", "themselves")
+
+
 def subject_of(verb: Token) -> Token | None:
     """The grammatical subject of ``verb``, following conjoined and dependent verbs up to one that has one."""
     current = verb
     for _ in range(6):
         subjects = [c for c in current.children if c.dep_ in ("nsubj", "nsubjpass", "expl")]
         if subjects:  # a misparse can give two; the one nearest before the verb is the real one
-            before = [c for c in subjects if c.i < current.i]
+            before = [c for c in subjects if c.i < current.i and c.lower_ not in _REFLEXIVES] or [
+                c for c in subjects if c.i < current.i]  # "Kim Jong Il, now 69, has himself made 58": Kim Jong Il
             child = before[-1] if before else subjects[0]
             if child.lower_ in ("who", "that", "which") and current.dep_ == "relcl":
                 return current.head  # "Hyon Song Wol, who accompanied the leader 24 times"
