@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -89,7 +89,12 @@ def stored_signals(store: Store, include_ended: bool = False) -> list[StoredSign
 def _stored(row: sa.Row) -> StoredSignal:
     evidence = tuple(Evidence(e["activity_id"], date.fromisoformat(e["date"])) for e in json.loads(row.evidence))
     signal = Signal(row.kind, row.key, row.severity, row.value, row.summary, evidence, row.as_of)
-    return StoredSignal(signal, row.first_seen, row.last_seen, row.raised_at, row.active)
+    return StoredSignal(signal, _aware(row.first_seen), _aware(row.last_seen), _aware(row.raised_at), row.active)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back the stored UTC time without its zone."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _evidence_json(evidence: Sequence[Evidence]) -> str:
