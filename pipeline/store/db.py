@@ -5,7 +5,7 @@ kept by Alembic migrations (``pipeline/store/migrations/``, run by ``pipeline.st
 This module imports nothing of nkpipe but the records layer. Which module writes which
 table: ``ledger`` (sources, runs, fetches, skips, raw bytes, training runs),
 ``document_rows`` (documents and every derived table), ``register_rows`` (the activity
-register), ``correction_rows`` (reviewers' corrections); ``persist`` writes rows and
+register), ``correction_rows`` (reviewers' corrections), ``signal_rows`` (signals); ``persist`` writes rows and
 re-applies the corrections in one transaction. The database URL arrives absolute from
 ``pipeline.config.load_config``; nothing here resolves it.
 """
