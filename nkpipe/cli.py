@@ -590,7 +590,8 @@ def signals(
     ctx: typer.Context,
     every: Annotated[bool, typer.Option(
         "--all", help="Also the signals that ended (a run no longer raised them), marked 'ended'.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line, as the notify command gets them.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="One JSON object per line, as the notify command gets them.")] = False,
 ) -> None:
     """List the signals the last nightly run raised from the register, most severe first.
 

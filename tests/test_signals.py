@@ -131,7 +131,8 @@ def signal(value: float, key: str = "gap:Kim Jong Un") -> Signal:
                   date(2024, 3, 1))
 
 
-def test_signals_store_reports_a_signal_once_and_again_only_when_it_grows(store):
+def test_signals_store_reports_a_signal_once_and_again_only_when_it_grows(any_store):
+    store = any_store
     night = datetime(2024, 3, 1, 2, tzinfo=UTC)
     assert signal_rows.record_signals(store, [signal(40)], night) == [signal(40)]
     assert signal_rows.record_signals(store, [signal(40)], night + timedelta(days=1)) == []
