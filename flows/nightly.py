@@ -36,6 +36,7 @@ from pipeline.ingest import (
     run_ingest,
     write_batch,
 )
+from pipeline.signals import refresh_signals
 from pipeline.sources import register_default_sources
 from pipeline.store import ledger, open_store
 
@@ -69,7 +70,7 @@ def task_steps(retries: int, retry_delay_s: float) -> IngestSteps:
 @flow(name=FLOW_NAME, log_prints=False)
 def nightly_ingest(config_path: str | None = None, db_url: str | None = None) -> dict:
     """Fetch every enabled source and the new articles of its feeds, sitemaps and listing pages, clean,
-    run spaCy and store; then the story clusters and the register. Returns the run summary."""
+    run spaCy and store; then the story clusters, the register and its signals. Returns the run summary."""
     logger = get_run_logger()
     config = load_config(config_path, db_url)
     store = open_store(config.store.url)
@@ -95,6 +96,12 @@ def nightly_ingest(config_path: str | None = None, db_url: str | None = None) ->
         logger.info("activity register: %d activities", register(store))
     else:
         logger.info("activity register: nothing stored, kept as it was")
+    # every night, rebuilt or not: a signal that ended must be marked so, and new documents move the date
+    signals = task(refresh_signals, name="signals", retries=config.flow.task_retries,
+                   cache_policy=NO_CACHE)(store, config.signals)
+    logger.info("signals to %s: %d raised, %d new", signals.as_of, signals.raised, len(signals.new))
+    if signals.notify_error:
+        logger.warning(signals.notify_error)
     return {"run_id": summary.run_id, "status": summary.status, "seconds": summary.seconds,
             "sources": summary.sources, "days_covered": summary.days_covered, **asdict(summary.counts)}
 

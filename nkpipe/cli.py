@@ -586,6 +586,46 @@ def report(
 
 @app.command()
 @handles_errors
+def signals(
+    ctx: typer.Context,
+    every: Annotated[bool, typer.Option(
+        "--all", help="Also the signals that ended (a run no longer raised them), marked 'ended'.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="One JSON object per line, as the notify command gets them.")] = False,
+) -> None:
+    """List the signals the last nightly run raised from the register, most severe first.
+
+    gap: the leader's days without a reported public activity beyond the usual; absent: a frequent
+    companion not seen for months; sector_mix: a sector's share of the last weeks against the year so far.
+    Each is measured to the newest stored document's date and comes with the register rows behind it
+    (/register/ID in `nkpipe serve`). Thresholds are in config.toml's [signals].
+    """
+    import json
+
+    from pipeline.store import signal_rows
+
+    stored = signal_rows.stored_signals(_ctx(ctx).store(), include_ended=every)
+    if as_json:
+        for row in stored:
+            typer.echo(json.dumps({**row.signal.as_json(), "active": row.active,
+                                   "first_seen": row.first_seen.isoformat(), "last_seen": row.last_seen.isoformat()},
+                                  ensure_ascii=False))
+        return
+    if not stored:
+        typer.echo("no signals" + ("" if every else " now") + "; the nightly run (`nkpipe run`) computes them "
+                   "from the register", err=True)
+        return
+    for row in stored:
+        signal = row.signal
+        state = "" if row.active else " (ended)"
+        typer.echo(f"{signal.severity:<6} {signal.kind:<10} {signal.key}{state}  since {row.first_seen:%Y-%m-%d}")
+        typer.echo(f"       {signal.summary}")
+        if signal.links:
+            typer.echo(f"       evidence: {', '.join(signal.links)}")
+
+
+@app.command()
+@handles_errors
 def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many runs to show.")] = 10) -> None:
     """Show the last runs with their counts."""
     recent = ledger.recent_runs(_ctx(ctx).store(), limit)

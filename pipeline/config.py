@@ -184,6 +184,29 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class SignalsConfig:
+    """Signals from the register (pipeline.signals), measured up to the newest stored document's date."""
+
+    # The leader's current gap is raised when longer than this quantile of his past gaps ...
+    gap_quantile: float = 0.95
+    gap_min_history: int = 20  # ... once the register holds at least this many past gaps
+    # An official among the top_k companions of the last lookback_days who has not appeared for absent_months
+    top_k: int = 10
+    companions_lookback_days: int = 730
+    companion_min_appearances: int = 3  # a companion seen fewer times in the lookback is not watched
+    absent_months: int = 3
+    # A sector whose share of the last window_days differs from its share earlier in the year by at least
+    # sector_share_threshold (0.15 = 15 points), when both periods hold at least sector_min_count activities
+    window_days: int = 30
+    sector_share_threshold: float = 0.15
+    sector_min_count: int = 10
+    # New signals go as JSON on standard input to this command (split like a shell line, run without a
+    # shell); empty: none. It is stopped after notify_timeout_s; a failure is logged, the run goes on.
+    notify_command: str = ""
+    notify_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -197,6 +220,7 @@ class Config:
     dask: DaskConfig = field(default_factory=DaskConfig)
     processes: ProcessesConfig = field(default_factory=ProcessesConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    signals: SignalsConfig = field(default_factory=SignalsConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve here
 
     def resolve(self, relative: str) -> Path:
@@ -257,7 +281,13 @@ _MINIMUM = {("flow", "documents_per_task"): 1, ("dask", "n_workers"): 1, ("dask"
             ("fetch", "per_host_delay_s"): 0.0, ("fetch", "concurrent_hosts"): 1,
             ("discovery", "max_new_per_source"): 0, ("discovery", "max_links_per_fetch"): 1,
             ("discovery", "max_sitemap_depth"): 1, ("discovery", "max_pages"): 1, ("discovery", "max_age_days"): 0,
-            ("discovery", "cluster_threshold"): 0.1}
+            ("discovery", "cluster_threshold"): 0.1,
+            ("signals", "gap_quantile"): 0.5, ("signals", "gap_min_history"): 1, ("signals", "top_k"): 1,
+            ("signals", "companions_lookback_days"): 1, ("signals", "companion_min_appearances"): 1,
+            ("signals", "absent_months"): 1, ("signals", "window_days"): 1,
+            ("signals", "sector_share_threshold"): 0.01, ("signals", "sector_min_count"): 1,
+            ("signals", "notify_timeout_s"): 0.1}
+_MAXIMUM = {("signals", "gap_quantile"): 1.0, ("signals", "sector_share_threshold"): 1.0}
 
 
 def _check_value(section: str, key: str, value: Any) -> None:
@@ -267,6 +297,9 @@ def _check_value(section: str, key: str, value: Any) -> None:
     minimum = _MINIMUM.get((section, key))
     if minimum is not None and value < minimum:
         raise ConfigError(f"[{section}] {key} must be at least {minimum}, got {value!r}")
+    maximum = _MAXIMUM.get((section, key))
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"[{section}] {key} must be at most {maximum}, got {value!r}")
 
 
 def _build_section(name: str, cls: type, values: Any) -> Any:

@@ -264,3 +264,49 @@ class Activity:
 def activity_id_for(document_id: str) -> str:
     """The id of the activity first reported by a document."""
     return hashlib.sha256(f"activity:{document_id}".encode()).hexdigest()[:20]
+
+
+SIGNAL_KINDS: tuple[str, ...] = ("gap", "absent", "sector_mix")  # pipeline.signals
+SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A register row behind a signal, with the day it counts on."""
+
+    activity_id: str
+    day: date
+
+    @property
+    def link(self) -> str:
+        return f"/register/{self.activity_id}"
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A change in the register worth an analyst's attention (``pipeline.signals``).
+
+    ``key`` names what the signal is about and stays the same from night to night ("gap:Kim Jong Un",
+    "absent:<person id>", "sector_mix:military:up"), so the store can tell a signal it raised before
+    from a new one; ``value`` is what was measured (days, or a share difference), and a signal is
+    raised again only when it grows. ``as_of`` is the date of the newest document it was measured at.
+    """
+
+    kind: str  # one of SIGNAL_KINDS
+    key: str
+    severity: str  # one of SEVERITIES
+    value: float
+    summary: str
+    evidence: tuple[Evidence, ...]
+    as_of: date
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        return tuple(e.link for e in self.evidence)
+
+    def as_json(self) -> dict:
+        """The signal as JSON-ready values (the notify command's input, `nkpipe signals --json`)."""
+        return {"kind": self.kind, "key": self.key, "severity": self.severity, "value": self.value,
+                "summary": self.summary, "as_of": self.as_of.isoformat(),
+                "evidence": [{"activity_id": e.activity_id, "date": e.day.isoformat(), "link": e.link}
+                             for e in self.evidence]}

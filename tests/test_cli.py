@@ -22,7 +22,7 @@ def nkpipe_with_input(tmp_path, text: str, *args):
 
 @pytest.mark.parametrize("command", [
     [], ["sources"], ["sources", "add"], ["sources", "list"], ["sources", "disable"],
-    ["sources", "enable"], ["run"], ["ingest"], ["schedule"], ["export"], ["runs"], ["facts"], ["train"],
+    ["sources", "enable"], ["run"], ["ingest"], ["schedule"], ["export"], ["runs"], ["facts"], ["train"], ["signals"],
     ["serve"], ["users"], ["users", "add"], ["users", "list"], ["users", "disable"], ["users", "enable"],
     ["users", "set-password"], ["users", "set-role"], ["users", "token"],
     ["db"], ["db", "upgrade"], ["db", "current"], ["db", "history"], ["deploy"],

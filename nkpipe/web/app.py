@@ -46,7 +46,7 @@ from pipeline.errors import NkpipeError
 from pipeline.keys import alias_key
 from pipeline.records import SECTORS, SOURCE_KINDS
 from pipeline.sources import SourceSpec, parse_published, register_source
-from pipeline.store import ledger, open_store
+from pipeline.store import ledger, open_store, signal_rows
 from pipeline.store.db import Store
 
 HERE = Path(__file__).resolve().parent
@@ -244,6 +244,7 @@ def _dashboard_routes(app: FastAPI) -> None:
                       problems=ledger.recent_problems(store, 10), reviewed=review_queue.reviewed_counts(store),
                       corrections=review_queue.recent_corrections(store, 10),
                       lapsed=review_queue.count_lapsed_fact_corrections(store),
+                      signals=signal_rows.stored_signals(store),
                       prefect_url=prefect_ui_url(_config(request)))
 
 

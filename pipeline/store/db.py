@@ -5,7 +5,7 @@ kept by Alembic migrations (``pipeline/store/migrations/``, run by ``pipeline.st
 This module imports nothing of nkpipe but the records layer. Which module writes which
 table: ``ledger`` (sources, runs, fetches, skips, raw bytes, training runs),
 ``document_rows`` (documents and every derived table), ``register_rows`` (the activity
-register), ``correction_rows`` (reviewers' corrections); ``persist`` writes rows and
+register), ``correction_rows`` (reviewers' corrections), ``signal_rows`` (signals); ``persist`` writes rows and
 re-applies the corrections in one transaction. The database URL arrives absolute from
 ``pipeline.config.load_config``; nothing here resolves it.
 """
@@ -404,6 +404,26 @@ corrections = sa.Table(
     sa.Column("comment", sa.Text),
     sa.Column("active", sa.Boolean, nullable=False, default=True, server_default=sa.true()),
     sa.Column("superseded_by", sa.Integer),
+)
+
+# Signals from the register (pipeline.signals), one row per key, written by every nightly run
+# (signal_rows). ``peak_value`` is the largest value reported in the current episode: the signal is
+# new again only when its value grows past it, or when it comes back after a run that did not raise it.
+signals = sa.Table(
+    "signals",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),  # "gap:Kim Jong Un", "absent:<person id>", ...
+    sa.Column("kind", sa.String(16), nullable=False),  # gap | absent | sector_mix
+    sa.Column("severity", sa.String(8), nullable=False),  # low | medium | high
+    sa.Column("value", sa.Float, nullable=False),  # as measured by the last run that raised it
+    sa.Column("peak_value", sa.Float, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False),  # JSON list of {activity_id, date}
+    sa.Column("as_of", sa.Date, nullable=False),  # the newest document's date it was measured at
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),  # start of the current episode
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),  # last time it was new (and notified)
+    sa.Column("active", sa.Boolean, nullable=False, default=True, server_default=sa.true()),  # raised by the last run
 )
 
 EXPORT_TABLES: tuple[str, ...] = (
