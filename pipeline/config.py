@@ -204,6 +204,9 @@ class SignalsConfig:
     # shell); empty: none. It is stopped after notify_timeout_s; a failure is logged, the run goes on.
     notify_command: str = ""
     notify_timeout_s: float = 30.0
+    # A signal still raised is news again only when its value passes its peak by this share (0.25: a 40-day gap
+    # is reported again at 51 days, not every night it lengthens)
+    renotify_growth: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -286,7 +289,7 @@ _MINIMUM = {("flow", "documents_per_task"): 1, ("dask", "n_workers"): 1, ("dask"
             ("signals", "companions_lookback_days"): 1, ("signals", "companion_min_appearances"): 1,
             ("signals", "absent_months"): 1, ("signals", "window_days"): 1,
             ("signals", "sector_share_threshold"): 0.01, ("signals", "sector_min_count"): 1,
-            ("signals", "notify_timeout_s"): 0.1}
+            ("signals", "notify_timeout_s"): 0.1, ("signals", "renotify_growth"): 0.0}
 _MAXIMUM = {("signals", "gap_quantile"): 1.0, ("signals", "sector_share_threshold"): 1.0}
 
 

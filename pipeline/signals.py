@@ -202,7 +202,7 @@ def refresh_signals(store: Store, config: SignalsConfig, today: date | None = No
     """Compute the register's signals, store them, and send the new ones to ``config.notify_command``."""
     as_of = signal_rows.newest_document_date(store, today or date.today())
     raised = compute_signals(register_rows.load_register(store), as_of, config)
-    new = signal_rows.record_signals(store, raised, datetime.now(UTC))
+    new = signal_rows.record_signals(store, raised, datetime.now(UTC), config.renotify_growth)
     error = None
     if new and config.notify_command:
         error = (notify or notify_command)(config.notify_command, new, config.notify_timeout_s)

@@ -141,6 +141,10 @@ def test_signals_store_reports_a_signal_once_and_again_only_when_it_grows(any_st
     assert signal_rows.record_signals(store, [signal(40.5)], night + timedelta(days=4)) == []  # below its peak
     [kept] = signal_rows.stored_signals(store)
     assert kept.first_seen == night and kept.last_seen == night + timedelta(days=4) and kept.signal.value == 40.5
+    # a gap that lengthens a day each night is news again only past its peak by the configured share
+    assert signal_rows.record_signals(store, [signal(45)], night + timedelta(days=4), growth=0.25) == []
+    assert signal_rows.record_signals(store, [signal(52)], night + timedelta(days=4), growth=0.25) == [signal(52)]
+    assert signal_rows.record_signals(store, [signal(40.5)], night + timedelta(days=4)) == []
     assert signal_rows.record_signals(store, [], night + timedelta(days=5)) == []  # it ended
     assert signal_rows.stored_signals(store) == []
     assert [s.active for s in signal_rows.stored_signals(store, include_ended=True)] == [False]

@@ -39,21 +39,22 @@ def newest_document_date(store: Store, today: date) -> date | None:
             documents.c.deleted_at.is_(None), documents.c.published <= today)).scalar()
 
 
-def record_signals(store: Store, raised: Sequence[Signal], now: datetime) -> list[Signal]:
+def record_signals(store: Store, raised: Sequence[Signal], now: datetime, growth: float = 0.0) -> list[Signal]:
     """Store this run's signals and end those it did not raise; returns the new ones (see the module)."""
     with store.writing() as conn:
         keys = [s.key for s in raised]
         before = {r.key: r for r in conn.execute(sa.select(signals).where(signals.c.key.in_(keys)))} if keys else {}
-        new = [s for s in raised if is_new(before.get(s.key), s)]
+        new = [s for s in raised if is_new(before.get(s.key), s, growth)]
         new_keys = {s.key for s in new}
         upsert(conn, signals, [_row(s, before.get(s.key), s.key in new_keys, now) for s in raised], ["key"])
         _end_signals_not_raised(conn, keys)
     return new
 
 
-def is_new(previous: sa.Row | None, signal: Signal) -> bool:
-    """Whether ``signal`` is news: never seen, back after it ended, or grown past its episode's peak."""
-    return previous is None or not previous.active or signal.value > previous.peak_value
+def is_new(previous: sa.Row | None, signal: Signal, growth: float = 0.0) -> bool:
+    """Whether ``signal`` is news: never seen, back after it ended, or grown past its episode's peak by more than
+    ``growth`` (a share: 0.25 = a quarter), so a gap that lengthens by a day each night is not news each night."""
+    return previous is None or not previous.active or signal.value > previous.peak_value * (1 + growth)
 
 
 def _row(signal: Signal, previous: sa.Row | None, new: bool, now: datetime) -> dict:
