@@ -1,16 +1,22 @@
 """The workbench's documents and people: full-text search (SQLite FTS5 and PostgreSQL), the index kept
-in step with the documents, and the people reads
-(appearances with the leader by month and year, rank among companions)."""
+in step with the documents, a document page with its entities, facts and sector labels marked, and the
+people pages (appearances with the leader by month and year, rank among companions)."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from fastapi.testclient import TestClient
 
-from pipeline.records import Activity, Person
+from nkpipe.web.app import create_app
+from nkpipe.web.documents import DOCUMENT_COLUMNS
+from pipeline import accounts
+from pipeline.records import Activity, AnalyzedDocument, CleanDocument, Entity, Person
 from pipeline.store import ledger, open_store, persist
 from pipeline.store.db import (
     PG_SEARCH_INDEX,
@@ -21,6 +27,7 @@ from pipeline.store.db import (
     create_engine_for,
     documents,
     metadata,
+    sector_labels,
     story_clusters,
 )
 from pipeline.store.document_search import (
@@ -35,8 +42,11 @@ from pipeline.store.document_search import (
 )
 from pipeline.store.migrate import alembic_config
 from pipeline.store.people_rows import PeopleFilter, people_page, person_months, person_years
+from pipeline.store.workbench_rows import EntityRow, FactRow
+from pipeline.workbench import annotated_text
 from tests.conftest import review_document
-from tests.test_workbench import INJECTION, KCNA_TEXTS, _store_document, build_workbench_data
+from tests.test_web import login
+from tests.test_workbench import INJECTION, KCNA_TEXTS, _store_document, api, build_workbench_data, csv_rows, shown
 
 # Searches whose characters are FTS5 or tsquery syntax, or SQL: each must answer, none may fail.
 SYNTAX_QUERIES = ['"', '""', "*", "farm*", ":", "title:farm", "text : farm", "OR", "farm OR", "OR farm", "AND",
@@ -236,6 +246,226 @@ def test_document_search_postgresql_uses_the_gin_index(pg_url):
         plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
     assert PG_SEARCH_INDEX in plan, plan
     store.engine.dispose()
+
+
+# --- the documents page and /api/documents ---------------------------------------------------------
+
+
+@pytest.fixture
+def bench(review_store):
+    build_workbench_data(review_store)
+    _add_search_documents(review_store)
+    return review_store
+
+
+@pytest.fixture
+def client(bench, web_config):
+    return TestClient(create_app(web_config, bench), base_url="http://127.0.0.1")
+
+
+@pytest.fixture
+def analyst(client):
+    login(client, "analyst")
+    return client
+
+
+PAGES = ["/documents", "/documents?q=shipyard", "/documents?q=shipyard&format=csv", "/documents/kcna-1"]
+API = ["/api/documents", "/api/documents?q=shipyard"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_documents_and_people_pages_send_visitors_to_sign_in_and_let_analysts_in(client, path):
+    answer = client.get(path, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next=%2F")
+    login(client, "analyst")
+    page = client.get(path)
+    assert page.status_code == 200 and "script-src 'none'" in page.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("path", API)
+def test_documents_and_people_api_reads_with_a_session_or_a_token_only(client, bench, path):
+    refused = client.get(path)
+    assert refused.status_code == 401 and "nkpipe users token" in refused.json()["error"]
+    token = accounts.issue_api_token(bench, "reviewer")
+    with_token = TestClient(client.app, base_url="http://127.0.0.1").get(path, headers={"Authorization": f"Bearer {token}"})
+    assert with_token.status_code == 200 and with_token.json()["total"] > 0
+    login(client, "analyst")
+    assert client.get(path).json() == with_token.json()
+    assert client.get(path, headers={"Authorization": "Bearer nkp_wrong"}).status_code == 401
+
+
+def test_documents_are_in_the_menu(client):
+    login(client, "analyst")
+    menu = client.get("/").text.split("<nav>")[1].split("</nav>")[0]
+    assert 'href="/documents"' in menu
+
+
+def test_documents_search_shows_ranked_hits_with_the_found_words_marked_and_escaped(analyst):
+    page = analyst.get("/documents", params={"q": "pwned"}).text
+    assert "<script>" not in page
+    assert "&lt;script&gt;window.<mark class=\"hit\">pwned</mark> = 1&lt;/script&gt;" in page
+    bold = analyst.get("/documents", params={"q": "bold"}).text
+    assert "Kim Jong Un in kcna-1 &lt;b&gt;<mark class=\"hit\">bold</mark>&lt;/b&gt;" in bold and "<b>bold" not in bold
+    rows = shown(analyst.get("/documents", params={"q": "tractor"}).text, "documents")
+    assert [r[0] for r in rows] == ["Tractor factory opens", "Factory news"]
+    assert rows[1][4] == "A tractor left the assembly line. Many workers watched it." and rows[1][1] == "2024-02-02"
+    echoed = analyst.get("/documents", params={"q": '"><script>alert(1)</script>'}).text
+    assert "<script>alert" not in echoed and 'value="&#34;&gt;&lt;script&gt;' in echoed
+    assert 'href="/documents/tractor-title"' in analyst.get("/documents", params={"q": "tractor"}).text
+
+
+def test_documents_search_reaches_sql_only_as_bound_parameters(analyst, bench):
+    statements: list[tuple[str, object]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    sa.event.listen(bench.engine, "before_cursor_execute", seen)
+    try:
+        for search in SYNTAX_QUERIES:
+            assert analyst.get("/documents", params={"q": search}).status_code == 200, search
+            assert analyst.get("/api/documents", params={"q": search}).status_code == 200, search
+    finally:
+        sa.event.remove(bench.engine, "before_cursor_execute", seen)
+    assert not any("'1'='1" in statement or "DROP TABLE" in statement for statement, _ in statements)
+    values = [str(v) for _, parameters in statements
+              for v in (parameters.values() if isinstance(parameters, dict) else parameters)]
+    assert any("'1'='1" in v for v in values)  # inside the FTS5 string, as a bound parameter
+    assert api(analyst, "/api/documents", q=INJECTION)["total"] == 0
+
+
+def test_documents_search_with_nothing_to_look_for_says_so(analyst):
+    page = analyst.get("/documents", params={"q": "-shipyard"}).text
+    assert 'id="nothing-to-find"' in page and "No rows match" in page
+    assert api(analyst, "/api/documents", q="-shipyard")["total"] == 0
+    assert 'id="nothing-to-find"' not in analyst.get("/documents", params={"q": "shipyard"}).text
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"q": "x" * 201}, "at most 200"), ({"q": "farm\x00"}, "NUL"), ({"date_from": "2024-13-01"}, "not a date"),
+    ({"date_from": "2024-05-01", "date_to": "2024-01-01"}, "swap them"), ({"limit": "0"}, "whole number"),
+])
+def test_documents_bad_parameters_answer_a_clear_400(analyst, params, message):
+    answer = analyst.get("/api/documents", params=params)
+    assert answer.status_code == 400 and message in answer.json()["error"]
+    if "limit" not in params:
+        page = analyst.get("/documents", params=params)
+        assert page.status_code == 400 and message in html.unescape(page.text)
+
+
+def test_documents_csv_is_exactly_the_rows_shown(analyst):
+    for params in ({"q": "kim"}, {"q": "kim", "per_page": "2", "page": "2"}, {}, {"date_to": "2024-02-28"}):
+        page = analyst.get("/documents", params=params).text
+        rows = csv_rows(analyst.get("/documents", params={**params, "format": "csv"}))
+        assert rows[0] == list(DOCUMENT_COLUMNS)
+        assert rows[1:] == shown(page, "documents") and rows[1:], params
+
+
+def test_documents_pages_keep_the_search_and_the_api_pages_alike(analyst):
+    first = analyst.get("/documents", params={"q": "kim", "per_page": "2"}).text
+    assert "page 1 of 3" in first and 'href="/documents?q=kim&amp;per_page=2&amp;page=2"' in first
+    everything = api(analyst, "/api/documents", q="kim")
+    pages = [api(analyst, "/api/documents", q="kim", limit=2, offset=offset) for offset in (0, 2, 4)]
+    assert [r for p in pages for r in p["rows"]] == everything["rows"] and everything["total"] == 6
+    hit = api(analyst, "/api/documents", q="tractor")["rows"][0]
+    assert (hit["document_id"], hit["title"], hit["url"]) == ("tractor-title", "Tractor factory opens",
+                                                             "https://kcna.example/tractor-title")
+    assert hit["score"] > 0 and hit["snippet_marked"] == [{"text": "Workers celebrated the first output of the year.",
+                                                           "matched": False}]
+    newest = api(analyst, "/api/documents", limit=3)
+    assert newest["total"] == 8 and newest["rows"][0]["score"] is None and newest["rows"][0]["snippet"] is None
+
+
+# --- the document page -----------------------------------------------------------------------------
+
+
+def test_document_page_marks_entities_by_label_and_links_people(analyst):
+    page = analyst.get("/documents/kcna-1").text
+    text = page.split('id="document-text">')[1].split("</div>")[0]
+    assert ('<a class="ent" data-label="PERSON" href="/people/jo-yong-won" title="PERSON: Jo Yong Won">Jo Yong Won</a>'
+            in text)
+    assert '<a class="ent" data-label="PERSON" href="/people/kim-jong-un"' in text
+    assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in text and "<script>" not in page
+    assert html.unescape(re.sub(r"<[^>]+>", "", text)) == KCNA_TEXTS["kcna-1"]  # the whole text, nothing added
+    assert '<span class="ent" data-label="PERSON">PERSON</span> 2' in page  # the legend counts each label
+
+
+def test_document_page_links_each_fact_and_shows_the_sector_labels(analyst):
+    page = analyst.get("/documents/brief-1").text
+    text = page.split('id="document-text">')[1].split("</div>")[0]
+    assert re.findall(r'<a class="fact" href="([^"]+)"[^>]*>([^<]+)</a>', text) == [
+        ("/documents/brief-1?fact=2#marked", "130"), ("/documents/brief-1?fact=3#marked", "8,000"),
+        ("/documents/brief-1?fact=4#marked", "5,000")]
+    assert len(shown(page, "document-facts")) == 3
+    assert 'id="sector-labels"' not in page  # brief-1 has none
+
+
+def test_document_page_shows_its_sector_labels_with_their_probabilities(analyst, bench):
+    first = "The factory raised its output of tractors for the farms of the province again this month. " * 3
+    second = "Farmers planted rice on every field of the cooperative farm ahead of the season. " * 3
+    text = f"Workers met.\n\n{first.strip()}\n\n{second.strip()} <i>Again</i>."  # the short block is no paragraph
+    labels = [dict(unit="document", unit_index=0, sector="economic", probability=0.7, model_version="sector-test",
+                   source="model", probabilities={"economic": 0.7, "military": 0.1, "social": 0.2}),
+              dict(unit="paragraph", unit_index=1, sector="social", probability=0.55, model_version="sector-test",
+                   source="model", probabilities={"economic": 0.45, "social": 0.55})]
+    document = CleanDocument("labelled", "https://x.org/labelled", "Labelled", None, date(2024, 1, 1), text, "text")
+    persist.write_documents(bench, None, [AnalyzedDocument("labelled", 1, document, (), 3,
+                                                           derived=(("sector_labels", labels),))], "v1", "n1")
+    with bench.writing() as conn:  # a reviewer's sector: the model's probabilities no longer describe it
+        conn.execute(sector_labels.update().where(sector_labels.c.document_id == "doc-a").values(reviewed=True))
+    page = analyst.get("/documents/labelled").text
+    assert shown(page, "sector-labels") == [
+        ["document", "economic", "0.70", "economic 0.70 · social 0.20 · military 0.10", "sector-test"],
+        ["paragraph 2 “Farmers planted rice on every field of the cooperative...”", "social", "0.55",
+         "social 0.55 · economic 0.45", "sector-test"]]
+    assert "<i>" not in page and 'data-sector="economic"' in page
+    assert shown(analyst.get("/documents/doc-a").text, "sector-labels") == [
+        ["document", "military", "set by a reviewer", "", "sector-test"]]
+
+
+def test_document_page_escapes_entity_names_and_keeps_a_fact_focus_with_entities(analyst, bench):
+    source = ledger.add_source(bench, "https://x.org/odd", "article", "Odd", None)
+    text = "Kim Jong Un praised 40 workers. The end."
+    odd = Entity("PERSON", "Kim Jong Un", 0, 11, 0, 31, '"><script>x</script>', '<img src=x onerror=alert(1)>')
+    number = Entity("CARDINAL", "40", 20, 22, 0, 31, None, None)
+    fact = {"kind": "activity_count", "value": 40.0, "start_char": 20, "end_char": 30, "sentence": text[:31],
+            "extractor_version": "facts-test", "confidence": 0.9}
+    _store_document(bench, source.id, "odd-1", text, date(2024, 1, 1), "text", (odd, number), (fact,))
+    stored = bench.read_table("facts")
+    fact_id = int(stored[stored.document_id == "odd-1"].id.iloc[0])
+    page = analyst.get("/documents/odd-1", params={"fact": fact_id}).text
+    assert "<script>x" not in page and "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    marked = re.search(r'<mark class="sentence" id="marked">(.*?)</mark>', page, re.S).group(1)
+    assert marked.startswith('<a class="ent" data-label="PERSON" href="/people/%22%3E%3Cscript%3Ex%3C/script%3E"')
+    assert ('<strong class="span"><span class="ent" data-label="CARDINAL" title="CARDINAL">40</span></strong>'
+            '<strong class="span"> workers</strong>.') in marked
+
+
+def _entity(label: str, start: int, end: int) -> EntityRow:
+    return EntityRow(label, "", start, end, None, None)
+
+
+def _fact_at(fact_id: int, start: int | None, end: int | None) -> FactRow:
+    return FactRow(fact_id, "d", "price", *([None] * 15), start, end, None, False, None, None)
+
+
+def test_document_annotation_cuts_the_text_where_marks_begin_and_end():
+    text = "Kim Jong Un saw 40 tractors in Pyongyang."
+    kim, forty, city = _entity("PERSON", 0, 11), _entity("CARDINAL", 16, 18), _entity("GPE", 31, 40)
+    count = _fact_at(7, 16, 27)
+    out = annotated_text(text, [kim, forty, city], [count])
+    assert [(p.text, p.entity.label if p.entity else None, p.fact.fact_id if p.fact else None) for p in out.before] == [
+        ("Kim Jong Un", "PERSON", None), (" saw ", None, None), ("40", "CARDINAL", 7), (" tractors", None, 7),
+        (" in ", None, None), ("Pyongyang", "GPE", None), (".", None, None)]
+    assert out.sentence == () and out.after == ()
+    focused = annotated_text(text + " Next one.", [kim, forty], [count], focus=count)
+    assert "".join(p.text for p in focused.sentence) == text
+    assert [p.text for p in focused.sentence if p.focused] == ["40", " tractors"]
+    assert "".join(p.text for p in focused.after) == " Next one." and focused.before == ()
+    clipped = annotated_text("short", [_entity("ORG", 3, 99)], [_fact_at(1, None, None), _fact_at(2, 80, 90)])
+    assert [(p.text, bool(p.entity)) for p in clipped.before] == [("sho", False), ("rt", True)]
+    overlapping = annotated_text("abcdef", [], [_fact_at(1, 0, 4), _fact_at(2, 2, 6)])
+    assert [(p.text, p.fact.fact_id) for p in overlapping.before] == [("abcd", 1), ("ef", 2)]
 
 
 # --- people ----------------------------------------------------------------------------------------
