@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from nkpipe.web.app import create_app
 from nkpipe.web.documents import DOCUMENT_COLUMNS
+from nkpipe.web.people import ACTIVITY_COLUMNS, PEOPLE_COLUMNS
 from pipeline import accounts
 from pipeline.records import Activity, AnalyzedDocument, CleanDocument, Entity, Person
 from pipeline.store import ledger, open_store, persist
@@ -269,8 +270,10 @@ def analyst(client):
     return client
 
 
-PAGES = ["/documents", "/documents?q=shipyard", "/documents?q=shipyard&format=csv", "/documents/kcna-1"]
-API = ["/api/documents", "/api/documents?q=shipyard"]
+PAGES = ["/documents", "/documents?q=shipyard", "/documents?q=shipyard&format=csv", "/documents/kcna-1",
+         "/people", "/people?year=2024&name=jo", "/people?format=csv", "/people/jo-yong-won",
+         "/people/jo-yong-won?format=csv"]
+API = ["/api/documents", "/api/documents?q=shipyard", "/api/people", "/api/people/jo-yong-won"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -294,10 +297,16 @@ def test_documents_and_people_api_reads_with_a_session_or_a_token_only(client, b
     assert client.get(path, headers={"Authorization": "Bearer nkp_wrong"}).status_code == 401
 
 
-def test_documents_are_in_the_menu(client):
+def test_documents_and_people_are_in_the_menu_and_the_alias_page_is_apart(client):
     login(client, "analyst")
     menu = client.get("/").text.split("<nav>")[1].split("</nav>")[0]
-    assert 'href="/documents"' in menu
+    assert 'href="/documents"' in menu and 'href="/people"' in menu and "/review/people" not in menu
+    login(client, "reviewer")
+    menu = client.get("/").text.split("<nav>")[1].split("</nav>")[0]
+    assert '<a href="/review/people">Aliases</a>' in menu and '<a href="/people">People</a>' in menu
+    aliases = client.get("/review/people").text
+    assert 'href="/people/kim-jong-un"' in aliases  # an alias's person opens the person's page
+    assert 'href="/review/people"' in client.get("/people/jo-yong-won").text
 
 
 def test_documents_search_shows_ranked_hits_with_the_found_words_marked_and_escaped(analyst):
@@ -524,3 +533,72 @@ def test_people_reads_alike_on_sqlite_and_postgresql(any_store):
         (2023, 2, 1, 2), (2024, 1, 2, 3)]
     assert person_months(any_store, JO[0]) == {"2024-01": {"accompanied": 1},
                                                "2024-02": {"accompanied": 1, "present": 1}}
+
+
+@pytest.fixture
+def people_client(review_store, web_config):
+    write_people_register(review_store)
+    client = TestClient(create_app(web_config, review_store), base_url="http://127.0.0.1")
+    login(client, "analyst")
+    return client
+
+
+def test_people_index_lists_counts_and_ranks_filtered_by_year(people_client):
+    rows = shown(people_client.get("/people").text, "people")
+    assert rows[0] == ["Jo Yong Won", "4", "3", "1", "0", "2024-01-10", "2024-02-20", "1"]
+    assert rows[-1] == ["Vladimir Putin", "1", "0", "0", "1", "2024-04-01", "2024-04-01", ""]
+    in_2023 = shown(people_client.get("/people", params={"year": "2023"}).text, "people")
+    assert [r[0] for r in in_2023] == ["Ri Il Hwan", "Kim Tok Hun"] and [r[7] for r in in_2023] == ["1", "2"]
+    page = people_client.get("/people", params={"year": "2023"}).text
+    assert "among his 2 companions in 2023" in page and 'href="/people/ri-il-hwan"' in page
+    assert people_client.get("/people", params={"year": "twenty"}).status_code == 400
+
+
+def test_people_csv_and_api_are_the_rows_shown(people_client):
+    for params in ({}, {"year": "2024"}, {"per_page": "2", "page": "2"}, {"name": "ri"}):
+        page = people_client.get("/people", params=params).text
+        rows = csv_rows(people_client.get("/people", params={**params, "format": "csv"}))
+        assert rows[0] == list(PEOPLE_COLUMNS) and rows[1:] == shown(page, "people") and rows[1:], params
+    everything = api(people_client, "/api/people")
+    assert everything["total"] == 4 and everything["rows"][0] == {
+        "person": "Jo Yong Won", "appearances": 4, "accompanied": 3, "present": 1, "met": 0,
+        "first_seen": "2024-01-10", "last_seen": "2024-02-20", "rank": 1, "person_id": "jo-yong-won", "companions": 3}
+    assert everything["rows"][-1]["rank"] is None
+    sliced = [api(people_client, "/api/people", limit=3, offset=offset)["rows"] for offset in (0, 3)]
+    assert sliced[0] + sliced[1] == everything["rows"]
+
+
+def test_person_page_charts_months_ranks_years_and_lists_the_activities(people_client):
+    page = people_client.get("/people/jo-yong-won").text
+    assert '<h1 id="person-name">Jo Yong Won</h1>' in page
+    summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page.split('id="person-summary">')[1].split("</p>")[0]))
+    assert summary == ("4 appearances with the leader (3 accompanied, 1 present, 0 met as counterpart); first seen "
+                       "2024-01-10, last seen 2024-02-20; rank 1 of 3 companions over every year.")
+    chart = re.search(r'<svg[^>]*id="person-chart".*?</svg>', page, re.S).group(0)
+    assert re.findall(r"<rect[^>]*><title>([^<]+)</title>", chart) == [
+        "2024-01 accompanied: 1", "2024-02 accompanied: 1", "2024-02 present: 1"]
+    assert shown(page, "years") == [["2024", "3", "2", "1", "0", "2024-01-10", "2024-02-20", "1", "3"]]
+    activities = shown(page, "activities")
+    assert [(r[0], r[1], r[5], r[7]) for r in activities] == [
+        ("2024-03-01", "letter", "accompanied", "no"), ("2024-02-20", "activity", "present", "yes"),
+        ("2024-02-11", "activity", "accompanied", "yes"), ("2024-01-10", "activity", "accompanied", "yes"),
+        ("", "activity", "accompanied", "yes")]  # newest first, the undated last; the rejected row is left out
+    assert 'href="/register/act-a3"' in page and "Activity a7" not in page
+
+
+def test_person_csv_api_and_unknown_ids(people_client):
+    for params in ({}, {"per_page": "2", "page": "2"}):
+        page = people_client.get("/people/jo-yong-won", params=params).text
+        rows = csv_rows(people_client.get("/people/jo-yong-won", params={**params, "format": "csv"}))
+        assert rows[0] == list(ACTIVITY_COLUMNS) and rows[1:] == shown(page, "activities") and rows[1:]
+    answer = api(people_client, "/api/people/ri-il-hwan", limit=1)
+    assert answer["total"] == 3 and len(answer["rows"]) == 1 and answer["rows"][0]["activity_id"] == "act-a3"
+    assert answer["person"] == {"person_id": "ri-il-hwan", "name": "Ri Il Hwan", "aliases": []}
+    assert [(y["year"], y["rank"], y["companions"]) for y in answer["years"]] == [(2023, 1, 2), (2024, 2, 3)]
+    assert answer["months"] == {"2023-12": {"accompanied": 1, "present": 1}, "2024-02": {"accompanied": 1}}
+    putin = people_client.get("/people/vladimir-putin").text
+    assert "0 accompanied, 0 present, 1 met as counterpart" in putin and shown(putin, "years")[0][7] == ""
+    for unknown in ("nobody", "x" * 65, "a b"):
+        assert people_client.get(f"/people/{unknown}").status_code == 404
+        missing = people_client.get(f"/api/people/{unknown}")
+        assert missing.status_code == 404 and "find the person on /people" in missing.json()["error"]

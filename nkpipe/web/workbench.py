@@ -1,13 +1,13 @@
 """The analyst's workbench: the register, its tallies and the facts as filterable tables with a
-chart, a CSV download and a read-only JSON API; the reports behind a register row; a document page.
+chart, a CSV download and a read-only JSON API; the reports behind a register row; a document page
+with its entities, facts and sector labels marked. ``workbench_routes`` also registers the document
+search (``nkpipe.web.documents``) and the people pages (``nkpipe.web.people``).
 
 Pages need a signed-in analyst (or any higher role). The JSON API (``/api/register``,
-``/api/tallies``, ``/api/facts``) takes the same session cookie or a bearer token made with
-``nkpipe users token NAME``, which reads as an analyst whatever the account's role. A table's CSV
-is the page's own address with ``format=csv``: the same filters and page, so exactly the rows
-and columns shown. The API gives the same rows, with ids and raw numbers added, paged by
-``limit`` and ``offset``. Filters are checked here (a bad one is a 400 that says what to write)
-and reach SQL only as bound parameters (``pipeline.store.workbench_rows``).
+``/api/tallies``, ``/api/facts``, ``/api/documents``, ``/api/people``) takes the same session cookie
+or a bearer token made with ``nkpipe users token NAME``, which reads as an analyst whatever the
+account's role. CSV, paging and parameter checks are ``nkpipe.web.tables``'; filters reach SQL only
+as bound parameters (``pipeline.store.workbench_rows`` and its neighbours).
 """
 
 
@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from nkpipe.web.auth import page_for
 from nkpipe.web.charts import Bar, Chart, Group, Segment, bar_chart, months_between
 from nkpipe.web.documents import document_routes
+from nkpipe.web.people import people_routes
 from nkpipe.web.tables import (
     KEY,
     ApiProblem,
@@ -60,6 +61,7 @@ def workbench_routes(app: FastAPI) -> None:
     _tally_routes(app)
     _fact_routes(app)
     document_routes(app)
+    people_routes(app)
 
 
 # --- register ----------------------------------------------------------------------------------
