@@ -10,7 +10,6 @@ account's role. CSV, paging and parameter checks are ``nkpipe.web.tables``'; fil
 as bound parameters (``pipeline.store.workbench_rows`` and its neighbours).
 """
 
-
 from __future__ import annotations
 
 from collections import Counter
@@ -156,7 +155,8 @@ def year_chart(lines: Sequence[workbench.TallyLine]) -> Chart | None:
     years = sorted({t.year for t in lines})
     groups = []
     for year in years:
-        by_sector = {t.key: t.register for t in lines if t.year == year and t.breakdown == "sector" and t.reported is None}
+        # every line of a sector carries its register count, a line beside a reported tally too
+        by_sector = {t.key: t.register for t in lines if t.year == year and t.breakdown == "sector"}
         bars = [Bar(tuple(Segment(f"register {s}", by_sector.get(s, 0), c) for s, c in SECTOR_COLOURS.items()))]
         bars += [Bar((Segment(f"reported by {t.source}", t.reported_middle, REPORTED_COLOUR),))
                  for t in lines if t.year == year and t.breakdown == "total" and t.reported_middle is not None]
