@@ -602,3 +602,29 @@ def test_person_csv_api_and_unknown_ids(people_client):
         assert people_client.get(f"/people/{unknown}").status_code == 404
         missing = people_client.get(f"/api/people/{unknown}")
         assert missing.status_code == 404 and "find the person on /people" in missing.json()["error"]
+
+
+# --- in a real browser ---------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_browser_analyst_searches_the_documents_and_opens_a_person(bench, web_config):
+    from tests.browser import chromium, serving, sign_in
+    from tests.test_workbench import _browser_or_skip
+
+    _browser_or_skip()
+    with serving(create_app(web_config, bench)) as base_url, chromium() as browser:
+        page = browser.new_page()
+        sign_in(page, base_url, "analyst", "analyst-password", "/documents")
+        page.fill("#document-search input[name=q]", "greenhouse OR tractor")
+        page.click("#document-search button")
+        page.wait_for_load_state()
+        assert "q=greenhouse+OR+tractor" in page.url
+        assert page.locator("#documents tbody tr").count() == 3
+        assert page.locator("#documents mark.hit").first.inner_text().lower() in ("tractor", "greenhouse")
+        page.get_by_role("link", name="Kim Jong Un in kcna-1 <b>bold</b>").click()
+        page.wait_for_load_state()
+        page.locator("#document-text a.ent", has_text="Jo Yong Won").click()
+        page.wait_for_load_state()
+        assert page.locator("#person-name").inner_text() == "Jo Yong Won"
+        assert page.locator("#person-chart rect title").all_text_contents() == ["2024-03 accompanied: 1"]
