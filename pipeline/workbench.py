@@ -1,6 +1,6 @@
 """What the analyst's workbench shows beyond plain reads: facts about a person in any romanisation,
-the register's tallies beside every tally a source reported, and the sentences that made a
-register row, marked in the texts of its reports.
+the register's tallies beside every tally a source reported, the sentences that made a register
+row, marked in the texts of its reports, and a document's text cut where its entities and facts are.
 
 Reads go through the store's read modules (``workbench_rows``, ``register_rows``, ``document_rows``);
 nothing here writes. The web pages and the JSON API (``nkpipe/web/workbench.py``) call these.
@@ -16,7 +16,7 @@ from pipeline.entities import person_key
 from pipeline.records import SECTORS, Report
 from pipeline.store import document_rows, register_rows, workbench_rows
 from pipeline.store.db import Store
-from pipeline.store.workbench_rows import FactFilter, FactRow, Paged, RegisterRow, TallyCount
+from pipeline.store.workbench_rows import EntityRow, FactFilter, FactRow, Paged, RegisterRow, TallyCount
 from pipeline.text import sentence_bounds
 
 BREAKDOWNS = ("total", "sector", "type", "category", "counterpart")  # in the order the tallies table shows them
@@ -133,11 +133,75 @@ def marked(text: str, sentence: tuple[int, int], span: tuple[int, int] | None = 
     return MarkedText(text[:start], text[start:span_start], text[span_start:span_end], text[span_end:end], text[end:])
 
 
-def fact_text(text: str, fact: FactRow) -> MarkedText | None:
-    """The document text with the fact's sentence marked and its number inside it; None without offsets."""
-    if fact.start_char is None or fact.end_char is None:
-        return None
-    return marked(text, sentence_bounds(text, fact.start_char, fact.end_char), (fact.start_char, fact.end_char))
+# --- a document with its entities and facts marked ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of a document's text and what is marked on all of it."""
+
+    text: str
+    entity: EntityRow | None = None
+    fact: FactRow | None = None  # the fact read from these words (the first, where facts overlap)
+    focused: bool = False  # the words of the fact the page was opened for
+
+
+@dataclass(frozen=True)
+class AnnotatedText:
+    """A document's text in pieces; with a fact to show, its sentence apart from the text around it."""
+
+    before: tuple[Piece, ...]
+    sentence: tuple[Piece, ...]  # () without a fact to show, or when it has no offsets
+    after: tuple[Piece, ...]
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    entity: EntityRow | None = None
+    fact: FactRow | None = None
+    focus: bool = False
+
+
+def annotated_text(text: str, entities: Sequence[EntityRow], facts: Sequence[FactRow],
+                   focus: FactRow | None = None) -> AnnotatedText:
+    """``text`` cut where an entity or a fact begins or ends, each piece knowing what covers it; with
+    ``focus``, the sentence of that fact apart and its words marked. Offsets past the text are clipped."""
+    spans = [_Span(e.start_char, e.end_char, entity=e) for e in entities]
+    spans += [_Span(f.start_char, f.end_char, fact=f) for f in facts
+              if f.start_char is not None and f.end_char is not None]
+    if focus is None or focus.start_char is None or focus.end_char is None:
+        return AnnotatedText(_pieces(text, 0, len(text), spans), (), ())
+    spans.append(_Span(focus.start_char, focus.end_char, focus=True))
+    start, end = sentence_bounds(text, focus.start_char, focus.end_char)
+    return AnnotatedText(_pieces(text, 0, start, spans), _pieces(text, start, end, spans),
+                         _pieces(text, end, len(text), spans))
+
+
+def _pieces(text: str, start: int, end: int, spans: Sequence[_Span]) -> tuple[Piece, ...]:
+    """The pieces of ``text[start:end]``: a sweep over the span boundaries, so a long text with many
+    entities costs its number of boundaries, not boundaries times spans."""
+    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
+    inside = sorted((s for s in spans if s.start < end and s.end > start and s.start < s.end),
+                    key=lambda s: (s.start, -s.end))
+    cuts = sorted({start, end} | {max(start, min(end, p)) for s in inside for p in (s.start, s.end)})
+    pieces: list[Piece] = []
+    active: list[_Span] = []
+    waiting = 0
+    for left, right in zip(cuts, cuts[1:]):
+        active = [s for s in active if s.end > left]
+        while waiting < len(inside) and inside[waiting].start <= left:
+            active.append(inside[waiting])
+            waiting += 1
+        piece = Piece(text[left:right], next((s.entity for s in active if s.entity), None),
+                      next((s.fact for s in active if s.fact), None), any(s.focus for s in active))
+        last = pieces[-1] if pieces else None
+        if last and last.entity is piece.entity and last.fact is piece.fact and last.focused == piece.focused:
+            pieces[-1] = replace(last, text=last.text + piece.text)  # one entity stays one piece
+        else:
+            pieces.append(piece)
+    return tuple(pieces)
 
 
 @dataclass(frozen=True)

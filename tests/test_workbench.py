@@ -467,6 +467,17 @@ def test_workbench_tallies_chart_puts_reported_totals_beside_the_register(analys
                       "2024 reported by Report brief-1: 130"]
 
 
+def test_workbench_tallies_chart_keeps_a_sector_that_a_source_reported_too():
+    from nkpipe.web.workbench import year_chart
+    from pipeline.workbench import TallyLine
+
+    lines = [TallyLine(2024, "total", "all", 3, "130", 130.0, 130.0, source="Brief"),
+             TallyLine(2024, "sector", "economic", 2, "28", 28.0, 28.0, source="Brief"),
+             TallyLine(2024, "sector", "military", 1)]
+    titles = [r.title for r in year_chart(lines).rects]
+    assert titles == ["2024 register military: 1", "2024 register economic: 2", "2024 reported by Brief: 130"]
+
+
 def test_workbench_tallies_filters_csv_and_api(analyst):
     params = {"year": "2024", "breakdown": "sector"}
     page = analyst.get("/tallies", params=params).text

@@ -134,3 +134,13 @@ def _stack(bar: Bar, x: float, width: float, baseline: float, scale: float, grou
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def months_between(first: str, last: str) -> list[str]:
+    """Every month ("YYYY-MM") from ``first`` to ``last``, those without a count too: a gap shows as a gap."""
+    months = []
+    year, month = int(first[:4]), int(first[5:7])
+    while f"{year:04d}-{month:02d}" <= last:
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months

@@ -3,7 +3,8 @@
 ``open_store(url)`` connects and brings the schema to the newest migration. The
 modules: ``db`` (schema, engine, the ``Store`` handle), ``migrate`` (Alembic),
 ``ledger`` / ``document_rows`` / ``register_rows`` / ``correction_rows`` (each owns its
-tables), ``persist`` (rows plus the reviewers' corrections in one transaction).
+tables), ``persist`` (rows plus the reviewers' corrections in one transaction), and the
+workbench's read-only queries ``workbench_rows``, ``document_search`` and ``people_rows``.
 """
 
 from __future__ import annotations

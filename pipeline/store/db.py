@@ -426,6 +426,26 @@ signals = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, default=True, server_default=sa.true()),  # raised by the last run
 )
 
+# Full-text search over documents' titles and texts (migration 0010), kept outside the metadata because
+# SQLAlchemy describes neither of its forms: on SQLite an FTS5 table holding its own copy of title and text,
+# keyed by a table of stable integer ids (a document's own rowid may change when SQLite copies the table),
+# and kept in step by triggers on documents; on PostgreSQL a GIN index over the documents' text vector.
+# A migration that rebuilds documents on SQLite (batch_alter_table copies and drops it) drops its triggers
+# with it and must create them again. ``pipeline.store.document_search`` reads them.
+SEARCH_TABLE = "documents_fts"
+SEARCH_KEYS_TABLE = "document_search_keys"
+SEARCH_TRIGGERS = ("documents_search_insert", "documents_search_update", "documents_search_delete")
+PG_SEARCH_INDEX = "ix_documents_search"
+
+
+def described_by_metadata(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Whether a schema object is the metadata's to compare (Alembic's ``include_name``): the search
+    objects, FTS5's own shadow tables (``documents_fts_data``, ...) included, are not."""
+    if type_ == "table":
+        return name not in (SEARCH_TABLE, SEARCH_KEYS_TABLE) and not (name or "").startswith(f"{SEARCH_TABLE}_")
+    return not (type_ == "index" and name == PG_SEARCH_INDEX)
+
+
 EXPORT_TABLES: tuple[str, ...] = (
     "documents", "entities", "facts", "sector_labels", "persons", "person_aliases",
     "activities", "activity_people", "activity_tallies", "sources", "runs", "fetches", "skips", "training_runs",

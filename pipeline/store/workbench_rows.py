@@ -1,5 +1,5 @@
 """Read-only queries of the analyst's workbench: the register and the facts filtered and paged,
-the register's stored yearly tallies, and one document with its text.
+the register's stored yearly tallies, and one document with its text, entities, facts and sector labels.
 
 Every filter value reaches SQL as a bound parameter (SQLAlchemy Core, on SQLite and PostgreSQL);
 text filters match case-insensitively anywhere in the column, with ``%`` and ``_`` taken as the
@@ -25,7 +25,9 @@ from pipeline.store.db import (
     activity_people,
     activity_tallies,
     documents,
+    entities,
     facts,
+    sector_labels,
     sources,
     story_clusters,
 )
@@ -83,11 +85,12 @@ class RegisterRow:
     rejected: bool
 
 
-def _day() -> sa.ColumnElement:
+def activity_day() -> sa.ColumnElement:
+    """The day a register row counts on: its event date, else its report date."""
     return sa.func.coalesce(activities.c.event_date, activities.c.report_date)
 
 
-def _counted() -> sa.ColumnElement[bool]:
+def counted_clause() -> sa.ColumnElement[bool]:
     """The rows a tally counts, as SQL: the same rule as ``pipeline.tallies.row_counts``."""
     always, unless_part_of_an_event = counting_rule()
     return sa.or_(activities.c.kind.in_(always),
@@ -103,13 +106,13 @@ def _person_named(roles: Sequence[str], name: str) -> sa.ColumnElement[bool]:
 def _register_where(wanted: RegisterFilter) -> list[sa.ColumnElement[bool]]:
     where = [activities.c.rejected.is_(False)]
     if wanted.kind is None:
-        where.append(_counted())
+        where.append(counted_clause())
     elif wanted.kind != ALL_KINDS:
         where.append(activities.c.kind == wanted.kind)
     if wanted.date_from:
-        where.append(_day() >= wanted.date_from)
+        where.append(activity_day() >= wanted.date_from)
     if wanted.date_to:
-        where.append(_day() <= wanted.date_to)
+        where.append(activity_day() <= wanted.date_to)
     if wanted.sector == UNKNOWN_SECTOR:
         where.append(activities.c.sector.is_(None))
     elif wanted.sector:
@@ -129,8 +132,8 @@ def _register_where(wanted: RegisterFilter) -> list[sa.ColumnElement[bool]]:
 def register_page(store: Store, wanted: RegisterFilter, offset: int, limit: int) -> Paged[RegisterRow]:
     """The register's rows that match, oldest first (rows without a date last), ``limit`` from ``offset``."""
     where = _register_where(wanted)
-    query = (sa.select(activities, _day().label("day")).where(*where)
-             .order_by(_day().is_(None), _day(), activities.c.activity_id).offset(offset).limit(limit))
+    query = (sa.select(activities, activity_day().label("day")).where(*where)
+             .order_by(activity_day().is_(None), activity_day(), activities.c.activity_id).offset(offset).limit(limit))
     with store.reading() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(activities).where(*where)).scalar_one()
         found = conn.execute(query).all()
@@ -141,7 +144,8 @@ def register_page(store: Store, wanted: RegisterFilter, offset: int, limit: int)
 def register_months(store: Store, wanted: RegisterFilter) -> dict[str, dict[str, int]]:
     """Rows that match per month ("YYYY-MM") and sector ("unknown" for none); undated rows are left out."""
     table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    query = sa.select(_day().label("day"), activities.c.sector).where(*_register_where(wanted), _day().is_not(None))
+    query = sa.select(activity_day().label("day"), activities.c.sector).where(*_register_where(wanted),
+                                                                            activity_day().is_not(None))
     with store.reading() as conn:
         for day, sector in conn.execute(query):
             table[f"{day:%Y-%m}"][sector or UNKNOWN_SECTOR] += 1
@@ -151,7 +155,7 @@ def register_months(store: Store, wanted: RegisterFilter) -> dict[str, dict[str,
 def activity_row(store: Store, activity_id: str) -> RegisterRow | None:
     """One register row by id, whatever its kind, rejected ones included (their page says so)."""
     with store.reading() as conn:
-        found = conn.execute(sa.select(activities, _day().label("day"))
+        found = conn.execute(sa.select(activities, activity_day().label("day"))
                              .where(activities.c.activity_id == activity_id)).first()
         if found is None:
             return None
@@ -325,3 +329,56 @@ def stored_document(store: Store, document_id: str) -> StoredDocument | None:
     with store.reading() as conn:
         found = conn.execute(query).first()
     return None if found is None else StoredDocument(*found)
+
+
+@dataclass(frozen=True)
+class EntityRow:
+    label: str
+    text: str
+    start_char: int
+    end_char: int
+    canonical_id: str | None
+    canonical_name: str | None
+
+
+def document_entities(store: Store, document_id: str) -> list[EntityRow]:
+    """The document's entities in the order of the text."""
+    query = (sa.select(entities.c.label, entities.c.text, entities.c.start_char, entities.c.end_char,
+                       entities.c.canonical_id, entities.c.canonical_name)
+             .where(entities.c.document_id == document_id).order_by(entities.c.start_char, entities.c.entity_index))
+    with store.reading() as conn:
+        return [EntityRow(*r) for r in conn.execute(query)]
+
+
+def document_facts(store: Store, document_id: str) -> list[FactRow]:
+    """The document's facts (not rejected) in the order of the text."""
+    query = (sa.select(*_FACT_COLUMNS).join(documents, facts.c.document_id == documents.c.document_id)
+             .where(facts.c.document_id == document_id, facts.c.rejected.is_(False))
+             .order_by(facts.c.start_char, facts.c.id))
+    with store.reading() as conn:
+        return [_fact_row(r) for r in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class SectorLabel:
+    unit: str  # document | paragraph | activity
+    unit_index: int
+    sector: str
+    probability: float
+    probabilities: dict[str, float]  # every sector's, highest first; empty when a reviewer set the sector
+    model_version: str
+    reviewed: bool
+
+
+def document_sector_labels(store: Store, document_id: str) -> list[SectorLabel]:
+    """The document's sector labels: the whole document first, then its paragraphs and activities."""
+    query = (sa.select(sector_labels).where(sector_labels.c.document_id == document_id)
+             .order_by(sa.case((sector_labels.c.unit == "document", 0), else_=1), sector_labels.c.unit,
+                       sector_labels.c.unit_index, sector_labels.c.id))
+    with store.reading() as conn:
+        rows = conn.execute(query).all()
+    # a reviewer's sector keeps the model's probabilities in the row, which no longer describe it
+    return [SectorLabel(r.unit, r.unit_index, r.sector, r.probability,
+                        {} if r.reviewed else dict(sorted(json.loads(r.probabilities or "{}").items(),
+                                                          key=lambda kv: -kv[1])),
+                        r.model_version, bool(r.reviewed)) for r in rows]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from pipeline.store.db import create_engine_for, metadata
+from pipeline.store.db import create_engine_for, described_by_metadata, metadata
 
 
 def _run(connection) -> None:
@@ -17,6 +17,7 @@ def _run(connection) -> None:
         connection=connection,
         target_metadata=metadata,
         compare_type=True,
+        include_name=described_by_metadata,  # the search objects of 0010 are SQL the metadata cannot describe
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
     )
     with context.begin_transaction():

@@ -1,9 +1,9 @@
 """signals: changes in the register (gaps, absent companions, sector mix) written by every nightly run.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 
-Numbered 0011 while another change may add 0010; whichever lands second re-chains its down_revision.
+After 0010 (document search).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
