@@ -804,6 +804,9 @@ def _subject(view: SentenceView, walk: Walk, sentence: Span, noun: Token | None,
 
 def _whose(token: Token, view: SentenceView, walk: Walk, sentence: Span) -> str | None:
     """The person a subject names; "" when it names something that is not a person (the military)."""
+    kin = _kin(token, view, walk)
+    if kin is not None:  # "Kim Jong Un's daughter, believed to be about 10, was at his side": Kim Ju Ae, not him
+        return kin
     person = person_of(token, sentence)
     if token.conjuncts:  # "Putin and Kim have met twice": the North Korean side
         people = [p for p in (person_of(c, sentence) for c in (token, *token.conjuncts)) if p is not None]
