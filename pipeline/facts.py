@@ -317,8 +317,8 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
     own = [f.period for f in counts if f.period is not None]
     if own and main is not None and own[0] != main:
         # "51 this year — the lowest since he took over in 2011": not since 2011; "17 in 2021, three times as many
-        # as in 2020 (6)": the text goes on about 2021, not the year compared with
-        discourse.period = own[0]
+        # as in 2020 (6)": the text goes on about 2021 (the 6 is compared), not the year compared with
+        discourse.period = own[-1]
     elif main is not None and (counted or patterns()["activity_context"].search(sentence)):
         discourse.period = main
     elif counted:
@@ -326,15 +326,16 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
     return facts
 
 
-_SURVEY = re.compile(r"\b(?:survey(?:ed)?|prices?\s+(?:checked|collected|gathered|as\s+of)|market\s+(?:prices|snapshot|trends))\b",
-                     re.IGNORECASE)
+_SURVEY = re.compile(r"\b(?:survey(?:ed)?(?:\s+(?:of|on))?|prices?\s+(?:checked|collected|gathered)(?:\s+on)?|as\s+of|"
+                     r"market\s+(?:prices|snapshot|trends)\s*,?)", re.IGNORECASE)
 
 
 def _survey_day(sentence: str, mentions: list[TemporalMention], discourse: Discourse) -> None:
     """"Market survey of April 3 (won)." above a table: the day its quotes were taken."""
-    days = [t.period for t in mentions if t.period.granularity == "day"]
-    if len(days) == 1 and _SURVEY.search(sentence):
-        discourse.rate_period = days[0]
+    days = [t for t in mentions if t.period.granularity == "day"]
+    cue = _SURVEY.search(sentence)
+    if len(days) == 1 and cue is not None and 0 <= days[0].start_char - cue.end() <= 25:
+        discourse.rate_period = days[0].period  # "surveyed June 11", not "a survey published on March 3 says"
 
 
 def _claim(view: SentenceView, amount: Amount, walk: Walk, extractors: Sequence[FactExtractor]) -> Fact | None:

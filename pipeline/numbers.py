@@ -126,11 +126,11 @@ def find_amounts(sentence: str, skip: Sequence[tuple[int, int]]) -> list[Amount]
 def _one_counts(sentence: str, match: re.Match[str]) -> bool:
     """"just one trip abroad", "and one with Putin" count; "one of his visits", "no one", "one day" do not."""
     words = rules()["one_as_count"]
-    before = re.findall(r"[\w']+", sentence[:match.start()].lower())
-    after = re.match(r"\s*([\w']+)", sentence[match.end():])
+    before = re.findall(r"[\w']+", sentence[max(0, match.start() - 30):match.start()].lower())
     if before and before[-1] in words["not_after"]:
         return False
-    return after is not None and after.group(1).lower() not in words["not_before"]
+    after = [w.rstrip("s") for w in re.findall(r"[\w'-]+", sentence[match.end():match.end() + 60].lower())[:3]]
+    return bool(after) and (after[0] in words["counted_by"] or any(w in words["counted_by"] for w in after[1:]))
 
 
 def _is_from_to(sentence: str, start: int) -> bool:

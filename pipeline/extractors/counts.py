@@ -78,7 +78,8 @@ def read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
 
 
 _MULTIPLIER_AFTER = re.compile(r"^\s*(?:times\s+)?as\s+(?:many|much|often|large|high)\b|"
-                               r"^\s*times\s+(?:more|higher|greater|larger|fewer|the)\b", re.IGNORECASE)
+                               r"^\s*times\s+(?:more|higher|greater|larger|fewer|the\s+(?:number|amount|level|figure|size|"
+                               r"total|pace)\s+of)\b", re.IGNORECASE)
 
 
 def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
@@ -211,7 +212,7 @@ def _sector_breakdown(view: SentenceView, amount: Amount, walk: Walk) -> Tally |
     if sector is None:
         return None
     noun = (found.group("noun") or "").lower()
-    category = rules()["count_nouns"].get(noun[:-1] if noun.endswith("s") else noun)  # "economic inspections"
+    category = rules()["count_nouns"].get(_singular(noun))  # "economic inspections"
     return Tally(False, reference.subject, category, sector, None, amount.end, inherited=True,
                  period_from=reference.period, has_period_from=True)
 
@@ -227,6 +228,13 @@ _RELATIVE_YEAR = re.compile(r"\b(?:last\s+year|the\s+(?:year|twelve\s+months)\s+
 
 _YEAR_LABEL = re.compile(r"\(\s*(?P<bracketed>(?:19|20)\d\d)\s*:\s*$|\b(?P<owned>(?:19|20)\d\d)['’]s\s+$|"
                          r"\bthe\s+(?P<named>(?:19|20)\d\d)\s+(?:figure|total|tally|count|level|number|mark)\s+of\s+$")
+
+
+def _singular(noun: str) -> str:
+    """The lemma of a plural count noun ("activities" -> "activity", "inspections" -> "inspection")."""
+    if noun.endswith("ies"):
+        return noun[:-3] + "y"
+    return noun[:-1] if noun.endswith("s") else noun
 
 
 def _year_labelled_figure(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
@@ -252,11 +260,15 @@ _LABELLED_TOTAL = re.compile(
 def _labelled_total(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     """A table or summary line flattened into text: "Kim Jong Un public activities this year: 118",
     "Total appearances 98 (2017: 94)": the total of the person the label or the text names."""
-    segment = re.split(r"[.;|]\s|\)\s*\.?\s", view.text[:amount.start])[-1]
-    found = _LABELLED_TOTAL.search(segment[-140:])
+    before = view.text[max(0, amount.start - 200):amount.start]
+    segment = re.split(r"[.;|\n—–]\s|\)\s*\.?\s", before)[-1]
+    found = _LABELLED_TOTAL.fullmatch(segment.lstrip())  # the label is the whole cell or line before the number
     if found is None or amount.value is None or not re.match(r"\s*(?:\(|in\s+all\b|[.;,|]|$)", view.text[amount.end:]):
         return None
     label = found.group("label")
+    words = view.span(amount.start - len(segment.lstrip()), amount.start)
+    if words is not None and any(t.pos_ in ("VERB", "AUX") for t in words):
+        return None  # a clause ("the number of officials accompanying him ... was 45"), not a label
     if re.search(r"\b(?:percent|share|rate|per\s+cent)\b", label, re.IGNORECASE):
         return None
     people = [name for name in _LEADERS + tuple(rules()["labelled_subjects"]) if name.lower() in label.lower()]
@@ -373,7 +385,9 @@ def _list_item(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     reference = own[-1]
     who = found.group("who")
     if found.group("each"):  # "one each with Moon, Trump and To Lam": the whole list
-        who = re.match(r"[^;:()—–.]{2,120}", view.text[amount.end + found.start("who"):]).group(0)
+        listed = re.match(r"(?:[^;:()—–.]|\.(?=\s*[A-Z]\w*\.)|(?<=\b[A-Z])\.|(?<=\bU\.S)\.){2,160}",
+                          view.text[amount.end + found.start("who"):])
+        who = listed.group(0) if listed else who
     who = _NEXT_ITEM.sub("", who)  # "two with Trump and one with Putin": Trump
     country = _country(who)
     if len(_countries(who)) > 1:
@@ -1123,13 +1137,34 @@ def period_of(view: SentenceView, amount: Amount, walk: Walk, inherited: bool,
         return parallel.period, 0.1
     if walk.discourse.period is not None:  # "In 2024 he made 130 ... He inspected factories 21 times."
         return walk.discourse.period, 0.2
-    if view.main is not None and view.main.granularity == "year" and not _ASIDE_YEAR.search(view.text):
-        return _capped(view.main, published), 0.3  # "The year Juche 101 (2012) ..., when he gave field guidance 130 times"
+    opening = _opening_year(view)
+    if opening is not None:
+        return _capped(opening, published), 0.3  # "The year Juche 101 (2012) ..., when he gave field guidance 130 times"
     return None, 0.4  # unresolved: the text says no period
 
 
-_ASIDE_YEAR = re.compile(r"\b(?:since|after|before|until|began|begun|started|founded|took\s+(?:power|office|over))\b",
-                         re.IGNORECASE)
+def _opening_year(view: SentenceView) -> Period | None:
+    """The year a sentence opens with ("The year Juche 101 (2012) shone ...", "In 2019, ..."), else the year the
+    sentence is about when no aside introduces it: the period of counts that name none, unlike a year met for
+    another reason ("who was born in 1984", "since he took power in 2011")."""
+    first = min(view.temporals, key=lambda t: t.start_char, default=None)
+    if first is not None and first.period.granularity == "year" and _OPENS_WITH_YEAR.fullmatch(
+            view.text[:first.start_char]):
+        return first.period
+    main = next((t for t in view.temporals if t.period is view.main), None)
+    if main is None or main.period.granularity != "year" or _aside_year().search(
+            view.text[max(0, main.start_char - 30):main.start_char]):
+        return None  # "who was born in 1984", "since he took power in 2011"
+    return main.period
+
+
+@functools.cache
+def _aside_year() -> re.Pattern[str]:
+    return re.compile(rf"\b{words_pattern(rules()['aside_year_cues'])}\b[^.;]*$", re.IGNORECASE)
+
+
+_OPENS_WITH_YEAR = re.compile(r"\W*(?:(?:in|during|for|throughout|over)\s+)?(?:the\s+year\s+)?(?:juche\s+\d+\s*\(\s*)?",
+                              re.IGNORECASE)
 
 
 def _period_in_clause(view: SentenceView, amount: Amount) -> Period | None:

@@ -58,8 +58,8 @@ _PAST = re.compile(r"\b(?:crossed|broke(?:\s+through)?|topped|passed|surpassed|e
 _CHANGE = re.compile(r"\b(?:climbed|rose|risen|fell|fallen|dropped|jumped|gained|lost|increased|decreased|surged|"
                      r"plunged|plummeted|slipped|soared|declined|added|shed|went\s+up|went\s+down|up|down)\s+"
                      r"(?:by\s+)?(?:about\s+|around\s+|some\s+|nearly\s+|more\s+than\s+|another\s+)?$", re.IGNORECASE)
-_OTHER_UNIT = re.compile(r"^\s*-?\s*(?:won|kpw)?\s*(?:(?:per|a|an|for\s+(?:a|one|each))\s+(?:\d[\d.,]*[- ]?(?:kg|kilograms?|kilos?|"
-                         r"g|grams?|l|liters?|litres?)\b(?<!\b1 kg)(?<!\b1 kilogram)|(?:\d+[- ]?(?:kg|kilogram)s?\s+)?"
+_OTHER_UNIT = re.compile(r"^\s*-?\s*(?:won|kpw)?\s*(?:(?:per|a|an|for\s+(?:a|one|each))\s+(?:(?!1\s*-?\s*(?:kg|kilo(?:gram)?s?)\b)"
+                         r"\d[\d.,]*[- ]?(?:kg|kilograms?|kilos?|g|grams?|l|liters?|litres?)\b|(?:\d+[- ]?(?:kg|kilogram)s?\s+)?"
                          r"(?:sack|bag|bottle|litre|liter|can|box|piece|head|pair|ton|tonne|carton|packet|pack|unit|"
                          r"month|day|jar|bundle|egg|tray|jerrycan|gram))|apiece|each)\b", re.IGNORECASE)
 _SACK_BEFORE = re.compile(r"\b\d+[- ]?(?:kg|kilogram|liter|litre)s?\s+(?:sack|bag|box|bundle|jerrycan|can)\b|"
@@ -67,7 +67,7 @@ _SACK_BEFORE = re.compile(r"\b\d+[- ]?(?:kg|kilogram|liter|litre)s?\s+(?:sack|ba
                           re.IGNORECASE)
 _PIECE_BEFORE = re.compile(r"\((?:each|apiece)\)\s*$", re.IGNORECASE)  # "egg (each) 1,050" in a table
 # a price in the South: its place or its currency, not "a South Korean aid group said" or "a Seoul-based website"
-_SOUTH = re.compile(r"\b(?:in|at|across)\s+(?:South\s+Korea|Seoul|the\s+South)\b(?!-based)|\bSouth\s+Korean\s+won\b|"
+_SOUTH = re.compile(r"\b(?:in|at|across)\s+(?:South\s+Korea|Seoul|the\s+South)\b(?!-based|\s+(?:Pyongan|Hamgyong|Hwanghae))|\bSouth\s+Korean\s+won\b|"
                     r"\bSeoul\s+(?:supermarkets?|markets?|stores?|shops?)\b|\bStatistics\s+Korea\b|\bin\s+the\s+ROK\b")
 _HUNDRED_YUAN = re.compile(r"\b(?:per|for|every)?\s*(?:100|(?:a|one)\s+hundred)\s+(?:Chinese\s+)?(?:yuan|RMB|CNY|renminbi)\b",
                            re.IGNORECASE)
@@ -75,7 +75,8 @@ _HUNDRED_YUAN = re.compile(r"\b(?:per|for|every)?\s*(?:100|(?:a|one)\s+hundred)\
 _CURRENCY_AFTER = re.compile(r"^\s*(?:against|to|per|for)\s+(?:the|one|a|each)?\s*(?:U\.?S\.?|US|American|Chinese)?\s*"
                              r"(?:dollars?|greenbacks?|yuan|renminbi)\b", re.IGNORECASE)
 # "the yuan was at 1,140, 1,150, 1,165 and 1,150 won": every number of a list that ends in won
-_LIST_TO_WON = re.compile(r"^(?:\s*,\s*\d[\d,]*)*\s*,?\s*(?:and|or)\s+\d[\d,]*\s+won\b", re.IGNORECASE)
+_LIST_TO_WON = re.compile(r"^(?:\s*,\s*(?:\d{1,3}(?:,\d{3})++(?!\d)|\d++))*+\s*,?\s*(?:and|or)\s+\d[\d,]*\s+won\b",
+                          re.IGNORECASE)
 _CHANGE_AFTER = re.compile(r"^\s*-?\s*won\s+(?:higher|lower|more|less|cheaper|dearer|above|below|up|down)\b", re.IGNORECASE)
 _OFFICIAL_BEFORE = re.compile(r"\bofficial\b[^,;\d]{0,60}$", re.IGNORECASE)
 
@@ -156,7 +157,7 @@ def _not_a_market_quote(sentence: str, amount: Amount) -> bool:
     before, after = sentence[:amount.start], sentence[amount.end:]
     clause = _clause_of(sentence, amount)
     change = _CHANGE.search(before) and amount.qualifier not in ("more_than", "less_than")  # "slipped below" is a level
-    earnings = _not_a_price_words().search(before[_after_last_number(sentence, amount.start):])
+    earnings = _not_a_price_words().search(before[-40:])  # "a monthly wage of 3,000 won", "fined 50,000 won"
     return bool(change or _CHANGE_AFTER.match(after) or _OTHER_UNIT.match(after) or _SACK_BEFORE.search(clause)
                 or _PIECE_BEFORE.search(before) or earnings or _SOUTH.search(clause))
 
@@ -164,7 +165,9 @@ def _not_a_market_quote(sentence: str, amount: Amount) -> bool:
 @functools.cache
 def _not_a_price_words() -> re.Pattern[str]:
     """Money that is no market price: "a monthly wage of 3,000 won", "a fine of 50,000 won"."""
-    return re.compile(rf"\b{words_pattern(rules()['not_price_money'])}\b", re.IGNORECASE)
+    return re.compile(rf"\b{words_pattern(rules()['not_price_money'])}\b(?:\s+(?:of|at|was|is|were|are|stood\s+at|"
+                      rf"amounts?\s+to|came\s+to|reached))?\s+(?:about\s+|around\s+|some\s+|only\s+|just\s+)?$",
+                      re.IGNORECASE)
 
 
 def _named_rate(sentence: str, amount: Amount) -> bool | None:
@@ -272,8 +275,11 @@ def _averaged_stretch(sentence: str, amount: Amount) -> str:
 
 
 def _after_last_number(sentence: str, position: int) -> int:
-    """Where the stretch of words since the last digit before ``position`` starts."""
-    return max((m.end() for m in re.finditer(r"\d", sentence[:position])), default=0)
+    """Where the stretch of words since the last digit before ``position`` starts (looking back 200 characters
+    at most: this runs for every number of a long table sentence)."""
+    start = max(0, position - 200)
+    digits = [m.end() for m in re.finditer(r"\d", sentence[start:position])]
+    return start + digits[-1] if digits else start
 
 
 def _last_before(pattern: re.Pattern[str], sentence: str, amount: Amount) -> int | None:
@@ -348,15 +354,24 @@ def _listed_after(sentence: str, following: list[tuple[str, int, int]]) -> list[
     return [c[0] for c in listed] if len(listed) > 1 else []
 
 
-_LIST = re.compile(r"\d[\d,]*(?:\s+won)?(?:\s*,\s*\d[\d,]*(?:\s+won)?)*\s*,?\s*(?:and|or)\s+\d[\d,]*(?:\s+won)?"
+_NUMBER = r"(?:\d{1,3}(?:,\d{3})++(?!\d)|\d++)"  # possessive: a run of commas and digits cannot backtrack
+_LIST = re.compile(rf"{_NUMBER}(?:\s+won)?(?:\s*,\s*{_NUMBER}(?:\s+won)?)*+\s*,?\s*(?:and|or)\s+{_NUMBER}(?:\s+won)?"
                    r"(?:\s+(?:per|a)\s+(?:kilogram|kilo|kg))?"
                    r"(?:\s+(?:in|at)\s+[A-Z][\w-]*(?:(?:\s*,\s*|\s+and\s+|\s*,\s*and\s+)[A-Z][\w-]*)*)?"
                    r"\s*,?\s*respectively\b")
 
 
+@functools.lru_cache(maxsize=32)
+def _respectively_lists(sentence: str) -> tuple[re.Match[str], ...]:
+    """The "..., respectively" lists of a sentence, found once for all its numbers."""
+    if "respectively" not in sentence:
+        return ()
+    return tuple(_LIST.finditer(sentence))
+
+
 def _respective_city(sentence: str, amount: Amount, cities: list[tuple[str, int, int]]) -> str | None:
     """"4,950 won, 5,000 won and 5,200 won, respectively" in a sentence naming three cities: one each, in order."""
-    listing = next((m for m in _LIST.finditer(sentence) if m.start() <= amount.start < m.end()), None)
+    listing = next((m for m in _respectively_lists(sentence) if m.start() <= amount.start < m.end()), None)
     if listing is None:
         return None
     numbers = list(re.finditer(r"\d[\d,]*", listing.group(0)))
@@ -389,7 +404,7 @@ def _nearest(pattern: re.Pattern[str], sentence: str, position: int) -> tuple[st
 
 def _respective_currency(sentence: str, amount: Amount) -> str | None:
     """"the yuan and the dollar went for 1,170 and 8,550 won respectively": one currency each, in order."""
-    listing = next((m for m in _LIST.finditer(sentence) if m.start() <= amount.start < m.end()), None)
+    listing = next((m for m in _respectively_lists(sentence) if m.start() <= amount.start < m.end()), None)
     if listing is None:
         return None
     numbers = list(re.finditer(r"\d[\d,]*", listing.group(0)))
