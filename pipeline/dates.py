@@ -874,9 +874,23 @@ class _Candidate:
     mentions: tuple[TemporalMention, ...]
 
 
+# Rules that cannot match without a four-digit year, or without a month's name, anywhere in the text: skipped
+# for texts that have none (the date finder runs 42 patterns over every sentence that may hold a fact)
+_NEEDS_YEAR = frozenset({"year", "year_range", "lost_dash", "short_year_range", "decade", "iso", "season_year",
+                         "year_season", "half_code", "year_half", "quarter_code", "year_quarter", "month_year"})
+_NEEDS_MONTH = frozenset({"month_day", "day_month", "month_range", "month_year", "month_rel_before",
+                          "month_rel_after", "bare_month", "month_part"})
+_ANY_YEAR = re.compile(r"(?:19|20)\d\d|2100")
+_ANY_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)", re.IGNORECASE)
+
+
 def _candidates(ctx: _Anchor) -> list[_Candidate]:
     found: list[_Candidate] = []
+    skipped = (_NEEDS_YEAR if not _ANY_YEAR.search(ctx.text) else frozenset()) | (
+        _NEEDS_MONTH if not _ANY_MONTH.search(ctx.text) else frozenset())
     for order, rule in enumerate(_rules().rules):
+        if rule.name in skipped:
+            continue
         for m in rule.pattern.finditer(ctx.text):
             try:
                 hits = rule.handler(m, ctx)

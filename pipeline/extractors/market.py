@@ -116,6 +116,8 @@ def _as_won_amount(sentence: str, amount: Amount, header: str = "") -> Amount | 
 def _continues_a_won_quote(sentence: str, amount: Amount, header: str = "") -> bool:
     """A bare number after a quote in won in the same sentence, set beside it by a city, a comparison, or a good
     or currency named right before it; or a cell of a flattened price table whose header says won."""
+    if not _mentions_won(sentence, header):
+        return False  # no quote in won anywhere near: nothing to continue
     before, after = sentence[:amount.start], sentence[amount.end:]
     near = before[-80:]  # the patterns below end where the number starts: search only what is near it
     if amount.value is not None and 1900 <= amount.value <= 2100 and "," not in sentence[amount.start:amount.end]:
@@ -137,6 +139,11 @@ def _continues_a_won_quote(sentence: str, amount: Amount, header: str = "") -> b
 
 
 _WON_WORD = re.compile(r"\bwon\b|\bKPW\b", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=64)
+def _mentions_won(sentence: str, header: str) -> bool:
+    return bool(_WON_WORD.search(sentence) or _WON_WORD.search(header) or re.search(r"\dwon\b", sentence, re.I))
 _WON_QUOTE = re.compile(r"\d\s*(?:-?\s*won\b|KPW\b)|\bKPW\s*\d", re.IGNORECASE)
 
 
@@ -278,8 +285,10 @@ def _after_last_number(sentence: str, position: int) -> int:
     """Where the stretch of words since the last digit before ``position`` starts (looking back 200 characters
     at most: this runs for every number of a long table sentence)."""
     start = max(0, position - 200)
-    digits = [m.end() for m in re.finditer(r"\d", sentence[start:position])]
-    return start + digits[-1] if digits else start
+    for index in range(position - 1, start - 1, -1):
+        if sentence[index].isdigit():
+            return index + 1
+    return start
 
 
 def _last_before(pattern: re.Pattern[str], sentence: str, amount: Amount) -> int | None:
@@ -438,12 +447,11 @@ def _currency(sentence: str, position: int) -> str:
            for m in pattern.finditer(sentence[since:position])]
     if own:
         return max(own)[1]
-    named = [(m.start(), unit) for unit, pattern in _currency_patterns() for m in pattern.finditer(sentence)]
-    before = [n for n in named if n[0] < position]
+    before = [(m.start(), unit) for unit, pattern in _currency_patterns() for m in pattern.finditer(sentence, 0, position)]
     if before:  # "while the yuan was at 1,140": not the dollar named after the number for the next clause
         return max(before)[1]
-    best = min(named, default=None)
-    return best[1] if best else "KPW/USD"
+    after = [(m.start(), unit) for unit, pattern in _currency_patterns() for m in pattern.finditer(sentence, position)]
+    return min(after)[1] if after else "KPW/USD"
 
 
 def _rate_period(sentence: str, attached: list[Period], temporals: list[TemporalMention], amount: Amount,
