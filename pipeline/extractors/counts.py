@@ -226,6 +226,7 @@ _RELATIVE_YEAR = re.compile(r"\b(?:last\s+year|the\s+(?:year|twelve\s+months)\s+
                             r"the\s+previous\s+year|the\s+prior\s+year)\b", re.IGNORECASE)
 
 
+_NO_COUNT_AFTER = re.compile(r"\s*(?:percent|per\s+cent|%|won)")  # a share or a sum of money, not a tally
 _YEAR_LABEL = re.compile(r"\(\s*(?P<bracketed>(?:19|20)\d\d)\s*:\s*$|\b(?P<owned>(?:19|20)\d\d)['’]s\s+$|"
                          r"\bthe\s+(?P<named>(?:19|20)\d\d)\s+(?:figure|total|tally|count|level|number|mark)\s+of\s+$")
 
@@ -240,7 +241,7 @@ def _singular(noun: str) -> str:
 def _year_labelled_figure(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     """"118 (2024: 113)", "well short of 2019's 87", "the 2008 figure of 98": the count just made, in that year."""
     found = _YEAR_LABEL.search(view.text[max(0, amount.start - 30):amount.start])
-    if found is None or amount.value is None or re.match(r"\s*(?:percent|per\s+cent|%|won)", view.text[amount.end:]):
+    if found is None or amount.value is None or _NO_COUNT_AFTER.match(view.text[amount.end:]):
         return None
     reference = _reference_count(view, walk)
     if reference is None:
@@ -542,7 +543,7 @@ def _refers_back(view: SentenceView, nodes: dict, walk: Walk, sentence: Span) ->
     """"Across 2018-20 the figure was 258", "that brought the sister's total to 28": the count the text just made
     (its person; its kind only when the noun names one), for this number's own period."""
     counted = nodes["counted"]
-    if re.match(r"\s*(?:percent|per\s+cent|%|won)", view.text[nodes["number"].idx + len(nodes["number"]) - view.start:]):
+    if _NO_COUNT_AFTER.match(view.text[nodes["number"].idx + len(nodes["number"]) - view.start:]):
         return None
     of = next((c for c in counted.children if c.dep_ == "prep" and c.lower_ == "of"), None)
     counted_of = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None

@@ -72,8 +72,10 @@ _SOUTH = re.compile(r"\b(?:in|at|across)\s+(?:South\s+Korea|Seoul|the\s+South)\b
 _HUNDRED_YUAN = re.compile(r"\b(?:per|for|every)?\s*(?:100|(?:a|one)\s+hundred)\s+(?:Chinese\s+)?(?:yuan|RMB|CNY|renminbi)\b",
                            re.IGNORECASE)
 # "8,210 against the greenback", "9,300 to the dollar": the won is the subject, the number bare
-_CURRENCY_AFTER = re.compile(r"^\s*(?:against|to|per|for)\s+(?:the|one|a|each)?\s*(?:U\.?S\.?|US|American|Chinese)?\s*"
-                             r"(?:dollars?|greenbacks?|yuan|renminbi)\b", re.IGNORECASE)
+# (a "won" before it is read by the won pattern first; kept here so that _currency_after names the currency)
+_CURRENCY_AFTER = re.compile(r"^\s*(?:-?\s*won\s+)?(?:against|to|per|for)\s+(?:the|one|a|each)?\s*"
+                             r"(?:U\.?S\.?|US|American|Chinese)?\s*(?P<currency>dollars?|greenbacks?|yuan|renminbi)\b",
+                             re.IGNORECASE)
 # "the yuan was at 1,140, 1,150, 1,165 and 1,150 won": every number of a list that ends in won
 _LIST_TO_WON = re.compile(r"^(?:\s*,\s*(?:\d{1,3}(?:,\d{3})++(?!\d)|\d++))*+\s*,?\s*(?:and|or)\s+\d[\d,]*\s+won\b",
                           re.IGNORECASE)
@@ -427,14 +429,9 @@ def _respective_currency(sentence: str, amount: Amount) -> str | None:
     return named[reached[-1]][2]
 
 
-_CURRENCY_NAMED_AFTER = re.compile(r"^\s*(?:-?\s*won\s+)?(?:against|to|per|for)\s+(?:the|one|a|each)?\s*"
-                                   r"(?:U\.?S\.?|US|American|Chinese)?\s*(?P<currency>dollars?|greenbacks?|yuan|renminbi)\b",
-                                   re.IGNORECASE)
-
-
 def _currency_after(after: str) -> str | None:
     """"8,000 won to the dollar", "1,250 per yuan": the currency the quote itself names."""
-    found = _CURRENCY_NAMED_AFTER.match(after)
+    found = _CURRENCY_AFTER.match(after)
     if found is None:
         return None
     return "KPW/CNY" if found.group("currency").lower() in ("yuan", "renminbi") else "KPW/USD"
