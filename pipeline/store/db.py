@@ -426,6 +426,32 @@ signals = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, default=True, server_default=sa.true()),  # raised by the last run
 )
 
+# Market series (pipeline.series): one row per source's observation of a measure in a place and survey
+# period, rebuilt from the facts by every nightly run. ``month`` is the survey's (its end), ``dated_by`` says
+# whether the text gave the survey date ("survey") or the publication date stood in ("publication").
+series_points = sa.Table(
+    "series_points",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("measure", sa.String(64), nullable=False),  # "KPW/USD", "KPW/CNY official", "rice"
+    sa.Column("unit", sa.String(16), nullable=False),  # KPW/USD | KPW/CNY | KPW/kg
+    sa.Column("place", sa.Text),  # the market city, None when the text names none
+    sa.Column("month", sa.String(7), nullable=False),  # YYYY-MM of survey_end
+    sa.Column("survey_start", sa.Date, nullable=False),
+    sa.Column("survey_end", sa.Date, nullable=False),
+    sa.Column("dated_by", sa.String(16), nullable=False),  # survey | publication
+    sa.Column("published", sa.Date),
+    sa.Column("value", sa.Float, nullable=False),  # the point value (a range's middle)
+    sa.Column("low", sa.Float),
+    sa.Column("high", sa.Float),
+    sa.Column("qualifier", sa.String(16)),
+    sa.Column("outlet", sa.Text, nullable=False),  # the site that published it
+    sa.Column("document_id", sa.String(32), nullable=False),
+    sa.Column("fact_id", sa.Integer),
+    sa.Column("sentence", sa.Text),
+    sa.Index("ix_series_points_measure_place_month", "measure", "place", "month"),
+)
+
 # Full-text search over documents' titles and texts (migration 0010), kept outside the metadata because
 # SQLAlchemy describes neither of its forms: on SQLite an FTS5 table holding its own copy of title and text,
 # keyed by a table of stable integer ids (a document's own rowid may change when SQLite copies the table),
