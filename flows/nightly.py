@@ -36,6 +36,7 @@ from pipeline.ingest import (
     run_ingest,
     write_batch,
 )
+from pipeline.series import refresh_series
 from pipeline.signals import refresh_signals
 from pipeline.sources import register_default_sources
 from pipeline.store import ledger, open_store
@@ -96,6 +97,10 @@ def nightly_ingest(config_path: str | None = None, db_url: str | None = None) ->
         logger.info("activity register: %d activities", register(store))
     else:
         logger.info("activity register: nothing stored, kept as it was")
+    # every night: reviewers may have corrected or rejected market facts since the last run
+    series = task(refresh_series, name="series", retries=config.flow.task_retries,
+                  cache_policy=NO_CACHE)(store, config.series)
+    logger.info("market series: %d points%s", len(series.points), _skipped_note(series.skipped))
     # every night, rebuilt or not: a signal that ended must be marked so, and new documents move the date
     signals = task(refresh_signals, name="signals", retries=config.flow.task_retries,
                    cache_policy=NO_CACHE)(store, config.signals)
@@ -104,6 +109,10 @@ def nightly_ingest(config_path: str | None = None, db_url: str | None = None) ->
         logger.warning(signals.notify_error)
     return {"run_id": summary.run_id, "status": summary.status, "seconds": summary.seconds,
             "sources": summary.sources, "days_covered": summary.days_covered, **asdict(summary.counts)}
+
+
+def _skipped_note(skipped: dict[str, int]) -> str:
+    return "" if not skipped else "; facts left out: " + ", ".join(f"{n} ({why})" for why, n in skipped.items())
 
 
 def dask_task_runner(config: Config):

@@ -318,6 +318,10 @@ def ingest(
     _progress(f"story clusters: {clusters.clusters}, with {clusters.duplicates} copies counted once")
     if register_needs_rebuild(store, changed):
         _progress(f"activity register: {rebuild_register(store)} activities")
+    if changed:
+        from pipeline.series import refresh_series
+
+        _progress(f"market series: {len(refresh_series(store, context.config.series).points)} points")
     typer.echo(_summary_line({"run_id": summary.run_id, "status": summary.status,
                               "seconds": summary.seconds, "days_covered": summary.days_covered,
                               **asdict(summary.counts)}))
@@ -586,6 +590,76 @@ def report(
 
 @app.command()
 @handles_errors
+def series(
+    ctx: typer.Context,
+    measure: Annotated[str | None, typer.Option(
+        help="KPW/USD, KPW/CNY (market rates), 'KPW/USD official', or a good priced per kg (rice, corn, ...). "
+             "Without it: the measures and places the store holds.")] = None,
+    place: Annotated[str | None, typer.Option(
+        help="The market city (Pyongyang, Sinuiju, ...); 'no city named' for quotes without one. Default: every place.")] = None,
+    out: Annotated[Path | None, typer.Option(metavar="FILE.csv|FILE.parquet", help="Write the table to this file.")] = None,
+    points: Annotated[bool, typer.Option(
+        "--points", help="One row per source's quote (with its document and sentence) instead of per month.")] = False,
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Rebuild the series from the stored facts first (the nightly run does this).")] = False,
+) -> None:
+    """Market rates and prices merged across outlets, per month and city.
+
+    Each month's value is the median of the outlets' own medians (an outlet quoting weekly does not
+    outvote one quoting monthly), with the low and high across outlets and the number of sources; a
+    month is flagged DIVERGENT when the outlets differ by more than [series] divergence_share of the
+    median. Quotes are dated by the survey date the text gives, else by the publication date (the
+    points table says which); a story republished elsewhere counts once.
+    """
+    from pipeline import series as market
+    from pipeline.export import write_rows
+    from pipeline.store import series_rows
+
+    context = _ctx(ctx)
+    store = context.store()
+    if rebuild:
+        built = market.refresh_series(store, context.config.series)
+        _progress(f"market series: {len(built.points)} points from the facts"
+                  + "".join(f"; left out {n}: {why}" for why, n in built.skipped.items()))
+    stored = series_rows.load_points(store)
+    if measure is None:
+        _list_measures(market.measures(stored))
+        return
+    chosen = market.select(stored, measure, place)
+    if not chosen:
+        _fail(f"no points for {measure}" + (f" in {place}" if place else "") + "; run `nkpipe series` without "
+              "--measure to see the measures and places the store holds")
+    summaries = market.monthly(chosen, context.config.series.divergence_share)
+    if out is not None:
+        rows, columns = ((market.point_rows(chosen), market.POINT_COLUMNS) if points
+                         else (market.summary_rows(summaries), market.SUMMARY_COLUMNS))
+        typer.echo(f"wrote {len(rows)} rows to {write_rows(rows, out, columns)}")
+        return
+    if points:
+        for p in chosen:
+            typer.echo(f"{p.survey_end:%Y-%m-%d} {p.place or market.NO_PLACE:<16} {p.value:>10,.0f}  {p.outlet}"
+                       f"  ({p.dated_by} date)  {(p.sentence or '').strip()[:90]}")
+        return
+    typer.echo(f"{'month':<8} {'place':<16} {'median':>10} {'low':>10} {'high':>10} {'sources':>7}")
+    for m in summaries:
+        flag = "  DIVERGENT" if m.divergent else ""
+        typer.echo(f"{m.month:<8} {m.place or market.NO_PLACE:<16} {m.median:>10,.0f} {m.low:>10,.0f} "
+                   f"{m.high:>10,.0f} {m.sources:>7}{flag}")
+
+
+def _list_measures(found: list[tuple[str, str, int, int]]) -> None:
+    if not found:
+        typer.echo("no market series in the store; ingest reports of market rates or prices "
+                   "(`nkpipe series --rebuild` rebuilds them from the stored facts)", err=True)
+        return
+    typer.echo(f"{'measure':<20} {'place':<18} {'points':>6} {'outlets':>7}")
+    for measure, place, count, outlets in found:
+        typer.echo(f"{measure:<20} {place:<18} {count:>6} {outlets:>7}")
+    typer.echo("show one with: nkpipe series --measure MEASURE [--place PLACE] [--out FILE.csv]")
+
+
+@app.command()
+@handles_errors
 def signals(
     ctx: typer.Context,
     every: Annotated[bool, typer.Option(
@@ -593,10 +667,11 @@ def signals(
     as_json: Annotated[bool, typer.Option(
         "--json", help="One JSON object per line, as the notify command gets them.")] = False,
 ) -> None:
-    """List the signals the last nightly run raised from the register, most severe first.
+    """List the signals the last nightly run raised from the register and the market series, most severe first.
 
     gap: the leader's days without a reported public activity beyond the usual; absent: a frequent
-    companion not seen for months; sector_mix: a sector's share of the last weeks against the year so far.
+    companion not seen for months; sector_mix: a sector's share of the last weeks against the year so far;
+    series: a market series' newest month far from its recent months (`nkpipe series`).
     Each is measured to the newest stored document's date and comes with the register rows behind it
     (/register/ID in `nkpipe serve`). Thresholds are in config.toml's [signals].
     """

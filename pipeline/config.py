@@ -207,6 +207,22 @@ class SignalsConfig:
     # A signal still raised is news again only when its value passes its peak by this share (0.25: a 40-day gap
     # is reported again at 51 days, not every night it lengthens)
     renotify_growth: float = 0.25
+    # A market series' newest month is raised when its median lies more than series_mad_threshold robust
+    # deviations (1.4826 x the median absolute deviation) from the medians of the series_history_months
+    # before it, given at least series_min_history of them, and when it is at most series_recent_days old
+    series_mad_threshold: float = 3.5
+    series_history_months: int = 6
+    series_min_history: int = 3
+    series_recent_days: int = 62
+
+
+@dataclass(frozen=True)
+class SeriesConfig:
+    """Market series merged across outlets (pipeline.series)."""
+
+    # A month and city is flagged divergent when its outlets' high and low differ by more than this share
+    # of their median (0.10: 10 %)
+    divergence_share: float = 0.10
 
 
 @dataclass(frozen=True)
@@ -224,6 +240,7 @@ class Config:
     processes: ProcessesConfig = field(default_factory=ProcessesConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     signals: SignalsConfig = field(default_factory=SignalsConfig)
+    series: SeriesConfig = field(default_factory=SeriesConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve here
 
     def resolve(self, relative: str) -> Path:
@@ -289,7 +306,10 @@ _MINIMUM = {("flow", "documents_per_task"): 1, ("dask", "n_workers"): 1, ("dask"
             ("signals", "companions_lookback_days"): 1, ("signals", "companion_min_appearances"): 1,
             ("signals", "absent_months"): 1, ("signals", "window_days"): 1,
             ("signals", "sector_share_threshold"): 0.01, ("signals", "sector_min_count"): 1,
-            ("signals", "notify_timeout_s"): 0.1, ("signals", "renotify_growth"): 0.0}
+            ("signals", "notify_timeout_s"): 0.1, ("signals", "renotify_growth"): 0.0,
+            ("signals", "series_mad_threshold"): 0.5, ("signals", "series_history_months"): 1,
+            ("signals", "series_min_history"): 1, ("signals", "series_recent_days"): 1,
+            ("series", "divergence_share"): 0.0}
 _MAXIMUM = {("signals", "gap_quantile"): 1.0, ("signals", "sector_share_threshold"): 1.0}
 
 

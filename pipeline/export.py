@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import NkpipeError
 from pipeline.store.db import EXPORT_TABLES, Store
@@ -26,3 +28,19 @@ def export_tables(store: Store, out_dir: Path, fmt: str = "csv",
             frame.to_parquet(path, index=False)
         written[name] = path
     return written
+
+
+def write_rows(rows: Sequence[Mapping[str, Any]], path: Path, columns: Sequence[str]) -> Path:
+    """Write ``rows`` to ``path`` as CSV, or Parquet when the name ends in .parquet."""
+    import pandas as pd
+
+    fmt = path.suffix.lstrip(".").lower() or "csv"
+    if fmt not in FORMATS:
+        raise NkpipeError(f"cannot write {str(path)!r}: name a .csv or a .parquet file")
+    frame = pd.DataFrame(list(rows), columns=list(columns))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return path

@@ -266,20 +266,31 @@ def activity_id_for(document_id: str) -> str:
     return hashlib.sha256(f"activity:{document_id}".encode()).hexdigest()[:20]
 
 
-SIGNAL_KINDS: tuple[str, ...] = ("gap", "absent", "sector_mix")  # pipeline.signals
+SIGNAL_KINDS: tuple[str, ...] = ("gap", "absent", "sector_mix", "series")  # pipeline.signals
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """A register row behind a signal, with the day it counts on."""
+    """A row behind a signal with its day: a register row, or for a series signal the document (and fact)
+    the point came from."""
 
-    activity_id: str
+    activity_id: str | None
     day: date
+    document_id: str | None = None
+    fact_id: int | None = None
 
     @property
     def link(self) -> str:
-        return f"/register/{self.activity_id}"
+        if self.activity_id:
+            return f"/register/{self.activity_id}"
+        return f"/documents/{self.document_id}"
+
+    def as_json(self) -> dict:
+        found = {"activity_id": self.activity_id, "date": self.day.isoformat(), "link": self.link}
+        if self.document_id:
+            found |= {"document_id": self.document_id, "fact_id": self.fact_id}
+        return found
 
 
 @dataclass(frozen=True)
@@ -308,5 +319,53 @@ class Signal:
         """The signal as JSON-ready values (the notify command's input, `nkpipe signals --json`)."""
         return {"kind": self.kind, "key": self.key, "severity": self.severity, "value": self.value,
                 "summary": self.summary, "as_of": self.as_of.isoformat(),
-                "evidence": [{"activity_id": e.activity_id, "date": e.day.isoformat(), "link": e.link}
-                             for e in self.evidence]}
+                "evidence": [e.as_json() for e in self.evidence]}
+
+
+# --- market series (pipeline.series) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """One outlet's observation of a measure in a place for one survey period."""
+
+    measure: str  # "KPW/USD", "KPW/CNY", "KPW/USD official", or a good: "rice", "corn"
+    unit: str  # KPW/USD | KPW/CNY | KPW/kg
+    place: str | None
+    survey_start: date
+    survey_end: date
+    dated_by: str  # survey | publication
+    published: date | None
+    value: float
+    low: float | None
+    high: float | None
+    qualifier: str | None
+    outlet: str
+    document_id: str
+    fact_id: int | None = None
+    sentence: str | None = None
+
+    @property
+    def month(self) -> str:
+        return f"{self.survey_end:%Y-%m}"
+
+
+@dataclass(frozen=True)
+class MonthSummary:
+    """A measure in one place and month, merged across outlets."""
+
+    measure: str
+    unit: str
+    place: str | None
+    month: str
+    median: float
+    low: float
+    high: float
+    sources: int  # distinct outlets
+    points: int
+    divergent: bool  # the outlets differ by more than the divergence share of the median
+
+    @property
+    def spread(self) -> float:
+        """(high - low) / median: how far the outlets disagree, as a share."""
+        return (self.high - self.low) / self.median if self.median else 0.0

@@ -1,7 +1,7 @@
-"""Signals from the activity register: what analysts watch for, raised the night it shows.
+"""Signals from the activity register and the market series: what analysts watch for, raised the night it shows.
 
-Three kinds, computed by pure functions from the register's counted rows (``pipeline.tallies``'s
-counting rule: an activity counts on its event date, else its report date) up to ``as_of``, the
+Four kinds, computed by pure functions from the register's counted rows (``pipeline.tallies``'s
+counting rule: an activity counts on its event date, else its report date) and the series' points up to ``as_of``, the
 date of the newest stored document, never the run's date, so an old corpus does not raise them
 every night:
 
@@ -12,7 +12,10 @@ every night:
 * ``sector_mix``: a sector whose share of the last ``window_days`` differs from its share in the
   rest of the year so far by ``sector_share_threshold`` or more (shares, not a chi-square test:
   a shift of 15 points is what an analyst reads, and it needs no distribution assumption on
-  a few dozen rows). Activities without a sector are left out of the shares.
+  a few dozen rows). Activities without a sector are left out of the shares;
+* ``series``: a market series' newest month (``pipeline.series``: the median across outlets, per
+  measure and city) more than ``series_mad_threshold`` robust deviations from the months before it
+  (the median absolute deviation: one outlet's misprint in the history does not hide a jump).
 
 Severity says how far past its threshold a signal is: under 1.5 times ``low``, under 2 times
 ``medium``, else ``high``. ``refresh_signals`` is the nightly step: compute, store (a signal is
@@ -24,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+import statistics
 import subprocess
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -31,8 +35,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from pipeline.config import SignalsConfig
-from pipeline.records import Activity, Evidence, Signal
-from pipeline.store import register_rows, signal_rows
+from pipeline.records import Activity, Evidence, SeriesPoint, Signal
+from pipeline.series import NO_PLACE, monthly
+from pipeline.store import register_rows, series_rows, signal_rows
 from pipeline.store.db import Store
 from pipeline.tallies import counted
 
@@ -60,13 +65,15 @@ def quantile(values: Sequence[float], q: float) -> float:
     return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
 
-def compute_signals(register: Sequence[Activity], as_of: date | None, config: SignalsConfig) -> list[Signal]:
-    """Every signal of the register's counted rows measured at ``as_of`` (None: an empty store, none)."""
+def compute_signals(register: Sequence[Activity], as_of: date | None, config: SignalsConfig,
+                    points: Sequence[SeriesPoint] = ()) -> list[Signal]:
+    """Every signal of the register's counted rows and the series' ``points`` measured at ``as_of`` (None: an
+    empty store, none)."""
     if as_of is None:
         return []
     dated = [a for a in counted(register) if day_of(a) is not None and day_of(a) <= as_of]
     return [*gap_signals(dated, as_of, config), *absence_signals(dated, as_of, config),
-            *sector_mix_signals(dated, as_of, config)]
+            *sector_mix_signals(dated, as_of, config), *series_signals(points, as_of, config)]
 
 
 # --- the leader's gap -----------------------------------------------------------------------------
@@ -179,6 +186,50 @@ def _sector_shift(sector: str, share_now: float, share_before: float, window: Se
                   _evidence(shown), as_of)
 
 
+# --- market series -------------------------------------------------------------------------------
+
+MAD_TO_SIGMA = 1.4826  # the MAD of a normal sample times this estimates its standard deviation
+MIN_SCALE_SHARE = 0.01  # a flat history (MAD 0) is given a deviation of 1 % of its median, not zero
+
+
+def series_signals(points: Sequence[SeriesPoint], as_of: date, config: SignalsConfig) -> list[Signal]:
+    """Raised for each series whose newest month (to ``as_of``) departs from its recent history."""
+    months_by_series: dict[tuple, list] = defaultdict(list)
+    for summary in monthly((p for p in points if p.survey_end <= as_of), divergence_share=1.0):
+        months_by_series[(summary.measure, summary.unit, summary.place)].append(summary)
+    found = (_series_jump(months, points, as_of, config) for months in months_by_series.values())
+    return [s for s in found if s is not None]
+
+
+def _series_jump(months: Sequence, points: Sequence[SeriesPoint], as_of: date,
+                 config: SignalsConfig) -> Signal | None:
+    newest = months[-1]
+    newest_start = date.fromisoformat(newest.month + "-01")
+    if (as_of - newest_start).days > config.series_recent_days:
+        return None  # an old series: its last month is history, not news
+    window_start = months_before(newest_start, config.series_history_months)
+    history = [m.median for m in months[:-1] if date.fromisoformat(m.month + "-01") >= window_start]
+    if len(history) < config.series_min_history:
+        return None
+    centre = statistics.median(history)
+    deviation = statistics.median(abs(h - centre) for h in history) * MAD_TO_SIGMA
+    scale = max(deviation, abs(centre) * MIN_SCALE_SHARE, 1e-9)
+    score = (newest.median - centre) / scale
+    if abs(score) <= config.series_mad_threshold:
+        return None
+    place = newest.place or NO_PLACE
+    shown = [p for p in points if p.measure == newest.measure and p.place == newest.place and p.month == newest.month]
+    summary = (f"{newest.measure} in {place}: {newest.median:,.0f} in {newest.month} ({newest.sources} source"
+               f"{'s' if newest.sources != 1 else ''}), {'up' if score > 0 else 'down'} from a median of "
+               f"{centre:,.0f} over the {len(history)} months before; {abs(score):.1f} robust deviations "
+               f"(threshold {config.series_mad_threshold:g})")
+    evidence = tuple(Evidence(None, p.survey_end, p.document_id, p.fact_id)
+                     for p in sorted(shown, key=lambda p: (p.survey_end, p.document_id))[-MAX_EVIDENCE:])
+    return Signal("series", f"series:{newest.measure}:{place}:{newest.month}",
+                  severity_for(abs(score) / config.series_mad_threshold), round(abs(score), 2), summary,
+                  evidence, as_of)
+
+
 def _evidence(rows: Sequence[Activity]) -> tuple[Evidence, ...]:
     newest = sorted(rows, key=lambda a: (day_of(a), a.activity_id))[-MAX_EVIDENCE:]
     return tuple(Evidence(a.activity_id, day_of(a)) for a in newest)
@@ -201,7 +252,7 @@ def refresh_signals(store: Store, config: SignalsConfig, today: date | None = No
                     notify: Callable[[str, Sequence[Signal], float], str | None] | None = None) -> SignalsOutcome:
     """Compute the register's signals, store them, and send the new ones to ``config.notify_command``."""
     as_of = signal_rows.newest_document_date(store, today or date.today())
-    raised = compute_signals(register_rows.load_register(store), as_of, config)
+    raised = compute_signals(register_rows.load_register(store), as_of, config, series_rows.load_points(store))
     new = signal_rows.record_signals(store, raised, datetime.now(UTC), config.renotify_growth)
     error = None
     if new and config.notify_command:

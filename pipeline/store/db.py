@@ -413,12 +413,12 @@ signals = sa.Table(
     "signals",
     metadata,
     sa.Column("key", sa.String(200), primary_key=True),  # "gap:Kim Jong Un", "absent:<person id>", ...
-    sa.Column("kind", sa.String(16), nullable=False),  # gap | absent | sector_mix
+    sa.Column("kind", sa.String(16), nullable=False),  # gap | absent | sector_mix | series
     sa.Column("severity", sa.String(8), nullable=False),  # low | medium | high
     sa.Column("value", sa.Float, nullable=False),  # as measured by the last run that raised it
     sa.Column("peak_value", sa.Float, nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
-    sa.Column("evidence", sa.Text, nullable=False),  # JSON list of {activity_id, date}
+    sa.Column("evidence", sa.Text, nullable=False),  # JSON list of {activity_id, date[, document_id, fact_id]}
     sa.Column("as_of", sa.Date, nullable=False),  # the newest document's date it was measured at
     sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),  # start of the current episode
     sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
@@ -475,7 +475,7 @@ def described_by_metadata(name: str | None, type_: str, parent_names: dict) -> b
 EXPORT_TABLES: tuple[str, ...] = (
     "documents", "entities", "facts", "sector_labels", "persons", "person_aliases",
     "activities", "activity_people", "activity_tallies", "sources", "runs", "fetches", "skips", "training_runs",
-    "corrections", "document_revisions", "story_clusters",
+    "corrections", "document_revisions", "story_clusters", "series_points",
 )  # users, web_sessions and api_tokens are never exported: they hold password and token hashes
 
 

@@ -88,7 +88,8 @@ def stored_signals(store: Store, include_ended: bool = False) -> list[StoredSign
 
 
 def _stored(row: sa.Row) -> StoredSignal:
-    evidence = tuple(Evidence(e["activity_id"], date.fromisoformat(e["date"])) for e in json.loads(row.evidence))
+    evidence = tuple(Evidence(e["activity_id"], date.fromisoformat(e["date"]), e.get("document_id"), e.get("fact_id"))
+                     for e in json.loads(row.evidence))
     signal = Signal(row.kind, row.key, row.severity, row.value, row.summary, evidence, row.as_of)
     return StoredSignal(signal, _aware(row.first_seen), _aware(row.last_seen), _aware(row.raised_at), row.active)
 
@@ -99,4 +100,4 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _evidence_json(evidence: Sequence[Evidence]) -> str:
-    return json.dumps([{"activity_id": e.activity_id, "date": e.day.isoformat()} for e in evidence])
+    return json.dumps([{key: value for key, value in e.as_json().items() if key != "link"} for e in evidence])
