@@ -37,7 +37,7 @@ from typing import Any
 
 from pipeline.dates import Period, TemporalMention, find_temporal
 from pipeline.derived import DERIVED_STAGES, DerivedStage, ParsedDocument, StageFactory
-from pipeline.fact_rules import market_cities, patterns, rules
+from pipeline.fact_rules import market_cities, patterns, rules, words_pattern
 from pipeline.numbers import Amount, find_amounts
 from pipeline.records import Entity
 from pipeline.registry import Registry
@@ -326,8 +326,8 @@ def _sentence_facts(ctx: DocumentFacts, start: int, end: int, temporals: list[Te
     return facts
 
 
-_SURVEY = re.compile(r"\b(?:survey(?:ed)?(?:\s+(?:of|on))?|prices?\s+(?:checked|collected|gathered)(?:\s+on)?|as\s+of|"
-                     r"market\s+(?:prices|snapshot|trends)\s*,?)", re.IGNORECASE)
+_SURVEY = re.compile(rf"\b(?:{words_pattern(rules()['survey_cues'])}|market\s+{words_pattern(rules()['survey_market_words'])}\s*,?)",
+                     re.IGNORECASE)
 
 
 def _survey_day(sentence: str, mentions: list[TemporalMention], discourse: Discourse) -> None:

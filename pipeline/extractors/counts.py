@@ -77,9 +77,8 @@ def read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
     return walk.readings[key]
 
 
-_MULTIPLIER_AFTER = re.compile(r"^\s*(?:times\s+)?as\s+(?:many|much|often|large|high)\b|"
-                               r"^\s*times\s+(?:more|higher|greater|larger|fewer|the\s+(?:number|amount|level|figure|size|"
-                               r"total|pace)\s+of)\b", re.IGNORECASE)
+_MULTIPLIER_AFTER = re.compile(rf"^\s*(?:times\s+)?as\s+{words_pattern(fact_rules()['multiplier_as'])}\b|"
+                               rf"^\s*times\s+{words_pattern(fact_rules()['multiplier_comparatives'])}\b", re.IGNORECASE)
 
 
 def _read_tally(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:
@@ -372,8 +371,7 @@ def _is_number_word(word: str) -> bool:
 
 _ITEM_WITH = re.compile(r"^\s*(?P<each>(?:each|apiece)\s+)?(?:with|to|in|involving)\s+(?P<who>[^,;:()—–]{2,50})",
                         re.IGNORECASE)
-_NEXT_ITEM = re.compile(r"\s+(?:and|or)\s+(?:one|two|three|four|five|six|seven|eight|nine|ten|\d+)\b.*$",
-                        re.IGNORECASE)
+_NEXT_ITEM = re.compile(rf"\s+(?:and|or)\s+(?:one|{words_pattern(list(fact_rules()['number_words']))}|\d+)\b.*$", re.IGNORECASE)
 
 
 def _list_item(view: SentenceView, amount: Amount, walk: Walk) -> Tally | None:

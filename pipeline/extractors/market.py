@@ -50,21 +50,16 @@ def trigger() -> str:
 
 _CODE_BEFORE = re.compile(r"(?:\bKPW|\bKRW|₩)\s*$")
 _KRW_AFTER = re.compile(r"^\s*KRW\b")
-_NEAR = re.compile(r"\b(?:near|nearing|approaching|heading\s+(?:toward|towards|for)|edging\s+(?:toward|towards|closer\s+to)|"
-                   r"hovering\s+(?:around|near)|close\s+to)\s+(?:the\s+)?$", re.IGNORECASE)
-_MARK = re.compile(r"^\s*-?\s*won\s+(?:mark|level|line|threshold)\b", re.IGNORECASE)
-_PAST = re.compile(r"\b(?:crossed|broke(?:\s+through)?|topped|passed|surpassed|exceeded|breached)\s+(?:the\s+)?$",
-                   re.IGNORECASE)
-_CHANGE = re.compile(r"\b(?:climbed|rose|risen|fell|fallen|dropped|jumped|gained|lost|increased|decreased|surged|"
-                     r"plunged|plummeted|slipped|soared|declined|added|shed|went\s+up|went\s+down|up|down)\s+"
-                     r"(?:by\s+)?(?:about\s+|around\s+|some\s+|nearly\s+|more\s+than\s+|another\s+)?$", re.IGNORECASE)
+_NEAR = re.compile(rf"\b{words_pattern(rules()['approach_words'])}\s+(?:the\s+)?$", re.IGNORECASE)
+_MARK = re.compile(rf"^\s*-?\s*won\s+{words_pattern(rules()['mark_words'])}\b", re.IGNORECASE)
+_PAST = re.compile(rf"\b{words_pattern(rules()['passed_words'])}\s+(?:the\s+)?$", re.IGNORECASE)
+_CHANGE = re.compile(rf"\b{words_pattern(rules()['change_verbs'])}\s+(?:by\s+)?(?:{words_pattern(rules()['change_hedges'])}\s+)?$",
+                     re.IGNORECASE)
 _OTHER_UNIT = re.compile(r"^\s*-?\s*(?:won|kpw)?\s*(?:(?:per|a|an|for\s+(?:a|one|each))\s+(?:(?!1\s*-?\s*(?:kg|kilo(?:gram)?s?)\b)"
                          r"\d[\d.,]*[- ]?(?:kg|kilograms?|kilos?|g|grams?|l|liters?|litres?)\b|(?:\d+[- ]?(?:kg|kilogram)s?\s+)?"
-                         r"(?:sack|bag|bottle|litre|liter|can|box|piece|head|pair|ton|tonne|carton|packet|pack|unit|"
-                         r"month|day|jar|bundle|egg|tray|jerrycan|gram))|apiece|each)\b", re.IGNORECASE)
-_SACK_BEFORE = re.compile(r"\b\d+[- ]?(?:kg|kilogram|liter|litre)s?\s+(?:sack|bag|box|bundle|jerrycan|can)\b|"
-                          r"\b(?:sack|bag|bottle|box|liter|litre|jerrycan|tray|can)\s+of\b",
-                          re.IGNORECASE)
+                         rf"{words_pattern(rules()['other_units'])})|apiece|each)\b", re.IGNORECASE)
+_SACK_BEFORE = re.compile(rf"\b\d+[- ]?(?:kg|kilogram|liter|litre)s?\s+{words_pattern(rules()['containers_after_weight'])}\b|"
+                          rf"\b{words_pattern(rules()['containers_of'])}\s+of\b", re.IGNORECASE)
 _PIECE_BEFORE = re.compile(r"\((?:each|apiece)\)\s*$", re.IGNORECASE)  # "egg (each) 1,050" in a table
 # a price in the South: its place or its currency, not "a South Korean aid group said" or "a Seoul-based website"
 _SOUTH = re.compile(r"\b(?:in|at|across)\s+(?:South\s+Korea|Seoul|the\s+South)\b(?!-based|\s+(?:Pyongan|Hamgyong|Hwanghae))|\bSouth\s+Korean\s+won\b|"
@@ -79,7 +74,7 @@ _CURRENCY_AFTER = re.compile(r"^\s*(?:-?\s*won\s+)?(?:against|to|per|for)\s+(?:t
 # "the yuan was at 1,140, 1,150, 1,165 and 1,150 won": every number of a list that ends in won
 _LIST_TO_WON = re.compile(r"^(?:\s*,\s*(?:\d{1,3}(?:,\d{3})++(?!\d)|\d++))*+\s*,?\s*(?:and|or)\s+\d[\d,]*\s+won\b",
                           re.IGNORECASE)
-_CHANGE_AFTER = re.compile(r"^\s*-?\s*won\s+(?:higher|lower|more|less|cheaper|dearer|above|below|up|down)\b", re.IGNORECASE)
+_CHANGE_AFTER = re.compile(rf"^\s*-?\s*won\s+{words_pattern(rules()['change_after_won'])}\b", re.IGNORECASE)
 _OFFICIAL_BEFORE = re.compile(r"\bofficial\b[^,;\d]{0,60}$", re.IGNORECASE)
 
 
@@ -91,9 +86,8 @@ _CONTINUED_BY_CUE = re.compile(r"(?:\bfrom|\bthan|\bagainst|\bversus|\bvs\.?|\bc
 _TABLE_CELL = re.compile(r"(?:^|[/|:]\s*|\b)(?:USD|CNY|RMB|US\$|\$)\s*:?\s*$|"
                          r"(?:^|[/|:])\s*[a-z][a-z ]{1,20}(?:/kg)?\s*:?\s*$", re.IGNORECASE)
 _CELL_END = re.compile(r"^\s*(?:\([A-Z][\w\s-]{1,30}\)\s*)?(?:[/|.;,]|$)")  # "8,150 (Pyongyang), 8,190 (Sinuiju)"
-_RATE_BEFORE = re.compile(r"\b(?:official|state-set|market)\s+(?:exchange\s+)?rate\s+(?:of|(?:(?:was|is|stood|stands|sat|held|"
-                          r"remained)\s+)?(?:at|near|around)|was|is)\s+(?:about\s+|around\s+|roughly\s+|near\s+|some\s+)?$",
-                          re.IGNORECASE)
+_RATE_BEFORE = re.compile(rf"\b(?:official|state-set|market)\s+(?:exchange\s+)?rate\s+(?:of|(?:{words_pattern(rules()['rate_copulas'])}"
+                          rf"\s+)?(?:at|near|around)|was|is)\s+(?:{words_pattern(rules()['rate_hedges'])}\s+)?$", re.IGNORECASE)
 
 
 def _as_won_amount(sentence: str, amount: Amount, header: str = "") -> Amount | None:
