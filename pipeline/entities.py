@@ -18,7 +18,7 @@ import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from spacy.language import Language
@@ -26,7 +26,7 @@ from spacy.language import Language
 from pipeline.errors import ModelError
 from pipeline.rules import load_json, load_jsonl
 
-ENTITIES_VERSION = "entities-1"
+ENTITIES_VERSION = "entities-2"  # 2: gazetteer forms also with a curly apostrophe
 ENTITY_RULE_FILES = ("gazetteer.jsonl", "name_rules.json")  # their contents are part of the NLP version
 RULER_NAME = "entity_ruler"
 PERSON = "PERSON"
@@ -523,11 +523,18 @@ def add_gazetteer_ruler(nlp: Language) -> None:
 def _ruler_patterns(nlp: Language) -> list[dict]:
     patterns: list[dict] = []
     for entry in gazetteer():
-        for form in entry.forms:
+        for form in _with_curly_apostrophes(entry.forms):
             patterns.append({"label": entry.label, "pattern": form, "id": entry.id})
         if entry.label == PERSON:
             patterns.extend(_person_token_patterns(nlp, entry))
     return patterns + _korean_name_patterns()
+
+
+def _with_curly_apostrophes(forms: Sequence[str]) -> list[str]:
+    """The forms, and each one with a straight apostrophe also with the typographic one: KCNA writes
+    "Democratic People\u2019s Republic of Korea", and a phrase pattern matches the characters it is given."""
+    curly = [form.replace("'", "\u2019") for form in forms if "'" in form]
+    return [*forms, *(form for form in curly if form not in forms)]
 
 
 def _korean_name_patterns() -> list[dict]:
