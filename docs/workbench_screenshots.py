@@ -4,11 +4,12 @@ Run once by hand after a change to the pages (needs Debian's chromium at /usr/bi
 
     .venv/bin/python docs/workbench_screenshots.py          # a slice of the bundled corpus, about a minute
     .venv/bin/python docs/workbench_screenshots.py --full   # the whole bundled corpus, about 4 minutes
+    .venv/bin/python docs/workbench_screenshots.py --only series,dashboard   # just these pages
 
 Ingesting the whole bundled KCNA archive (1,842 documents) takes about four minutes on a two-core
 machine, so by default the store is built from a slice of it: every item of the leader's activities
 topic and of the top news, and every item whose headline names him (the reports the register is made
-of), with the two seed documents; the same steps as `nkpipe ingest`, then the register. It serves the
+of), with the two seed documents and the constructed market reports of tests/fixtures/market/; the same steps as `nkpipe ingest`, then the register. It serves the
 app on 127.0.0.1, signs in as a reviewer (who sees every page) in headless chromium and saves a
 screenshot of each main page. Nothing outside 127.0.0.1 is contacted. Each file stays under 300 KB.
 """
@@ -32,7 +33,8 @@ from pipeline.accounts import add_user  # noqa: E402
 from pipeline.activities import rebuild_register  # noqa: E402
 from pipeline.config import Config, StoreConfig  # noqa: E402
 from pipeline.ingest import run_ingest  # noqa: E402
-from pipeline.sources import SourceSpec, ensure_source, parse_published  # noqa: E402
+from pipeline.series import refresh_series  # noqa: E402
+from pipeline.sources import SourceSpec, ensure_source, parse_published, read_source_list  # noqa: E402
 from pipeline.store import open_store  # noqa: E402
 from pipeline.store.db import Store  # noqa: E402
 from pipeline.store.document_search import DocumentFilter, search_documents  # noqa: E402
@@ -41,6 +43,7 @@ from pipeline.store.workbench_rows import FactFilter, facts_page  # noqa: E402
 from tests.browser import chromium, serving, sign_in  # noqa: E402
 
 ARCHIVE = REPO / "corpus" / "kcna" / "headlines_2024-11-11.json"
+MARKET_SOURCES = REPO / "tests" / "fixtures" / "market" / "sources.toml"  # constructed market reports
 SEEDS = {"000_f097f9237f64d457.txt": ("News article on the Asan Institute tally", "article", None),
          "004_ac8b9aa3b2848aff.txt": ("Sejong Institute Policy Brief 2025-30", "brief", "2025-11-19")}
 SLICE_TOPICS = ("WPK General Secretary Kim Jong Un's Revolutionary Activities", "Top News")
@@ -68,8 +71,10 @@ def build_store(folder: Path, full: bool) -> tuple[Config, Store]:
     sources += [ensure_source(store, SourceSpec(str(REPO / "corpus" / "seeds" / name), kind, label,
                                                 parse_published(day)), REPO)
                 for name, (label, kind, day) in SEEDS.items()]
+    sources += [ensure_source(store, spec, REPO) for spec in read_source_list(MARKET_SOURCES)]
     run_ingest(store, config, sources, progress=print)
     rebuild_register(store)
+    refresh_series(store, config.series)
     add_user(store, NAME, "reviewer", PASSWORD, config.web)
     return config, store
 
@@ -83,13 +88,16 @@ def pages(store: Store) -> dict[str, str]:
             "facts": "/facts?kind=activity_count", "documents": f"/documents?q={quote(SEARCH)}",
             "document": f"/documents/{document}",
             "document-fact": f"/documents/{tally.document_id}?fact={tally.fact_id}#marked",
-            "people": "/people", "person": f"/people/{person}", "review-queue": "/review"}
+            "people": "/people", "person": f"/people/{person}", "review-queue": "/review",
+            "series": "/series?measure=KPW/USD&place=Pyongyang"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="ingest the whole bundled archive (about 4 minutes)")
-    full = parser.parse_args().full
+    parser.add_argument("--only", default="", help="comma-separated screenshot names to make (default: all)")
+    args = parser.parse_args()
+    full, only = args.full, {name for name in args.only.split(",") if name}
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
@@ -99,6 +107,8 @@ def main() -> None:
             page = browser.new_page(viewport=VIEWPORT)
             sign_in(page, base_url, NAME, PASSWORD)
             for name, path in pages(store).items():
+                if only and name not in only:
+                    continue
                 page.goto(base_url + path)
                 target = OUT / f"{name}.png"
                 page.screenshot(path=str(target))

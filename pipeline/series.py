@@ -82,10 +82,10 @@ def point_value(fact: Mapping[str, Any]) -> float | None:
     return None if bound is None else float(bound)
 
 
-def outlet_of(url: str | None, document_id: str) -> str:
-    """The site that published a document; a document with no web address is its own outlet."""
+def outlet_of(url: str | None, source_name: str | None, document_id: str) -> str:
+    """The site that published a document; for a file, the name its source was given; else the document."""
     host = (urlsplit(url or "").hostname or "").removeprefix("www.")
-    return host or f"document {document_id}"
+    return host or source_name or f"document {document_id}"
 
 
 def build_points(facts: Iterable[Mapping[str, Any]]) -> SeriesBuild:
@@ -127,7 +127,7 @@ def _point(fact: Mapping[str, Any]) -> tuple[SeriesPoint | None, str | None]:
     measure, unit = measured
     return SeriesPoint(measure, unit, fact.get("place") or None, start, end, dated_by, published, value,
                        fact.get("low"), fact.get("high"), fact.get("qualifier"),
-                       outlet_of(fact.get("document_url"), fact["document_id"]), fact["document_id"],
+                       outlet_of(fact.get("document_url"), fact.get("source_name"), fact["document_id"]), fact["document_id"],
                        fact.get("id"), fact.get("sentence")), None
 
 

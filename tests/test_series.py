@@ -3,6 +3,9 @@ store, `nkpipe series` and the nightly step; constructed facts with known answer
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from datetime import date
 
 import pandas as pd
@@ -187,3 +190,55 @@ def test_series_cli_lists_prints_and_writes(tmp_path):
     assert sorted(pd.read_parquet(points_out)["outlet"]) == ["asiapress.org", "dailynk.com", "dailynk.com"]
     missing = runner.invoke(app, ["--db", db, "series", "--measure", "rice"])
     assert missing.exit_code == 2 and "no points for rice" in missing.output
+
+
+# --- the workbench page and its JSON ------------------------------------------------------------
+
+
+@pytest.fixture
+def series_client(review_store, web_config):
+    from fastapi.testclient import TestClient
+
+    from nkpipe.web.app import create_app
+    from tests.test_web import login
+
+    series_rows.replace_points(review_store, build_points([
+        rate(8000, date(2025, 5, 10)), rate(8000, date(2025, 6, 10)), rate(9200, date(2025, 6, 12), "asiapress.org"),
+        rate(8100, date(2025, 8, 3)), rate(8300, date(2025, 8, 3), place="Sinuiju"),
+        price("rice", 6000, date(2025, 8, 1))]).points)
+    client = TestClient(create_app(web_config, review_store), base_url="http://127.0.0.1")
+    login(client, "analyst")
+    return client
+
+
+def test_series_page_draws_the_months_and_marks_the_divergent_one(series_client):
+    page = series_client.get("/series", params={"measure": "KPW/USD", "place": "Pyongyang"})
+    assert page.status_code == 200
+    assert 'id="series-chart"' in page.text and "<polyline" in page.text
+    assert page.text.count("<circle") == 3  # May, June, August; July has no quote and no dot
+    assert "2025-07" in page.text  # ... but keeps its place on the axis
+    divergent = re.findall(r'<circle[^>]*fill="([^"]+)"><title>2025-06[^<]*outlets disagree', page.text)
+    assert divergent == ["#d62728"]
+    assert "Sinuiju" in page.text and "8,300" not in page.text  # a place of the menu, not of this chart
+    assert 'href="/documents/doc-' in page.text  # the quotes link to their documents
+
+
+def test_series_page_csv_and_api_give_the_month_rows(series_client):
+    csv_text = series_client.get("/series", params={"measure": "KPW/USD", "place": "Pyongyang", "format": "csv"}).text
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert [(r["month"], r["median"], r["divergent"]) for r in rows] == [
+        ("2025-05", "8000", "False"), ("2025-06", "8600", "True"), ("2025-08", "8100", "False")]
+    answer = series_client.get("/api/series", params={"measure": "rice"}).json()
+    assert answer["total"] == 1 and answer["rows"][0]["median"] == 6000 and answer["measure"] == "rice"
+    wrong = series_client.get("/series", params={"measure": "gold"})
+    assert wrong.status_code == 400 and "gold" in wrong.text
+
+
+def test_series_page_needs_a_signed_in_analyst(review_store, web_config):
+    from fastapi.testclient import TestClient
+
+    from nkpipe.web.app import create_app
+
+    anonymous = TestClient(create_app(web_config, review_store), base_url="http://127.0.0.1")
+    assert anonymous.get("/series", follow_redirects=False).status_code in (303, 307)
+    assert anonymous.get("/api/series").status_code == 401

@@ -10,7 +10,7 @@ holds the same numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 PLOT_HEIGHT = 200
@@ -75,6 +75,14 @@ class Key:
 
 
 @dataclass(frozen=True)
+class Dot:
+    x: float
+    y: float
+    colour: str
+    title: str
+
+
+@dataclass(frozen=True)
 class Chart:
     chart_id: str
     title: str
@@ -86,6 +94,9 @@ class Chart:
     rects: tuple[Rect, ...]
     labels: tuple[Label, ...]
     keys: tuple[Key, ...]
+    line: str = ""  # a line chart's polyline points, "x,y x,y ..."; a month without a value breaks nothing
+    dots: tuple[Dot, ...] = ()
+    line_colour: str = "#333"
 
 
 def bar_chart(chart_id: str, title: str, groups: Sequence[Group], legend: Sequence[tuple[str, str]]) -> Chart:
@@ -118,6 +129,57 @@ def bar_chart(chart_id: str, title: str, groups: Sequence[Group], legend: Sequen
     height = baseline + AXIS_LABELS_HEIGHT + math.ceil(len(legend) / per_row) * LEGEND_ROW_HEIGHT
     return Chart(chart_id, title, round(width), round(height), baseline, MARGIN_LEFT, round(MARGIN_LEFT + plot_width, 1),
                  tuple(rects), tuple(labels), keys)
+
+
+@dataclass(frozen=True)
+class RangePoint:
+    """One month of a line chart: its middle value and the low-high range drawn behind it."""
+
+    middle: float
+    low: float
+    high: float
+    flagged: bool = False  # drawn in the flag colour (e.g. the sources disagree)
+    note: str = ""
+
+
+def range_line_chart(chart_id: str, title: str, labels: Sequence[str], points: Mapping[str, RangePoint],
+                     colours: tuple[str, str, str], legend: Sequence[tuple[str, str]]) -> Chart:
+    """A line through each labelled point's middle with a bar from its low to its high; a label without a point
+    is a month without data. ``colours``: the line, the range bars, a flagged point. The vertical axis spans
+    the data, not from zero: a rate's monthly moves are a few percent of its level."""
+    floor = min((p.low for p in points.values()), default=0.0)
+    peak = max((p.high for p in points.values()), default=1.0)
+    pad = (peak - floor) * 0.08 or max(abs(peak) * 0.05, 1.0)
+    floor, peak = floor - pad, peak + pad
+    scale = PLOT_HEIGHT / (peak - floor)
+    baseline = MARGIN_TOP + PLOT_HEIGHT
+    step = min(MAX_BAR_WIDTH, max(MIN_GROUP_WIDTH, MAX_PLOT_WIDTH / max(1, len(labels))))
+    every = math.ceil(len(labels) / MAX_AXIS_LABELS) or 1
+    line_colour, range_colour, flag_colour = colours
+    rects, dots, corners = [], [], []
+    texts = [Label(MARGIN_LEFT - 6, baseline + 4, _number(round(floor)), "end"),
+             Label(MARGIN_LEFT - 6, MARGIN_TOP + 4, _number(round(peak)), "end")]
+    for index, label in enumerate(labels):
+        x = round(MARGIN_LEFT + (index + 0.5) * step, 1)
+        point = points.get(label)
+        if point is not None:
+            y_middle, y_high = (round(baseline - (v - floor) * scale, 1) for v in (point.middle, point.high))
+            note = f"{label}: {_number(point.middle)} (low {_number(point.low)}, high {_number(point.high)})" + (
+                f"; {point.note}" if point.note else "")
+            rects.append(Rect(round(x - 3, 1), y_high, 6, round(max(1.0, (point.high - point.low) * scale), 1),
+                              flag_colour if point.flagged else range_colour, note))
+            dots.append(Dot(x, y_middle, flag_colour if point.flagged else line_colour, note))
+            corners.append(f"{x},{y_middle}")
+        if index % every == 0:
+            texts.append(Label(x, baseline + 16, label))
+    plot_width = len(labels) * step
+    key_width = max([MIN_LEGEND_KEY_WIDTH] + [24 + LEGEND_CHAR_WIDTH * len(text) for text, _ in legend])
+    keys = tuple(Key(MARGIN_LEFT + i * key_width, baseline + AXIS_LABELS_HEIGHT, colour, text)
+                 for i, (text, colour) in enumerate(legend))
+    width = max(MARGIN_LEFT + plot_width + MARGIN_RIGHT, MARGIN_LEFT + key_width * len(legend))
+    return Chart(chart_id, title, round(width), baseline + AXIS_LABELS_HEIGHT + LEGEND_ROW_HEIGHT, baseline,
+                 MARGIN_LEFT, round(MARGIN_LEFT + plot_width, 1), tuple(rects), tuple(texts), keys,
+                 " ".join(corners), tuple(dots), line_colour)
 
 
 def _stack(bar: Bar, x: float, width: float, baseline: float, scale: float, group: str) -> list[Rect]:

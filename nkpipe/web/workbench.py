@@ -1,7 +1,8 @@
 """The analyst's workbench: the register, its tallies and the facts as filterable tables with a
 chart, a CSV download and a read-only JSON API; the reports behind a register row; a document page
 with its entities, facts and sector labels marked. ``workbench_routes`` also registers the document
-search (``nkpipe.web.documents``) and the people pages (``nkpipe.web.people``).
+search (``nkpipe.web.documents``), the people pages (``nkpipe.web.people``) and the market series
+(``nkpipe.web.series_pages``).
 
 Pages need a signed-in analyst (or any higher role). The JSON API (``/api/register``,
 ``/api/tallies``, ``/api/facts``, ``/api/documents``, ``/api/people``) takes the same session cookie
@@ -23,6 +24,7 @@ from nkpipe.web.auth import page_for
 from nkpipe.web.charts import Bar, Chart, Group, Segment, bar_chart, months_between
 from nkpipe.web.documents import document_routes
 from nkpipe.web.people import people_routes
+from nkpipe.web.series_pages import series_routes
 from nkpipe.web.tables import (
     KEY,
     ApiProblem,
@@ -61,6 +63,7 @@ def workbench_routes(app: FastAPI) -> None:
     _fact_routes(app)
     document_routes(app)
     people_routes(app)
+    series_routes(app)
 
 
 # --- register ----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from pipeline.store.db import (
     person_aliases,
     persons,
     sector_labels,
+    sources,
     story_clusters,
     upsert,
     utcnow,
@@ -157,11 +158,13 @@ def _insert_in_slices(conn: Connection, table: sa.Table, rows: Iterable[dict]) -
 
 
 def query_facts(store: Store, kind: str | None = None, year: int | None = None) -> list[dict]:
-    """Facts with their document's title and URL, optionally of one kind or overlapping one year."""
+    """Facts with their document's title, URL and date and its source's name, optionally of one kind or
+    overlapping one year."""
     query = (
         sa.select(facts, documents.c.title.label("document_title"), documents.c.url.label("document_url"),
-                  documents.c.published.label("document_published"))
-        .select_from(facts.join(documents, facts.c.document_id == documents.c.document_id))
+                  documents.c.published.label("document_published"), sources.c.name.label("source_name"))
+        .select_from(facts.join(documents, facts.c.document_id == documents.c.document_id)
+                     .join(sources, documents.c.source_id == sources.c.id))
         .order_by(facts.c.document_id, facts.c.start_char)
     )
     query = query.where(facts.c.rejected.is_(False))  # a reviewer rejected these
