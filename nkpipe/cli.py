@@ -618,7 +618,7 @@ def _explain_tallies(store, facts: list[dict], coverage) -> None:
     typer.echo(f"{'breakdown':<22} {'reported':>10}{numbers}  closest (residual){counted_over}")
     for row in explained:
         recounts = "".join(f"{recount.count:>6}" for recount in row.recounts)
-        closest = (" = ".join(row.closest) + f" ({row.residual:+.0f})") if row.closest else "-"
+        closest = f"{' = '.join(row.closest)} ({row.residual:+g})" if row.closest else "-"
         typer.echo(f"{row.key:<22} {row.reported_value:>10}{recounts}  {closest}")
         typer.echo(f"{'':<22} \u201c{row.sentence.strip()[:150]}\u201d  {row.source[:60]}")
 

@@ -46,17 +46,19 @@ class CountingRuleSet:
     cut_off: tuple[int, int] | None  # (month, day): the last day of the year counted; None: the whole year
 
     def counts(self, activity: Activity) -> bool:
+        """Whether the set counts a row of this kind and type, whatever its day."""
         if activity.activity_type in self.leave_out_types:
             return False
         return activity.kind in self.kinds_always or (
             activity.kind in self.kinds_unless_part_of_an_event and activity.part_of is None)
 
     def day_of(self, activity: Activity) -> date | None:
+        """The day the row counts on: the set's date, else the other one when the row lacks it."""
         if self.count_on == "report_date":
             return activity.report_date or activity.event_date
         return activity.event_date or activity.report_date
 
-    def counts_on_a_day_of(self, activity: Activity, year: int) -> bool:
+    def counts_in_year(self, activity: Activity, year: int) -> bool:
         day = self.day_of(activity)
         return (day is not None and day.year == year
                 and (self.cut_off is None or (day.month, day.day) <= self.cut_off))
@@ -64,7 +66,7 @@ class CountingRuleSet:
 
 def counted_rows(register: Iterable[Activity], rule_set: CountingRuleSet, year: int) -> list[Activity]:
     """The register rows ``rule_set`` counts in ``year``, ordered by the day they count on."""
-    rows = sorted((a for a in register if rule_set.counts(a) and rule_set.counts_on_a_day_of(a, year)),
+    rows = sorted((a for a in register if rule_set.counts(a) and rule_set.counts_in_year(a, year)),
                   key=lambda a: (rule_set.day_of(a), a.report_date or date.min, a.activity_id))
     return _one_row_per_tour_day(rows, rule_set) if rule_set.sites == "once_per_day" else rows
 
