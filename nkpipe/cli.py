@@ -538,33 +538,97 @@ def tallies(
         typer.echo(f"  {key:<28} {value:>5}")
 
 
-@app.command()
+def _rule_sets_help() -> str:
+    """The counting rule sets for `nkpipe reconcile --help`, from their rule file; a broken file is said, not raised."""
+    from pipeline.counting_rules import counting_rule_sets
+
+    try:
+        return "\n\n".join(f"{number}. {rule_set.name}: {rule_set.description}"
+                            for number, rule_set in enumerate(counting_rule_sets(), 1))
+    except NkpipeError as exc:
+        return f"(the rule sets cannot be read: {exc})"
+
+
+_RECONCILE_HELP = "\n\n".join((
+    "Put the register's tallies beside every reported tally of the year found in the facts.",
+    "First says how much of the year the corpus covers: a difference is given only when the corpus holds "
+    "state-media reports of every day of the year.",
+    "With --explain, the register is recounted under each named counting rule set, and each reported tally is "
+    "shown beside every recount, with the rule set whose recount comes closest and its residual (that recount "
+    "less the reported number). Published tallies differ because they count differently: by event or report "
+    "date, a tour's sites once or each, with or without meetings, speeches, photo sessions or letters, up to a "
+    "cut-off day. The rule sets are data, in pipeline/resources/counting_rules.json:",
+    _rule_sets_help(),
+    "A tour told in one report is one register row, whatever the sites it names, so no rule set counts the "
+    "sites inside one report.",
+))
+
+
+@app.command(help=_RECONCILE_HELP)
 @handles_errors
 def reconcile(
     ctx: typer.Context,
     year: Annotated[int, typer.Option(help="The year whose tallies are compared.")],
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Recount the register under each counting rule set and name the closest per tally.")] = False,
 ) -> None:
-    """Put the register's tallies beside every reported tally of the year found in the facts.
-
-    First says how much of the year the corpus covers: a difference is given only when the
-    corpus holds state-media reports of every day of the year.
-    """
-    from pipeline.activities import corpus_coverage, reconcile as compare
+    from pipeline.activities import corpus_coverage
 
     store = _ctx(ctx).store()
     coverage = corpus_coverage(store, year)
+    facts = document_rows.query_facts(store, "activity_count", year)
+    if explain:
+        _explain_tallies(store, facts, coverage)
+    else:
+        _compare_tallies(store, facts, coverage)
+
+
+def _compare_tallies(store, facts: list[dict], coverage) -> None:
+    from pipeline.activities import reconcile as compare
+
     typer.echo(coverage.describe() + ("" if coverage.complete else
                "; the register counts only those days, so it is not compared with yearly totals"))
-    compared = compare(register_rows.load_register(store), document_rows.query_facts(store, "activity_count", year), year,
-                       coverage=coverage)
+    compared = compare(register_rows.load_register(store), facts, coverage.year, coverage=coverage)
     if not compared:
-        typer.echo(f"no reported tallies for {year} in the facts; ingest articles or briefs that report them")
+        _say_no_tallies(coverage.year)
         return
     typer.echo(f"{'breakdown':<22} {'reported':>10} {'register':>9} {'diff':>7}  source")
     for row in compared:
         diff = "" if row.difference is None else f"{row.difference:+.0f}"
         typer.echo(f"{row.key:<22} {row.reported_value:>10} {row.register_count:>9} {diff:>7}  {row.source[:60]}")
         typer.echo(f"{'':<22} \u201c{row.sentence.strip()[:150]}\u201d")
+
+
+def _explain_tallies(store, facts: list[dict], coverage) -> None:
+    from pipeline.activities import explain
+    from pipeline.counting_rules import counting_rule_sets
+
+    if coverage.complete:
+        typer.echo(coverage.describe())
+    else:
+        typer.secho(f"WARNING: {coverage.describe()}: the recounts below count only those days, so no rule set is "
+                    "called closest; ingest the missing days' reports to compare", fg=typer.colors.YELLOW)
+    rule_sets = counting_rule_sets()
+    typer.echo("rule sets (`nkpipe reconcile --help` explains them):")
+    for number, rule_set in enumerate(rule_sets, 1):
+        typer.echo(f"  {number:>2}. {rule_set.name}")
+    explained = explain(register_rows.load_register(store, every_row=True), facts, coverage.year, rule_sets,
+                        coverage=coverage)
+    if not explained:
+        _say_no_tallies(coverage.year)
+        return
+    counted_over = "" if coverage.complete else "  (recounts over covered days only)"
+    numbers = "".join(f"{number:>6}" for number in range(1, len(rule_sets) + 1))
+    typer.echo(f"{'breakdown':<22} {'reported':>10}{numbers}  closest (residual){counted_over}")
+    for row in explained:
+        recounts = "".join(f"{recount.count:>6}" for recount in row.recounts)
+        closest = f"{' = '.join(row.closest)} ({row.residual:+g})" if row.closest else "-"
+        typer.echo(f"{row.key:<22} {row.reported_value:>10}{recounts}  {closest}")
+        typer.echo(f"{'':<22} \u201c{row.sentence.strip()[:150]}\u201d  {row.source[:60]}")
+
+
+def _say_no_tallies(year: int) -> None:
+    typer.echo(f"no reported tallies for {year} in the facts; ingest articles or briefs that report them")
 
 
 @app.command()

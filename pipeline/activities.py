@@ -19,11 +19,12 @@ import calendar
 import functools
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
+from pipeline.counting_rules import CountingRuleSet, counted_rows
 from pipeline.dates import find_temporal
 from pipeline.entities import canonical_person, korean_surnames, person_key
 from pipeline.fact_rules import rules as fact_rules, word_alternation
@@ -565,37 +566,103 @@ def reconcile(activities: Sequence[Activity], facts: Sequence[dict[str, Any]], y
     only the covered days, and a published yearly tally counts them all.
     """
     comparable = coverage is None or coverage.complete
-    leader = leader or rules()["leader_name"]
     in_year = [a for a in counted(activities) if (a.event_date or a.report_date or date.min).year == year]
-    wanted = person_key(leader)
     rows = []
-    for fact in facts:
-        if fact["kind"] != "activity_count" or not fact["subject"] or person_key(fact["subject"]) != wanted:
-            continue
-        if fact["period_start"] is None or fact["period_start"].year != year or fact["period_end"].year != year:
-            continue
+    for fact in _leader_tallies(facts, year, leader):
         key, count = _register_count(in_year, fact)
         low, high = _reported_bounds(fact)
-        middle = (low + high) / 2 if low is not None and high is not None else (low if low is not None else high)
+        middle = _reported_middle(fact)
         rows.append(Reconciliation(key, format_value(fact), low, high, count,
                                    None if middle is None or not comparable else round(count - middle, 1),
-                                   fact.get("document_title") or fact.get("document_url") or fact["document_id"],
-                                   fact["sentence"], fact.get("document_id"), fact.get("id")))
+                                   _source_of(fact), fact["sentence"], fact.get("document_id"), fact.get("id")))
     return rows
 
 
+class Recount(NamedTuple):
+    rule_set: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A reported tally beside the register recounted under each counting rule set, and the set that comes closest."""
+
+    key: str  # "all", a sector, a category, or "with <country>"
+    reported_value: str
+    recounts: tuple[Recount, ...]  # in the order of the rule sets
+    # the rule sets whose recount is nearest the reported value (several when tied); () when the corpus
+    # does not cover the whole year, or the tally gives no number to compare
+    closest: tuple[str, ...]
+    residual: float | None  # the (first) closest recount less the reported value
+    source: str
+    sentence: str
+    document_id: str | None = None
+    fact_id: int | None = None
+
+
+def explain(activities: Sequence[Activity], facts: Sequence[dict[str, Any]], year: int,
+            rule_sets: Sequence[CountingRuleSet], leader: str | None = None,
+            coverage: Coverage | None = None) -> list[Explanation]:
+    """Each reported tally of the leader's activities for ``year`` beside the register recounted under every
+    rule set (give it every register row: letters and event parts count under some sets), with the closest
+    set and its residual. With a ``coverage`` that is not the whole year, the recounts count only the
+    covered days, so none is called closest."""
+    comparable = coverage is None or coverage.complete
+    counted_by_set = [(rule_set.name, counted_rows(activities, rule_set, year)) for rule_set in rule_sets]
+    explained = []
+    for fact in _leader_tallies(facts, year, leader):
+        key, belongs = _breakdown(fact)
+        recounts = tuple(Recount(name, sum(1 for a in rows if belongs(a))) for name, rows in counted_by_set)
+        middle = _reported_middle(fact)
+        closest, residual = _closest(recounts, middle) if comparable and middle is not None else ((), None)
+        explained.append(Explanation(key, format_value(fact), recounts, closest, residual,
+                                     _source_of(fact), fact["sentence"], fact.get("document_id"), fact.get("id")))
+    return explained
+
+
+def _closest(recounts: Sequence[Recount], reported: float) -> tuple[tuple[str, ...], float]:
+    nearest = min(abs(r.count - reported) for r in recounts)
+    closest = [r for r in recounts if abs(r.count - reported) == nearest]
+    return tuple(r.rule_set for r in closest), round(closest[0].count - reported, 1)
+
+
+def _leader_tallies(facts: Sequence[dict[str, Any]], year: int, leader: str | None) -> list[dict[str, Any]]:
+    """The reported tallies of the leader's activities over ``year``: no other person, no period beyond it."""
+    wanted = person_key(leader or rules()["leader_name"])
+    return [fact for fact in facts
+            if fact["kind"] == "activity_count" and fact["subject"] and person_key(fact["subject"]) == wanted
+            and fact["period_start"] is not None and fact["period_start"].year == year
+            and fact["period_end"].year == year]
+
+
+def _source_of(fact: dict[str, Any]) -> str:
+    return fact.get("document_title") or fact.get("document_url") or fact["document_id"]
+
+
 def _register_count(activities: Sequence[Activity], fact: dict[str, Any]) -> tuple[str, int]:
+    key, belongs = _breakdown(fact)
+    return key, sum(1 for a in activities if belongs(a))
+
+
+def _breakdown(fact: dict[str, Any]) -> tuple[str, Callable[[Activity], bool]]:
+    """What part of the register a tally counts: its key ("all", a sector, ...) and which rows are in it."""
     if fact.get("counterpart"):
         country = fact["counterpart"]
-        return f"with {country}", sum(1 for a in activities if a.counterpart_country == country)
+        return f"with {country}", lambda a: a.counterpart_country == country
     if fact.get("category"):
-        return fact["category"], sum(1 for a in activities if a.activity_type.replace("_", " ") in fact["category"])
+        return fact["category"], lambda a: a.activity_type.replace("_", " ") in fact["category"]
     if fact.get("sector"):
-        return fact["sector"], sum(1 for a in activities if a.sector == fact["sector"])
-    return "all", len(activities)
+        return fact["sector"], lambda a: a.sector == fact["sector"]
+    return "all", lambda a: True
 
 
 def _reported_bounds(fact: dict[str, Any]) -> tuple[float | None, float | None]:
     if fact["value"] is not None:
         return fact["value"], fact["value"]
     return fact["low"], fact["high"]
+
+
+def _reported_middle(fact: dict[str, Any]) -> float | None:
+    """The reported number to compare with: the value, a range's middle, or its one bound."""
+    low, high = _reported_bounds(fact)
+    return (low + high) / 2 if low is not None and high is not None else (low if low is not None else high)

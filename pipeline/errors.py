@@ -62,6 +62,10 @@ class ModelError(NkpipeError):
     """A spaCy or scikit-learn model cannot be loaded."""
 
 
+class RuleFileError(ModelError):
+    """A rule file in ``pipeline/resources/`` parses, but holds a key or value its loader does not accept."""
+
+
 class ReviewError(NkpipeError):
     """A correction is invalid: unknown target, bad value, or an action the target does not take."""
 

@@ -21,6 +21,15 @@ BY = ("sector", "type", "companion", "month")
 ROW_KINDS = ("activity", "speech", "follow_up", "digest", "letter")  # what a register row is (Activity.kind)
 
 
+def activity_types() -> frozenset[str]:
+    """Every activity type the register's rules can give a row (``Activity.activity_type``)."""
+    rules = load_json("activity_rules.json")
+    agents = rules["agent_markers"]
+    tables = (rules["activity_verbs"], rules["type_overrides"], agents["before"], rules["headline_verbs"])
+    named = {value for table in tables for key, value in table.items() if key != "note" and value}
+    return frozenset(named | set(rules["fixed_types"]) | {agents["with_after_type"], rules["message_objects_kind"]})
+
+
 def is_counted(activity: Activity) -> bool:
     """Whether the row is a public activity of its own under the default counting rules."""
     return row_counts(activity.kind, activity.part_of)
