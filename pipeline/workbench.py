@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from pipeline.activities import Evidence, Reconciliation, corpus_coverage, evidence, reconcile
+from pipeline.activities import Evidence, Explanation, Reconciliation, corpus_coverage, evidence, explain, reconcile
+from pipeline.counting_rules import CountingRuleSet, counting_rule_sets
 from pipeline.entities import person_key
 from pipeline.records import SECTORS, Report
 from pipeline.store import document_rows, register_rows, workbench_rows
@@ -90,6 +91,25 @@ def tally_table(store: Store, year: int | None = None) -> TallyTable:
             coverage.append(f"{covered.describe()}" + ("" if covered.complete else
                             ": no difference is given, the register counts only the covered days"))
     return TallyTable(tuple(lines), tuple(coverage))
+
+
+@dataclass(frozen=True)
+class ExplainedTallies:
+    """A year's reported tallies beside the register recounted under every counting rule set."""
+
+    rule_sets: tuple[CountingRuleSet, ...]
+    explanations: tuple[Explanation, ...]
+    coverage: str  # how much of the year the corpus covers
+    complete: bool  # the whole year: only then is a rule set called closest
+
+
+def explained_tallies(store: Store, year: int) -> ExplainedTallies:
+    """What ``nkpipe reconcile --year Y --explain`` prints, for the tallies page."""
+    covered = corpus_coverage(store, year)
+    rule_sets = tuple(counting_rule_sets())
+    found = explain(register_rows.load_register(store, every_row=True),
+                    document_rows.query_facts(store, "activity_count", year), year, rule_sets, coverage=covered)
+    return ExplainedTallies(rule_sets, tuple(found), covered.describe(), covered.complete)
 
 
 def _year_lines(year: int, compared: Sequence[Reconciliation], counts: Sequence[TallyCount]) -> list[TallyLine]:

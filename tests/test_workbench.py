@@ -649,3 +649,24 @@ def test_browser_analyst_filters_the_register_and_downloads_the_csv(bench, web_c
         page.locator("#register tbody tr").first.get_by_role("link", name="Kim Jong Un Inspects Farm").click()
         assert page.locator("mark.sentence").inner_text() == INSPECTION_SENTENCE
         context.close()
+
+
+def test_workbench_tallies_explain_the_reported_tally_under_every_counting_rule(analyst):
+    from pipeline.counting_rules import counting_rule_sets
+
+    names = [r.name for r in counting_rule_sets()]
+    page = analyst.get("/tallies", params={"year": "2024"}).text
+    assert 'id="tallies-explained"' in page and "the recounts count only those days" in page
+    header = re.search(r'<table id="tallies-explained"[^>]*>\s*<thead><tr>(.*?)</tr>', page, re.S).group(1)
+    assert [html.unescape(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", header)] == [
+        "breakdown", "reported", *names, "closest", "residual", "source"]
+    [row] = shown(page, "tallies-explained")
+    assert row[:2] == ["all", "130"] and row[-3:-1] == ["", ""]  # the year is not covered: nothing called closest
+    recounts = dict(zip(names, map(int, row[2:2 + len(names)])))
+    assert recounts["register"] == 2  # the farm and the shipyard: the letter and the undated row are not counted
+    assert recounts["everything incl. speeches and letters"] == 3  # ... the letter is, under this set
+    answer = analyst.get("/api/tallies/explained", params={"year": "2024"}).json()
+    assert answer["total"] == 1 and [r["name"] for r in answer["rule_sets"]] == names
+    assert answer["rows"][0]["register"] == 2 and answer["rows"][0]["fact_id"] is not None
+    assert analyst.get("/api/tallies/explained").status_code == 400
+    assert 'id="tallies-explained"' not in analyst.get("/tallies").text  # every year: no single year to explain

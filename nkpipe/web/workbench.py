@@ -170,6 +170,20 @@ def year_chart(lines: Sequence[workbench.TallyLine]) -> Chart | None:
     return bar_chart("tallies-chart", "Register counts per year by sector, beside reported yearly totals", groups, legend)
 
 
+def explain_table(found: workbench.ExplainedTallies) -> Table:
+    """Each reported tally beside the register recounted under every counting rule set (``nkpipe reconcile
+    --explain``): one column per rule set, the closest set(s) and the residual (that recount less the reported)."""
+    names = tuple(rule_set.name for rule_set in found.rule_sets)
+    columns = ("breakdown", "reported", *names, "closest", "residual", "source")
+    rows = found.explanations
+    cells = tuple(tuple(map(cell, (e.key, e.reported_value, *(r.count for r in e.recounts),
+                                   " = ".join(e.closest) or None, e.residual, e.source))) for e in rows)
+    links = tuple({"reported": _fact_url(e.document_id, e.fact_id), "source": _fact_url(e.document_id, e.fact_id)}
+                  if e.document_id else {} for e in rows)
+    extra = tuple({"document_id": e.document_id, "fact_id": e.fact_id, "sentence": e.sentence} for e in rows)
+    return Table("tallies_explained", columns, cells, links, extra)
+
+
 def _of_breakdown(lines: Sequence[workbench.TallyLine], breakdown: str | None) -> list[workbench.TallyLine]:
     return [line for line in lines if breakdown is None or line.breakdown == breakdown]
 
@@ -187,8 +201,10 @@ def _tally_routes(app: FastAPI) -> None:
         table = tally_table(_of_breakdown(found.lines, breakdown))
         if as_csv:
             return csv_answer(table)
+        explained = workbench.explained_tallies(request.app.state.store, year) if year is not None else None
         # the chart shows the register by sector and the reported totals, whichever breakdown the table shows
         return render_page(request, "tallies.html", session, table=table, found=found, year=year,
+                           explained=explained, explained_table=explain_table(explained) if explained else None,
                            breakdown=breakdown, breakdowns=workbench.BREAKDOWNS, chart=year_chart(found.lines),
                            csv_url=this_url(request, format="csv"),
                            api_url=this_url(request, "/api/tallies", format=None))
@@ -202,6 +218,23 @@ def _tally_routes(app: FastAPI) -> None:
             lines = _of_breakdown(found.lines, breakdown)
             return api_answer(tally_table(lines[offset:offset + limit]), len(lines), offset, limit,
                                coverage=list(found.coverage))
+
+        return for_api(read)
+
+    @app.get("/api/tallies/explained")
+    def tallies_explained_api(request: Request, user: User = Depends(api_reader)):
+        def read() -> Response:
+            query = Query(request)
+            year = query.number("year", None, 1000, 9999)
+            if year is None:
+                raise ApiProblem(400, "give the year whose reported tallies to explain: ?year=2024")
+            found = workbench.explained_tallies(request.app.state.store, year)
+            offset, limit = query.slice()
+            table = explain_table(found)
+            return api_answer(Table(table.name, table.columns, table.cells[offset:offset + limit],
+                                    table.links[offset:offset + limit], table.extra[offset:offset + limit]),
+                              len(table.cells), offset, limit, coverage=found.coverage,
+                              rule_sets=[{"name": r.name, "description": r.description} for r in found.rule_sets])
 
         return for_api(read)
 
