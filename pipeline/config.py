@@ -184,6 +184,19 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    """The review desk's double review (pipeline.corrections) and its statistics (pipeline.review_stats)."""
+
+    # This share of the queue's items, chosen by a hash of the item's key (the same items on every run),
+    # goes to two reviewers, the second blind to the first's decision; a disagreement goes to an admin.
+    double_review_share: float = 0.1
+    # ... and so does every item whose correction would change one of the register's tallies
+    double_review_tallies: bool = True
+    # Throughput: a pause longer than this between two decisions of one reviewer ends a working span
+    idle_minutes: float = 10.0
+
+
+@dataclass(frozen=True)
 class SignalsConfig:
     """Signals from the register (pipeline.signals), measured up to the newest stored document's date."""
 
@@ -224,6 +237,7 @@ class Config:
     processes: ProcessesConfig = field(default_factory=ProcessesConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     signals: SignalsConfig = field(default_factory=SignalsConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve here
 
     def resolve(self, relative: str) -> Path:
@@ -289,8 +303,10 @@ _MINIMUM = {("flow", "documents_per_task"): 1, ("dask", "n_workers"): 1, ("dask"
             ("signals", "companions_lookback_days"): 1, ("signals", "companion_min_appearances"): 1,
             ("signals", "absent_months"): 1, ("signals", "window_days"): 1,
             ("signals", "sector_share_threshold"): 0.01, ("signals", "sector_min_count"): 1,
-            ("signals", "notify_timeout_s"): 0.1, ("signals", "renotify_growth"): 0.0}
-_MAXIMUM = {("signals", "gap_quantile"): 1.0, ("signals", "sector_share_threshold"): 1.0}
+            ("signals", "notify_timeout_s"): 0.1, ("signals", "renotify_growth"): 0.0,
+            ("review", "double_review_share"): 0.0, ("review", "idle_minutes"): 0.1}
+_MAXIMUM = {("signals", "gap_quantile"): 1.0, ("signals", "sector_share_threshold"): 1.0,
+            ("review", "double_review_share"): 1.0}
 
 
 def _check_value(section: str, key: str, value: Any) -> None:
