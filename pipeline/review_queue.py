@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from pipeline.errors import ReviewError
 from pipeline.facts import review_weights
 from pipeline.keys import activity_key, fact_key, parse_key, sector_key
-from pipeline.store.correction_rows import SECOND, correction_state, fact_ids_of_key, open_rounds
+from pipeline.store.correction_rows import SECOND, correction_state, fact_ids_of_key, held_decisions, open_rounds
 from pipeline.store.db import (
     Store,
     activities,
@@ -372,10 +372,14 @@ def _lapsed(conn: Connection, row: sa.Row) -> LapsedCorrection:
     return LapsedCorrection(dict(row._mapping), document.title, document.document_id, context)
 
 
-def recent_corrections(store: Store, limit: int = 20) -> list[dict]:
+def recent_corrections(store: Store, limit: int = 20, reader: str | None = None) -> list[dict]:
+    """The newest corrections. ``reader``: someone who may review blind, so the held double-review decisions
+    of others are left out (None: every row, for an admin)."""
+    query = sa.select(corrections).order_by(corrections.c.id.desc()).limit(limit)
+    if reader is not None:
+        query = query.where(sa.or_(sa.not_(held_decisions()), corrections.c.reviewer == reader))
     with store.reading() as conn:
-        rows = conn.execute(sa.select(corrections).order_by(corrections.c.id.desc()).limit(limit))
-        return [dict(r._mapping) for r in rows]
+        return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def person_aliases_overview(store: Store) -> list[dict]:

@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 
 from nkpipe.cli import app as cli
 from nkpipe.web.app import create_app
-from pipeline import corrections
 from pipeline.accounts import add_user
 from pipeline.agreement import cohen_kappa, decision_label, decisions_per_hour, in_double_review_share, working_hours
 from pipeline.config import ReviewConfig, config_from_mapping
@@ -130,6 +129,8 @@ def test_double_review_first_decision_is_held_back_and_hidden_from_the_second_re
     assert 'id="held"' in own and "first look" in own
     blind = users["second"].get("/review/item", params={"key": FACT_KEY}).text
     assert "first look" not in blind and "No corrections yet." in blind and 'id="held"' not in blind
+    assert "first look" not in users["second"].get("/").text  # nor on the dashboard's latest corrections
+    assert "first look" in users["reviewer"].get("/").text and "first look" in users["admin"].get("/").text
     again = confirm(users["reviewer"], users["reviewer"].token, FACT_KEY)
     assert again.status_code == 400 and "already" in again.text
 

@@ -243,7 +243,8 @@ def _dashboard_routes(app: FastAPI) -> None:
         store = _store(request)
         return render(request, "dashboard.html", session, runs=ledger.recent_runs(store, 10),
                       problems=ledger.recent_problems(store, 10), reviewed=review_queue.reviewed_counts(store),
-                      corrections=review_queue.recent_corrections(store, 10),
+                      corrections=review_queue.recent_corrections(
+                          store, 10, None if session.user.can("admin") else session.user.name),
                       lapsed=review_queue.count_lapsed_fact_corrections(store),
                       signals=signal_rows.stored_signals(store),
                       prefect_url=prefect_ui_url(_config(request)))

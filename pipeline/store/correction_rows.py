@@ -106,22 +106,22 @@ class RoundPlace:
     held: bool
 
 
-def _held():
-    """Decisions of unsettled rounds: held back, and no decision has settled them yet."""
+def held_decisions() -> sa.ColumnElement[bool]:
+    """Which rows are decisions of unsettled double reviews: held back, and not yet settled."""
     return sa.and_(corrections.c.review_role.in_((FIRST, SECOND)), corrections.c.active.is_(False),
                    corrections.c.superseded_by.is_(None))
 
 
 def open_round(conn: Connection, key: str) -> list[sa.Row]:
     """The held decisions of the key's unsettled double review, first decision first; [] when none is open."""
-    return conn.execute(sa.select(corrections).where(corrections.c.target_key == key, _held())
+    return conn.execute(sa.select(corrections).where(corrections.c.target_key == key, held_decisions())
                         .order_by(corrections.c.id)).all()
 
 
 def open_rounds(conn: Connection) -> dict[int, list[sa.Row]]:
     """Every unsettled double review: round id -> its held decisions, oldest round first."""
     rounds: dict[int, list[sa.Row]] = {}
-    for row in conn.execute(sa.select(corrections).where(_held()).order_by(corrections.c.round_id, corrections.c.id)):
+    for row in conn.execute(sa.select(corrections).where(held_decisions()).order_by(corrections.c.round_id, corrections.c.id)):
         rounds.setdefault(row.round_id, []).append(row)
     return rounds
 
