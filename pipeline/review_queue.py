@@ -373,8 +373,8 @@ def _lapsed(conn: Connection, row: sa.Row) -> LapsedCorrection:
 
 
 def recent_corrections(store: Store, limit: int = 20, reader: str | None = None) -> list[dict]:
-    """The newest corrections. ``reader``: someone who may review blind, so the held double-review decisions
-    of others are left out (None: every row, for an admin)."""
+    """The newest corrections. ``reader``: someone who may be a double review's blind second reviewer, so the
+    held decisions of others are left out (None: every row)."""
     query = sa.select(corrections).order_by(corrections.c.id.desc()).limit(limit)
     if reader is not None:
         query = query.where(sa.or_(sa.not_(held_decisions()), corrections.c.reviewer == reader))

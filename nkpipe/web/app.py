@@ -243,8 +243,7 @@ def _dashboard_routes(app: FastAPI) -> None:
         store = _store(request)
         return render(request, "dashboard.html", session, runs=ledger.recent_runs(store, 10),
                       problems=ledger.recent_problems(store, 10), reviewed=review_queue.reviewed_counts(store),
-                      corrections=review_queue.recent_corrections(
-                          store, 10, None if session.user.can("admin") else session.user.name),
+                      corrections=review_queue.recent_corrections(store, 10, session.user.name),
                       lapsed=review_queue.count_lapsed_fact_corrections(store),
                       signals=signal_rows.stored_signals(store),
                       prefect_url=prefect_ui_url(_config(request)))
@@ -424,8 +423,9 @@ HELD_STATES = ("awaiting a second review", "disputed")  # pipeline.store.correct
 
 def blind_history(history: list[dict], session: Session) -> list[dict]:
     """An item's corrections as its reviewer may see them: a double review's held decisions of others are
-    left out (the second reviewer decides blind); an admin sees everything."""
-    if session.user.can("admin"):
+    left out (the second reviewer, an admin too, decides blind), until they disagree: then an admin, who
+    settles it, sees both."""
+    if session.user.can("admin") and any(c["state"] == "disputed" for c in history):
         return history
     return [c for c in history if c["state"] not in HELD_STATES or c["reviewer"] == session.user.name]
 
