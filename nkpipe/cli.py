@@ -31,6 +31,8 @@ users_app = typer.Typer(help="Accounts of the review UI (`nkpipe serve`): add, l
 app.add_typer(users_app, name="users")
 db_app = typer.Typer(help="Schema migrations of the store (Alembic): upgrade, current, history.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+review_app = typer.Typer(help="The review desk's double review: agreement and throughput.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
 
 
 @dataclass(frozen=True)
@@ -812,6 +814,17 @@ def users_list(ctx: typer.Context) -> None:
     for user in accounts:
         typer.echo(f"{user.name:<24} {user.role:<9} {'disabled' if user.disabled else 'active':<9} "
                    f"since {user.created_at:%Y-%m-%d}")
+
+
+@review_app.command("stats")
+@handles_errors
+def review_stats(ctx: typer.Context) -> None:
+    """Agreement of the double review (Cohen's kappa per reviewer pair and per item kind) and each reviewer's
+    decisions per hour of work (pauses longer than [review] idle_minutes are not work)."""
+    from pipeline import review_stats as stats
+
+    context = _ctx(ctx)
+    typer.echo(stats.format_stats(stats.review_stats(context.store(), context.config.review)))
 
 
 @users_app.command("set-password")

@@ -184,6 +184,19 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    """The review desk's double review (pipeline.corrections) and its statistics (pipeline.review_stats)."""
+
+    # This share of the queue's items, chosen by a hash of the item's key (the same items on every run),
+    # goes to two reviewers, the second blind to the first's decision; a disagreement goes to an admin.
+    double_review_share: float = 0.1
+    # ... and so does every item whose correction would change one of the register's tallies
+    double_review_tallies: bool = True
+    # Throughput: a pause longer than this between two decisions of one reviewer ends a working span
+    idle_minutes: float = 10.0
+
+
+@dataclass(frozen=True)
 class SignalsConfig:
     """Signals from the register (pipeline.signals), measured up to the newest stored document's date."""
 
@@ -241,6 +254,7 @@ class Config:
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     signals: SignalsConfig = field(default_factory=SignalsConfig)
     series: SeriesConfig = field(default_factory=SeriesConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve here
 
     def resolve(self, relative: str) -> Path:
@@ -309,8 +323,10 @@ _MINIMUM = {("flow", "documents_per_task"): 1, ("dask", "n_workers"): 1, ("dask"
             ("signals", "notify_timeout_s"): 0.1, ("signals", "renotify_growth"): 0.0,
             ("signals", "series_mad_threshold"): 0.5, ("signals", "series_history_months"): 1,
             ("signals", "series_min_history"): 1, ("signals", "series_recent_days"): 1,
-            ("series", "divergence_share"): 0.0}
-_MAXIMUM = {("signals", "gap_quantile"): 1.0, ("signals", "sector_share_threshold"): 1.0}
+            ("series", "divergence_share"): 0.0,
+            ("review", "double_review_share"): 0.0, ("review", "idle_minutes"): 0.1}
+_MAXIMUM = {("signals", "gap_quantile"): 1.0, ("signals", "sector_share_threshold"): 1.0,
+            ("review", "double_review_share"): 1.0}
 
 
 def _check_value(section: str, key: str, value: Any) -> None:

@@ -4,6 +4,14 @@ A confirmation ("this is right") is a correction too: it marks its target review
 it as the rows hold it when it is made, with the reviewer and time, and it is applied again
 after re-runs like any other (a fact's confirmation lapses when its fact is no longer extracted).
 
+Double review: a share of the queue's items (``[review] double_review_share``, chosen by a hash of
+the item's key) and every item whose correction would change a register tally
+(``double_review_tallies``) get two reviewers. The first decision is stored but held back, unapplied,
+so the rows show the second reviewer nothing of it; when the second decision agrees (the same action
+and, for an edit, the same values) it is applied and settles the round; when it disagrees both wait
+for an admin, whose decision is applied and settles the round. Each decision is a row of
+``corrections`` with its role in the round.
+
 What a correction may do is checked here; storing it and applying it to the rows (now
 and after every re-run) is ``pipeline.store.correction_rows``' job, and the review
 queue's read-only queries are in ``pipeline.review_queue``.
@@ -11,6 +19,7 @@ queue's read-only queries are in ``pipeline.review_queue``.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -21,11 +30,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pipeline.agreement import decision_label, in_double_review_share
+from pipeline.config import ReviewConfig
 from pipeline.entities import canonical_person
 from pipeline.errors import ReviewError
 from pipeline.keys import key_text_hash, parse_key
+from pipeline.review_queue import QUEUE_KINDS, find_item_in
 from pipeline.sectors import SECTORS
 from pipeline.store import correction_rows, register_rows
+from pipeline.store.correction_rows import ADJUDICATION, FIRST, SECOND, RoundPlace
 from pipeline.store.db import Store, person_aliases, persons
 
 # "confirm" (every target): the target is right as it stands; it is marked reviewed and kept so.
@@ -37,6 +50,11 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "alias": ("merge", "split", CONFIRM),
 }
 FACT_FIELDS = correction_rows.FACT_FIELDS
+SINGLE_REVIEW = ReviewConfig(double_review_share=0.0, double_review_tallies=False)
+
+# What became of a decision: applied at once; held (it waits for a second reviewer); agreed (a second
+# decision that agrees, applied); disputed (a second that disagrees: both wait for an admin); adjudicated.
+APPLIED, HELD, AGREED, DISPUTED, ADJUDICATED = "applied", "held", "agreed", "disputed", "adjudicated"
 
 
 @dataclass(frozen=True)
@@ -61,24 +79,115 @@ class Correction:
         return key_text_hash(self.target_key)
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A stored decision: its row in ``corrections`` and what became of it (APPLIED ... ADJUDICATED)."""
+
+    id: int
+    outcome: str
+
+
 def record_correction(store: Store, correction: Correction) -> int:
     """Store the correction, retire the earlier ones of its target, and apply it to the current rows."""
     return record_corrections(store, [correction])[0]
 
 
 def record_corrections(store: Store, batch: Sequence[Correction]) -> list[int]:
-    """Store and apply several decisions in one transaction (all or none), each its own audited row;
-    returns their ids in order. The register's tallies are counted once, after the last."""
+    """``record_decisions`` without choosing items for double review (a round already open still counts)."""
+    return [recorded.id for recorded in record_decisions(store, batch, SINGLE_REVIEW)]
+
+
+def record_decision(store: Store, correction: Correction, review: ReviewConfig,
+                    may_adjudicate: bool = False) -> Recorded:
+    return record_decisions(store, [correction], review, may_adjudicate)[0]
+
+
+def record_decisions(store: Store, batch: Sequence[Correction], review: ReviewConfig,
+                     may_adjudicate: bool = False) -> list[Recorded]:
+    """Store several decisions in one transaction (all or none), each its own audited row, each through the
+    double review when its item is in one (see the module's doc); apply those that are not held back.
+    ``may_adjudicate``: the reviewer is an admin, whose decision on a disputed item settles it.
+    The register's tallies are counted once, after the last."""
     for correction in batch:
         _validate(correction)
-    rows, changed_register = [], False
+    recorded, changed_register = [], False
     with store.writing() as conn:
         for correction in batch:  # one after another, as if made one by one: each sees the ones before it
-            rows.append(_insert(conn, correction))
-            changed_register |= correction_rows.apply_correction(conn, rows[-1], as_seen=True)
+            row, outcome = _decide(conn, correction, review, may_adjudicate)
+            if row.active:
+                changed_register |= correction_rows.apply_correction(conn, row, as_seen=True)
+            recorded.append(Recorded(row.id, outcome))
         if changed_register:
             register_rows.refresh_tallies(conn)
-    return [row.id for row in rows]
+    return recorded
+
+
+def adjudicate(store: Store, round_id: int, kept_id: int, admin: str) -> Recorded:
+    """An admin settles a disputed double review by keeping one of its two decisions, which is recorded
+    again as the admin's (an audited correction, applied like any other)."""
+    with store.reading() as conn:
+        held = correction_rows.open_rounds(conn).get(round_id, [])
+    if not any(r.review_role == SECOND for r in held):
+        raise ReviewError(f"double review {round_id} is not waiting for adjudication (it may be settled "
+                          f"already); reload the adjudication page")
+    kept = next((r for r in held if r.id == kept_id), None)
+    if kept is None:
+        raise ReviewError(f"decision {kept_id} is not one of double review {round_id}'s; keep one of the "
+                          f"decisions the adjudication page shows")
+    others = ", ".join(sorted({r.reviewer for r in held if r.id != kept_id}))
+    correction = Correction(kept.target_key, kept.action, admin, _decoded(kept.new_value), _decoded(kept.old_value),
+                            kept.field, f"adjudicated: kept {kept.reviewer}'s decision over {others}'s",
+                            kept.document_id)
+    return record_decision(store, correction, SINGLE_REVIEW, may_adjudicate=True)
+
+
+def _decoded(stored: str | None) -> Any:
+    return json.loads(stored) if stored else None
+
+
+def _decide(conn: Connection, correction: Correction, review: ReviewConfig,
+            may_adjudicate: bool) -> tuple[sa.Row, str]:
+    """Store one decision in its place: a round of double review's, or an ordinary correction."""
+    key = correction.target_key
+    held = correction_rows.open_round(conn, key)
+    if any(r.review_role == SECOND for r in held):
+        if not may_adjudicate:
+            raise ReviewError(f"the two reviewers of {key} disagree; an admin decides it on the adjudication page")
+        row = _insert(conn, correction, RoundPlace(ADJUDICATION, held[0].round_id, held=False))
+        correction_rows.settle_round(conn, held, row.id)
+        return row, ADJUDICATED
+    if held:
+        return _second_decision(conn, correction, held[0])
+    if _double_reviewed(conn, key, review):
+        return _insert(conn, correction, RoundPlace(FIRST, None, held=True)), HELD
+    return _insert(conn, correction), APPLIED
+
+
+def _second_decision(conn: Connection, correction: Correction, first: sa.Row) -> tuple[sa.Row, str]:
+    if first.reviewer == correction.reviewer:
+        raise ReviewError(f"you decided {correction.target_key} already; in double review it waits for another "
+                          f"reviewer's decision, made without seeing yours")
+    values = _stored_values(conn, correction)
+    agrees = decision_label(correction.action, values.new_value) == decision_label(first.action,
+                                                                                   _decoded(first.new_value))
+    row = _insert(conn, correction, RoundPlace(SECOND, first.round_id, held=not agrees), values)
+    if not agrees:
+        return row, DISPUTED
+    correction_rows.settle_round(conn, [first], row.id)
+    return row, AGREED
+
+
+def _double_reviewed(conn: Connection, key: str, review: ReviewConfig) -> bool:
+    """Whether a decision on this item opens a double review: its key is in the configured share, or
+    correcting it would change a register tally. People's aliases (not queue items) never are."""
+    if parse_key(key)[0] not in QUEUE_KINDS:
+        return False
+    if in_double_review_share(key, review.double_review_share):
+        return True
+    if not review.double_review_tallies:
+        return False
+    item = find_item_in(conn, key)
+    return item is not None and item.changes_tally
 
 
 def confirmation(target_key: str, reviewer: str, comment: str | None = None) -> Correction:
@@ -86,7 +195,8 @@ def confirmation(target_key: str, reviewer: str, comment: str | None = None) -> 
     return Correction(target_key, CONFIRM, reviewer, comment=comment)
 
 
-def _insert(conn: Connection, correction: Correction) -> sa.Row:
+def _stored_values(conn: Connection, correction: Correction) -> correction_rows.StoredValues:
+    """The old and new value and the document a correction is stored with, completed from the rows."""
     old_value, new_value, document_id = correction.old_value, correction.new_value, correction.document_id
     if correction.action == CONFIRM:  # what is confirmed is what the rows hold now, not what a form sent
         seen = correction_rows.confirmation(conn, correction.target_key)
@@ -96,10 +206,16 @@ def _insert(conn: Connection, correction: Correction) -> sa.Row:
     elif correction.target_type == "activity":
         rejected = new_value["rejected"] if correction.action == CONFIRM else correction.action == "not_activity"
         new_value = correction_rows.activity_decision(conn, correction.target_key, rejected)
+    return correction_rows.StoredValues(old_value, new_value, document_id)
+
+
+def _insert(conn: Connection, correction: Correction, review: RoundPlace | None = None,
+            values: correction_rows.StoredValues | None = None) -> sa.Row:
+    values = values or _stored_values(conn, correction)
     return correction_rows.insert_correction(
         conn, reviewer=correction.reviewer, target_key=correction.target_key, action=correction.action,
-        old_value=old_value, new_value=new_value, field=correction.field, comment=correction.comment,
-        document_id=document_id)
+        old_value=values.old_value, new_value=values.new_value, field=correction.field, comment=correction.comment,
+        document_id=values.document_id, review=review)
 
 
 def _validate(correction: Correction) -> None:

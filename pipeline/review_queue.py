@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from pipeline.errors import ReviewError
 from pipeline.facts import review_weights
 from pipeline.keys import activity_key, fact_key, parse_key, sector_key
-from pipeline.store.correction_rows import correction_state, fact_ids_of_key
+from pipeline.store.correction_rows import SECOND, correction_state, fact_ids_of_key, held_decisions, open_rounds
 from pipeline.store.db import (
     Store,
     activities,
@@ -50,6 +50,9 @@ class QueueFilter:
     date_from: date | None = None
     date_to: date | None = None
     include_reviewed: bool = False
+    # Who reads the queue: an item they decided in a double review waits for someone else, so it is left out.
+    # An item whose double review is disputed waits for an admin's adjudication, and is left out for everyone.
+    reviewer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,12 @@ class QueueItem:
     @property
     def priority(self) -> float:
         return round((1.0 - self.confidence) * (1 + self.feeds), 4)
+
+    @property
+    def changes_tally(self) -> bool:
+        """Whether correcting it changes one of the register's tallies: a counted activity, or the sector of a
+        document the register has activities from (a fact's weight is what it feeds reconcile, no tally)."""
+        return self.kind in ("sector", "activity") and self.feeds > 0
 
     @property
     def place(self) -> tuple[float, str]:
@@ -150,7 +159,19 @@ def _queue_items(conn: Connection, wanted: QueueFilter) -> list[QueueItem]:
         items += _fact_items(conn, wanted)
     if wanted.kind in (None, "activity"):
         items += _activity_items(conn, wanted)
-    return sorted((i for i in items if _matches(i, wanted)), key=lambda i: i.place)
+    waiting = _waiting_rounds(conn)
+    return sorted((i for i in items if _matches(i, wanted) and not _withheld(i.key, waiting, wanted.reviewer)),
+                  key=lambda i: i.place)
+
+
+def _waiting_rounds(conn: Connection) -> dict[str, list[sa.Row]]:
+    """The held decisions of every unsettled double review, by the key of the item they decide."""
+    return {held[0].target_key: held for held in open_rounds(conn).values()}
+
+
+def _withheld(key: str, waiting: dict[str, list[sa.Row]], reviewer: str | None) -> bool:
+    held = waiting.get(key)
+    return bool(held) and any(r.review_role == SECOND or r.reviewer == reviewer for r in held)
 
 
 def _matches(item: QueueItem, wanted: QueueFilter) -> bool:
@@ -267,13 +288,16 @@ def _clip(text: str, limit: int = 700) -> str:
 
 def find_item(store: Store, key: str) -> QueueItem | None:
     """The queue item of one key, reviewed or not, with its context."""
+    with store.reading() as conn:
+        item = find_item_in(conn, key)
+        return with_context(conn, item) if item else None
+
+
+def find_item_in(conn: Connection, key: str) -> QueueItem | None:
+    """The queue item of one key, reviewed or not, without its context; None for a key no item has."""
     target_type, parts = parse_key(key)
     finders = {"sector": _find_sector, "fact": _find_fact, "activity": _find_activity}
-    if target_type not in finders:
-        return None
-    with store.reading() as conn:
-        item = finders[target_type](conn, key, parts)
-        return with_context(conn, item) if item else None
+    return finders[target_type](conn, key, parts) if target_type in finders else None
 
 
 def _find_sector(conn: Connection, key: str, parts: list[str]) -> QueueItem | None:
@@ -348,10 +372,14 @@ def _lapsed(conn: Connection, row: sa.Row) -> LapsedCorrection:
     return LapsedCorrection(dict(row._mapping), document.title, document.document_id, context)
 
 
-def recent_corrections(store: Store, limit: int = 20) -> list[dict]:
+def recent_corrections(store: Store, limit: int = 20, reader: str | None = None) -> list[dict]:
+    """The newest corrections. ``reader``: someone who may be a double review's blind second reviewer, so the
+    held decisions of others are left out (None: every row)."""
+    query = sa.select(corrections).order_by(corrections.c.id.desc()).limit(limit)
+    if reader is not None:
+        query = query.where(sa.or_(sa.not_(held_decisions()), corrections.c.reviewer == reader))
     with store.reading() as conn:
-        rows = conn.execute(sa.select(corrections).order_by(corrections.c.id.desc()).limit(limit))
-        return [dict(r._mapping) for r in rows]
+        return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def person_aliases_overview(store: Store) -> list[dict]:
@@ -367,3 +395,26 @@ def reviewed_counts(store: Store) -> dict[str, int]:
     with store.reading() as conn:
         return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.reviewed.is_(True))).scalar_one()
                 for t in (sector_labels, facts, activities)}
+
+
+@dataclass(frozen=True)
+class DisputedRound:
+    """A double review whose two blind decisions disagree: it waits for an admin's adjudication."""
+
+    round_id: int
+    key: str
+    decisions: list[dict[str, Any]]  # the held decisions, first first: corrections rows, values decoded
+    item: QueueItem | None  # with its context; None when a later run changed what the key names
+
+
+def disputed_rounds(store: Store) -> list[DisputedRound]:
+    """Every disputed double review, oldest first, for the adjudication page."""
+    with store.reading() as conn:
+        disputed = [held for held in open_rounds(conn).values() if any(r.review_role == SECOND for r in held)]
+        return [_disputed(conn, held) for held in disputed]
+
+
+def _disputed(conn: Connection, held: list[sa.Row]) -> DisputedRound:
+    item = find_item_in(conn, held[0].target_key)
+    decisions = [dict(r._mapping, new_value=json.loads(r.new_value) if r.new_value else None) for r in held]
+    return DisputedRound(held[0].round_id, held[0].target_key, decisions, with_context(conn, item) if item else None)

@@ -163,15 +163,18 @@ def any_store(any_db_url):
 
 @pytest.fixture
 def config(tmp_path):
-    """Package defaults with fast fetch settings, rooted in a temp dir."""
+    """Package defaults with fast fetch settings, rooted in a temp dir, and single review: most tests check
+    what one reviewer's decision does (tests/test_double_review.py turns the double review on)."""
     from dataclasses import replace
 
     from pipeline.config import Config, FetchConfig, StoreConfig
+    from pipeline.corrections import SINGLE_REVIEW
 
     return replace(
         Config(base_dir=tmp_path),
         store=StoreConfig(url=f"sqlite:///{tmp_path / 'nkpipe.db'}"),
         fetch=FetchConfig(timeout_s=2.0, connect_timeout_s=1.0, attempts=2, backoff_s=0.01),
+        review=SINGLE_REVIEW,
     )
 
 

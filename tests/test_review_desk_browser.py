@@ -7,12 +7,13 @@ missing browser is a failure. The store holds the seed article, ingested by the 
 import os
 import shutil
 from dataclasses import replace
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from pipeline.config import Config, StoreConfig, WebConfig
-from pipeline.review_queue import QueueFilter, review_queue
+from pipeline.config import Config, ReviewConfig, StoreConfig, WebConfig
+from pipeline.corrections import SINGLE_REVIEW
+from pipeline.review_queue import QueueFilter, find_item, review_queue
 from tests.browser import chromium, chromium_missing_reason, serving, sign_in
 from tests.conftest import SEED_ARTICLE
 
@@ -27,9 +28,9 @@ if _missing:
 PASSWORD = "reviewer-password"
 
 
-@pytest.fixture
-def site(tmp_path):
-    """A fresh store per test (decisions change the queue), served on 127.0.0.1."""
+def served(tmp_path, review, users: dict[str, str]):
+    """The seed article ingested by the real pipeline, ``users`` (name: role, password PASSWORD) added, and the
+    app served on 127.0.0.1 with the ``review`` config; yields the URL, the store and the browser."""
     from nkpipe.web.app import create_app
     from pipeline.accounts import add_user
     from pipeline.ingest import run_ingest
@@ -39,14 +40,29 @@ def site(tmp_path):
     article = tmp_path / "article.txt"
     shutil.copy(SEED_ARTICLE, article)
     config = replace(Config(base_dir=tmp_path), store=StoreConfig(url=f"sqlite:///{tmp_path / 'nkpipe.db'}"),
-                     web=WebConfig(hash_memory_kib=8192, hash_time_cost=1, prefect_probe_timeout_s=0.2))
+                     web=WebConfig(hash_memory_kib=8192, hash_time_cost=1, prefect_probe_timeout_s=0.2),
+                     review=review)
     store = open_store(config.store.url)
     source = ensure_source(store, SourceSpec(str(article), "article", "Seed article", None), tmp_path)
     assert run_ingest(store, config, [source]).counts.new == 1
-    add_user(store, "reviewer", "reviewer", PASSWORD, config.web)
+    for name, role in users.items():
+        add_user(store, name, role, PASSWORD, config.web)
     with serving(create_app(config, store)) as base_url, chromium() as browser:
         yield {"url": base_url, "store": store, "browser": browser}
     store.engine.dispose()
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A fresh store per test (decisions change the queue); single review: one reviewer's keys decide."""
+    yield from served(tmp_path, SINGLE_REVIEW, {"reviewer": "reviewer"})
+
+
+@pytest.fixture
+def double_site(tmp_path):
+    """Every item in double review; two reviewers and an admin."""
+    yield from served(tmp_path, ReviewConfig(double_review_share=1.0), {
+        "alice": "reviewer", "bob": "reviewer", "admin": "admin"})
 
 
 @pytest.fixture
@@ -167,3 +183,49 @@ def test_browser_review_pages_work_without_javascript(site):
         assert key_of(page.url) == unreviewed(site["store"])[1]
     finally:
         context.close()
+
+
+def test_browser_two_reviewers_disagree_and_an_admin_adjudicates(double_site):
+    store, base_url, browser = double_site["store"], double_site["url"], double_site["browser"]
+    fact = next(i for i in review_queue(store, QueueFilter(kind="fact"), limit=100) if not i.values["rejected"])
+    item_path = f"/review/item?key={quote(fact.key, safe='')}"
+    pages = {}
+    for name in ("alice", "bob", "admin"):
+        pages[name] = browser.new_context().new_page()
+        sign_in(pages[name], base_url, name, PASSWORD, item_path)
+
+    alice = pages["alice"]
+    alice.fill("#confirm-form input[name=comment]", "alice checked the number")
+    with alice.expect_navigation():
+        alice.get_by_role("button", name="Confirm: it is right").click()
+    alice.goto(base_url + item_path)
+    assert "double review" in alice.locator("#held").inner_text()
+
+    bob = pages["bob"]
+    bob.reload()  # blind: nothing of alice's decision shows, and the fact is unchanged
+    assert "alice" not in bob.locator("main").inner_text()
+    assert bob.locator("#reviewed").inner_text() == "no"
+    with bob.expect_navigation():
+        bob.locator("#reject-form").get_by_role("button", name="Reject fact").click()
+    assert "An admin decides it" in bob.locator("#disputed").inner_text()
+    unchanged = find_item(store, fact.key)
+    assert not unchanged.reviewed and not unchanged.values["rejected"]  # neither decision applied yet
+
+    admin = pages["admin"]
+    admin.get_by_role("link", name="Adjudication").click()
+    admin.wait_for_load_state()
+    [round_box] = admin.locator("section.round").all()
+    assert round_box.locator("tr.decision td.reviewer").all_inner_texts() == ["alice", "bob"]
+    assert round_box.locator("mark").inner_text() == fact.context.span  # the sentence, the number marked
+    with admin.expect_navigation():
+        round_box.get_by_role("button", name="Keep bob's decision").click()
+    assert admin.locator("#adjudicated").is_visible() and admin.locator("#none-disputed").is_visible()
+
+    decided = find_item(store, fact.key)
+    assert decided.reviewed and decided.values["rejected"]
+    active = store.read_table("corrections").query("active")
+    assert active[["reviewer", "action", "review_role"]].values.tolist() == [["admin", "reject", "adjudication"]]
+    admin.goto(base_url + "/admin/review-stats")
+    assert admin.locator("#by-pair tbody tr td").all_inner_texts()[:3] == ["alice & bob", "1", "0"]
+    for page in pages.values():
+        page.context.close()

@@ -16,7 +16,8 @@ from tests.http_server import unused_port
 TEXT_HASH = __import__("hashlib").sha256(REVIEW_TEXT.encode()).hexdigest()
 SECTOR_KEY = sector_key(TEXT_HASH, "document", 0)
 FACT_KEY = fact_key(TEXT_HASH, 17, 19, "activity_count")
-PAGES = ["/", "/review", f"/review/item?key={SECTOR_KEY}", "/review/people", "/review/lapsed", "/sources", "/admin/users"]
+PAGES = ["/", "/review", f"/review/item?key={SECTOR_KEY}", "/review/people", "/review/lapsed", "/sources", "/admin/users",
+         "/admin/adjudication", "/admin/review-stats"]
 
 
 @pytest.fixture
@@ -123,7 +124,8 @@ POST_ROLES = {"/logout": "analyst", "/review/sector": "reviewer", "/review/fact"
               "/review/activity": "reviewer", "/review/alias": "reviewer", "/review/confirm": "reviewer",
               "/review/confirm-batch": "reviewer", "/sources": "analyst",
               "/sources/{source_id}/enabled": "analyst", "/admin/users": "admin",
-              "/admin/users/{name}/role": "admin", "/admin/users/{name}/disabled": "admin"}
+              "/admin/users/{name}/role": "admin", "/admin/users/{name}/disabled": "admin",
+              "/admin/adjudication": "admin"}
 LOWER_ROLE = {"reviewer": "analyst", "admin": "reviewer"}
 
 

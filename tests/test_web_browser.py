@@ -13,6 +13,7 @@ from pipeline.store import document_rows, ledger
 import pytest
 
 from pipeline.config import Config, StoreConfig, WebConfig
+from pipeline.corrections import SINGLE_REVIEW
 from tests.browser import chromium, chromium_missing_reason, serving, sign_in
 from tests.conftest import SEED_ARTICLE, review_document
 
@@ -41,7 +42,8 @@ def site(tmp_path_factory):
     article = folder / "article.txt"
     shutil.copy(SEED_ARTICLE, article)
     config = replace(Config(base_dir=folder), store=StoreConfig(url=f"sqlite:///{folder / 'nkpipe.db'}"),
-                     web=WebConfig(hash_memory_kib=8192, hash_time_cost=1, prefect_probe_timeout_s=0.2))
+                     web=WebConfig(hash_memory_kib=8192, hash_time_cost=1, prefect_probe_timeout_s=0.2),
+                     review=SINGLE_REVIEW)
     store = open_store(config.store.url)
     source = ensure_source(store, SourceSpec(str(article), "article", "Seed article", None), folder)
     assert run_ingest(store, config, [source]).counts.new == 1

@@ -257,6 +257,25 @@ def test_workbench_token_opens_the_api_only_not_the_pages(client, bench):
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
 
 
+CSV_PAGES = ["/register?format=csv", "/tallies?format=csv", "/facts?format=csv", "/documents?format=csv",
+             "/people?format=csv", "/register?format=csv&sector=military&per_page=2"]
+
+
+@pytest.mark.parametrize("path", CSV_PAGES)
+def test_workbench_csv_downloads_with_a_bearer_token_as_with_a_session(client, bench, path):
+    token = accounts.issue_api_token(bench, "analyst")
+    script = TestClient(client.app, base_url="http://127.0.0.1")
+    with_token = script.get(path, headers={"Authorization": f"Bearer {token}"}, follow_redirects=False)
+    assert with_token.status_code == 200 and with_token.headers["content-type"].startswith("text/csv")
+    assert len(csv_rows(with_token)) > 1
+    login(client, "analyst")
+    assert client.get(path).text == with_token.text  # exactly what the signed-in analyst downloads
+    wrong = script.get(path, headers={"Authorization": "Bearer nkp_wrong"}, follow_redirects=False)
+    assert wrong.status_code == 401 and "nkpipe users token" in wrong.json()["error"]
+    accounts.revoke_api_token(bench, "analyst")
+    assert script.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
 # --- escaping and bound parameters -----------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ people pages (appearances with the leader by month and year, rank among companio
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from datetime import date
@@ -207,14 +208,26 @@ def test_document_search_sqlite_rewrite_with_the_same_text_leaves_the_index_alon
         assert conn.exec_driver_sql(f"SELECT search_id, document_id FROM {SEARCH_KEYS_TABLE}").all() == [(1, "same")]
 
 
+def _insert_document_at_old_revision(engine, source_id: int, doc_id: str, text: str) -> None:
+    """A document row as a store at an older revision holds it: a plain insert into the columns that revision
+    has (today's pipeline code reads and writes today's schema, e.g. corrections' double-review columns)."""
+    with engine.begin() as conn:
+        table = sa.Table("documents", sa.MetaData(), autoload_with=conn)
+        now = sa.func.now() if conn.dialect.name == "postgresql" else sa.func.current_timestamp()
+        conn.execute(table.insert().values(
+            document_id=doc_id, source_id=source_id, doc_key=doc_id, url=f"https://x.org/{doc_id}", title=doc_id,
+            published=date(2024, 1, 2), published_inferred=False, format="text", text=text,
+            text_hash=hashlib.sha256(text.encode()).hexdigest(), word_count=len(text.split()),
+            char_count=len(text), sentence_count=1, pipeline_version="v1", created_at=now, updated_at=now))
+
+
 def test_document_search_migration_indexes_the_documents_already_stored(any_db_url):
     engine = create_engine_for(any_db_url)
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), "0009")
     older = Store(engine)
     source = ledger.add_source(older, "https://x.org/feed", "article", "Feed", None)
-    _store_document(older, source.id, "old-1", "A greenhouse farm was stored before the search.", date(2024, 1, 2),
-                    "text")
+    _insert_document_at_old_revision(engine, source.id, "old-1", "A greenhouse farm was stored before the search.")
     store = open_store(any_db_url)
     assert _found(store, "greenhouse") == ["old-1"]
     with engine.begin() as conn:

@@ -36,6 +36,7 @@ from nkpipe.web.auth import (
     new_login_token,
     page_for,
 )
+from nkpipe.web.review_admin import review_admin_routes
 from nkpipe.web.throttle import LoginThrottle
 from nkpipe.web.workbench import workbench_routes
 from pipeline import accounts, corrections, review_queue
@@ -84,7 +85,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _install_handlers(app)
     for register in (_auth_routes, _dashboard_routes, _review_routes, _people_routes, _source_routes, _user_routes,
-                     workbench_routes):
+                     review_admin_routes, workbench_routes):
         register(app)
     return app
 
@@ -242,7 +243,7 @@ def _dashboard_routes(app: FastAPI) -> None:
         store = _store(request)
         return render(request, "dashboard.html", session, runs=ledger.recent_runs(store, 10),
                       problems=ledger.recent_problems(store, 10), reviewed=review_queue.reviewed_counts(store),
-                      corrections=review_queue.recent_corrections(store, 10),
+                      corrections=review_queue.recent_corrections(store, 10, session.user.name),
                       lapsed=review_queue.count_lapsed_fact_corrections(store),
                       signals=signal_rows.stored_signals(store),
                       prefect_url=prefect_ui_url(_config(request)))
@@ -251,13 +252,16 @@ def _dashboard_routes(app: FastAPI) -> None:
 # --- review queue and corrections --------------------------------------------------------------
 
 
-def _queue_filter(kind: str, sector: str, source: str, date_from: str, date_to: str, reviewed: str) -> review_queue.QueueFilter:
+def _queue_filter(session: Session, kind: str, sector: str, source: str, date_from: str, date_to: str,
+                  reviewed: str) -> review_queue.QueueFilter:
+    """The queue's filter as ``session``'s user sees it (without the items they decided in a double review)."""
     try:
         return review_queue.QueueFilter(
             kind=kind if kind in review_queue.QUEUE_KINDS else None, sector=sector if sector in SECTORS else None,
             source_id=int(source) if source.strip() else None,
             date_from=date.fromisoformat(date_from) if date_from else None,
-            date_to=date.fromisoformat(date_to) if date_to else None, include_reviewed=reviewed == "1")
+            date_to=date.fromisoformat(date_to) if date_to else None, include_reviewed=reviewed == "1",
+            reviewer=session.user.name)
     except ValueError as exc:
         raise HTTPException(400, f"a filter is not valid ({exc}); use a source id number and YYYY-MM-DD dates") from exc
 
@@ -277,13 +281,13 @@ class Then:
     at: int = 1
 
 
-def _then(after: str, queue: str, at: str = "") -> Then:
+def _then(session: Session, after: str, queue: str, at: str = "") -> Then:
     """The redirect a decision form asks for; an unknown ``after`` stays on the item. Bad filters are
     refused (400) here, before anything is stored."""
     context = _queue_context(parse_qsl(queue))
     params = dict(parse_qsl(context))
     return Then(after if after in AFTER_DECISION else "stay", context,
-                _queue_filter(*(params.get(name, "") for name in QUEUE_FILTERS)),
+                _queue_filter(session, *(params.get(name, "") for name in QUEUE_FILTERS)),
                 int(at) if re.fullmatch(r"[0-9]{1,4}", at) and int(at) > 0 else 1)
 
 
@@ -297,7 +301,7 @@ def _review_routes(app: FastAPI) -> None:
     def queue(request: Request, kind: str = "", sector: str = "", source: str = "", date_from: str = "",
               date_to: str = "", reviewed: str = "", page: str = "1", confirmed: str = "", end: str = "",
               session: Session = Depends(page_for("reviewer"))):
-        wanted = _queue_filter(kind, sector, source, date_from, date_to, reviewed)
+        wanted = _queue_filter(session, kind, sector, source, date_from, date_to, reviewed)
         if not re.fullmatch(r"[0-9]{1,6}", page) or int(page) < 1:
             raise HTTPException(400, f"page {page[:20]!r} is not a page number; pages start at 1")
         shown = review_queue.review_queue_page(_store(request), wanted, int(page), QUEUE_PAGE_SIZE)
@@ -312,13 +316,13 @@ def _review_routes(app: FastAPI) -> None:
     @app.get("/review/item", response_class=HTMLResponse)
     def item(request: Request, key: str, saved: str = "", queue: str = "", done: str = "",
              session: Session = Depends(page_for("reviewer"))):
-        return _item_page(request, session, key, saved == "1", None, 200, _then("stay", queue), done == "1")
+        return _item_page(request, session, key, saved == "1", None, 200, _then(session, "stay", queue), done == "1")
 
     @app.get("/review/step")
     def step(request: Request, key: str, queue: str = "", to: str = "next",
              session: Session = Depends(page_for("reviewer"))):
         """The next (or previous) item of the queue from this one: the j and k keys, and links without script."""
-        then = _then("next", queue)
+        then = _then(session, "next", queue)
         found = _find_item(request, key)
         backwards = to == "previous"
         neighbour = review_queue.neighbour_key(_store(request), then.wanted, found.place, -1 if backwards else 1)
@@ -330,13 +334,14 @@ def _review_routes(app: FastAPI) -> None:
     def correct_sector(request: Request, key: str = Form(...), sector: str = Form(...), comment: str = Form(""),
                        after: str = Form("stay"), queue: str = Form(""), at: str = Form(""),
                        session: Session = Depends(form_for("reviewer"))):
-        return _correct(request, session, key, "set", sector, "sector", comment, _then(after, queue, at))
+        return _correct(request, session, key, "set", sector, "sector", comment,
+                        _then(session, after, queue, at))
 
     @app.post("/review/fact")
     async def correct_fact(request: Request, session: Session = Depends(form_for("reviewer"))):
         form = {k: str(v) for k, v in (await request.form()).items()}
         key, action = form.get("key", ""), form.get("action", "set")
-        then = _then(form.get("after", "stay"), form.get("queue", ""), form.get("at", ""))
+        then = _then(session, form.get("after", "stay"), form.get("queue", ""), form.get("at", ""))
         try:
             edit = corrections.parse_fact_edit(form) if action == "set" else None
         except NkpipeError as exc:
@@ -348,27 +353,28 @@ def _review_routes(app: FastAPI) -> None:
                         comment: str = Form(""), after: str = Form("stay"), queue: str = Form(""),
                         at: str = Form(""), session: Session = Depends(form_for("reviewer"))):
         return _correct(request, session, key, action, action == "is_activity", "is_activity", comment,
-                        _then(after, queue, at))
+                        _then(session, after, queue, at))
 
     @app.post("/review/confirm")
     def confirm(request: Request, key: str = Form(...), comment: str = Form(""), after: str = Form("stay"),
                 queue: str = Form(""), at: str = Form(""), session: Session = Depends(form_for("reviewer"))):
         if key.startswith("alias:"):  # a person alias has no item page: its confirmation is on the people page
             return _confirm_alias(request, session, key, comment)
-        return _correct(request, session, key, corrections.CONFIRM, None, None, comment, _then(after, queue, at))
+        return _correct(request, session, key, corrections.CONFIRM, None, None, comment,
+                        _then(session, after, queue, at))
 
     @app.post("/review/confirm-batch")
     def confirm_batch(request: Request, key: list[str] = Form([]), queue: str = Form(""),
                       session: Session = Depends(form_for("reviewer"))):
-        then = _then("queue", queue)
+        then = _then(session, "queue", queue)
         keys = list(dict.fromkeys(key))  # a key ticked twice is one decision
         if not keys:
             raise HTTPException(400, "no item was selected; tick the items to confirm, then press Confirm selected")
         if len(keys) > BATCH_CONFIRM_LIMIT:
             raise HTTPException(400, f"{len(keys)} items in one batch; confirm at most {BATCH_CONFIRM_LIMIT} at once")
         try:
-            corrections.record_corrections(_store(request), [corrections.confirmation(k, session.user.name)
-                                                             for k in keys])
+            corrections.record_decisions(_store(request), [corrections.confirmation(k, session.user.name) for k in keys],
+                                         _config(request).review, may_adjudicate=session.user.can("admin"))
         except NkpipeError as exc:
             raise HTTPException(400, f"nothing was confirmed: {exc}") from exc
         return _see_other(_queue_url(then.queue, confirmed=str(len(keys))))
@@ -405,9 +411,32 @@ def _item_page(request: Request, session: Session, key: str, saved: bool, error:
     found = _find_item(request, key)
     steps = {to: "/review/step?" + urlencode({"key": key, **({"queue": then.queue} if then.queue else {}), "to": to})
              for to in ("previous", "next")}
+    history = review_queue.corrections_of(_store(request), key)
     return render(request, "item.html", session, status_code, item=found, saved=saved, error=error, done=done,
-                  history=review_queue.corrections_of(_store(request), key), sectors=SECTORS,
+                  history=blind_history(history, session), round_state=_round_state(history, session),
+                  sectors=SECTORS,
                   context=then.queue, queue_url=_queue_url(then.queue), steps=steps)
+
+
+HELD_STATES = ("awaiting a second review", "disputed")  # pipeline.store.correction_rows.correction_state
+
+
+def blind_history(history: list[dict], session: Session) -> list[dict]:
+    """An item's corrections as its reviewer may see them: a double review's held decisions of others are
+    left out (the second reviewer, an admin too, decides blind), until they disagree: then an admin, who
+    settles it, sees both."""
+    if session.user.can("admin") and any(c["state"] == "disputed" for c in history):
+        return history
+    return [c for c in history if c["state"] not in HELD_STATES or c["reviewer"] == session.user.name]
+
+
+def _round_state(history: list[dict], session: Session) -> str | None:
+    """Where the item's double review stands for this user: "yours" (they decided; it waits for someone
+    else), "disputed" (it waits for an admin), or None (no round is open, or it waits for their decision)."""
+    held = [c for c in history if c["state"] in HELD_STATES]
+    if any(c["state"] == "disputed" for c in held):
+        return "disputed"
+    return "yours" if any(c["reviewer"] == session.user.name for c in held) else None
 
 
 def _correct(request: Request, session: Session, key: str, action: str, new_value, field: str | None,
@@ -416,9 +445,9 @@ def _correct(request: Request, session: Session, key: str, action: str, new_valu
         found = review_queue.find_item(_store(request), key)
         if found is None:
             raise HTTPException(404, f"nothing to review has the key {key}")
-        corrections.record_correction(_store(request), corrections.Correction(
+        corrections.record_decision(_store(request), corrections.Correction(
             key, action, session.user.name, new_value, _old_value(found, field), field,
-            comment.strip() or None, found.document_id))
+            comment.strip() or None, found.document_id), _config(request).review, session.user.can("admin"))
     except NkpipeError as exc:
         return _item_page(request, session, key, False, str(exc), 400, then)
     return _see_other(_after_decision(request, found, then))

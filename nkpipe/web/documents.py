@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
-from nkpipe.web.auth import page_for
 from nkpipe.web.tables import (
     Paging,
     Query,
@@ -26,6 +25,7 @@ from nkpipe.web.tables import (
     csv_answer,
     for_api,
     render_page,
+    table_reader,
     this_url,
 )
 from pipeline.accounts import Session, User
@@ -59,7 +59,7 @@ def _document_filter(query: Query) -> DocumentFilter:
 
 def document_routes(app: FastAPI) -> None:
     @app.get("/documents", response_class=HTMLResponse)
-    def documents(request: Request, session: Session = Depends(page_for("analyst"))):
+    def documents(request: Request, session: Session | None = Depends(table_reader)):
         query = Query(request)
         wanted, (page, per_page), as_csv = _document_filter(query), query.page(), query.wants_csv()
         found = document_search.search_documents(request.app.state.store, wanted, (page - 1) * per_page, per_page)

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from nkpipe.web.auth import page_for
 from nkpipe.web.charts import Bar, Chart, Group, Segment, bar_chart, months_between
 from nkpipe.web.tables import (
     KEY,
@@ -27,6 +26,7 @@ from nkpipe.web.tables import (
     csv_answer,
     for_api,
     render_page,
+    table_reader,
     this_url,
 )
 from pipeline.accounts import Session, User
@@ -90,7 +90,7 @@ def _person(request: Request, person_id: str) -> PersonName:
 
 def people_routes(app: FastAPI) -> None:
     @app.get("/people", response_class=HTMLResponse)
-    def people(request: Request, session: Session = Depends(page_for("analyst"))):
+    def people(request: Request, session: Session | None = Depends(table_reader)):
         query = Query(request)
         wanted, (page, per_page), as_csv = _people_filter(query), query.page(), query.wants_csv()
         found = people_rows.people_page(request.app.state.store, wanted, (page - 1) * per_page, per_page)
@@ -104,7 +104,7 @@ def people_routes(app: FastAPI) -> None:
                            page_url=lambda number: this_url(request, page=str(number), format=None))
 
     @app.get("/people/{person_id}", response_class=HTMLResponse)
-    def person(request: Request, person_id: str, session: Session = Depends(page_for("analyst"))):
+    def person(request: Request, person_id: str, session: Session | None = Depends(table_reader)):
         named = _person(request, person_id)
         query = Query(request)
         (page, per_page), as_csv = query.page(), query.wants_csv()

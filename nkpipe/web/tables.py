@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
-from nkpipe.web.auth import SESSION_COOKIE
+from nkpipe.web.auth import SESSION_COOKIE, current_session, page_for
 from pipeline import accounts
 from pipeline.accounts import Session, User
 
@@ -212,6 +212,16 @@ def api_reader(request: Request) -> User:
         raise ApiProblem(401, "sign in first, or send 'Authorization: Bearer TOKEN' with a token made by "
                               "`nkpipe users token NAME`")
     return session.user
+
+
+def table_reader(request: Request) -> Session | None:
+    """Who reads a table page: a signed-in analyst (or any higher role); for the page's CSV
+    (``format=csv``) also a bearer token, as for the API, so that a script downloads exactly the rows the
+    page shows. None for a token: a CSV is no page and needs no session."""
+    if request.query_params.get("format") == "csv" and request.headers.get("authorization") is not None:
+        api_reader(request)
+        return None
+    return page_for("analyst")(current_session(request))
 
 
 def render_page(request: Request, name: str, session: Session, **context) -> Response:

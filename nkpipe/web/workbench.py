@@ -37,6 +37,7 @@ from nkpipe.web.tables import (
     csv_answer,
     for_api,
     render_page,
+    table_reader,
     this_url,
 )
 from pipeline import workbench
@@ -101,7 +102,7 @@ def month_chart(months: Mapping[str, Mapping[str, int]]) -> Chart | None:
 
 def _register_routes(app: FastAPI) -> None:
     @app.get("/register", response_class=HTMLResponse)
-    def register(request: Request, session: Session = Depends(page_for("analyst"))):
+    def register(request: Request, session: Session | None = Depends(table_reader)):
         query = Query(request)
         wanted, (page, per_page), as_csv = _register_filter(query), query.page(), query.wants_csv()
         store = request.app.state.store
@@ -194,7 +195,7 @@ def _tally_query(query: Query) -> tuple[int | None, str | None]:
 
 def _tally_routes(app: FastAPI) -> None:
     @app.get("/tallies", response_class=HTMLResponse)
-    def tallies(request: Request, session: Session = Depends(page_for("analyst"))):
+    def tallies(request: Request, session: Session | None = Depends(table_reader)):
         query = Query(request)
         (year, breakdown), as_csv = _tally_query(query), query.wants_csv()
         found = workbench.tally_table(request.app.state.store, year)
@@ -281,7 +282,7 @@ def _fact_query(query: Query) -> tuple[FactFilter, str | None]:
 
 def _fact_routes(app: FastAPI) -> None:
     @app.get("/facts", response_class=HTMLResponse)
-    def facts(request: Request, session: Session = Depends(page_for("analyst"))):
+    def facts(request: Request, session: Session | None = Depends(table_reader)):
         query = Query(request)
         (wanted, subject), (page, per_page), as_csv = _fact_query(query), query.page(), query.wants_csv()
         store = request.app.state.store

@@ -66,19 +66,76 @@ FINGERPRINT_FIELDS = ("kind", "period_label", "subject", "value", "low", "high")
 
 
 def insert_correction(conn: Connection, *, reviewer: str, target_key: str, action: str, old_value: Any,
-                      new_value: Any, field: str | None, comment: str | None, document_id: str | None) -> sa.Row:
-    """Store one correction and retire the earlier ones of its target; returns the stored row."""
+                      new_value: Any, field: str | None, comment: str | None, document_id: str | None,
+                      review: RoundPlace | None = None) -> sa.Row:
+    """Store one correction and retire the earlier ones of its target; returns the stored row.
+
+    ``review``: its place in a double review; a held decision (``review.held``) is stored inactive,
+    retires nothing and is not applied until the round is settled.
+    """
     target_type, parts = parse_key(target_key)
+    held = review is not None and review.held
     correction_id = conn.execute(corrections.insert().values(
         created_at=utcnow(), reviewer=reviewer, target_type=target_type, target_key=target_key,
         text_hash=parts[0] if target_type in ("sector", "fact") else None, document_id=document_id,
         action=action, field=field, old_value=_json(old_value), new_value=_json(new_value),
-        comment=comment or None, active=True,
+        comment=comment or None, active=not held,
+        review_role=review.role if review else None, round_id=review.round_id if review else None,
     )).inserted_primary_key[0]
+    if review is not None and review.round_id is None:  # a round's first decision names the round
+        conn.execute(corrections.update().where(corrections.c.id == correction_id).values(round_id=correction_id))
     row = conn.execute(sa.select(corrections).where(corrections.c.id == correction_id)).one()
-    conn.execute(corrections.update().where(corrections.c.id.in_(_superseded(conn, row)))
-                 .values(active=False, superseded_by=correction_id))
+    if not held:
+        conn.execute(corrections.update().where(corrections.c.id.in_(_superseded(conn, row)))
+                     .values(active=False, superseded_by=correction_id))
     return row
+
+
+# --- double review ----------------------------------------------------------------------------
+
+FIRST, SECOND, ADJUDICATION = "first", "second", "adjudication"
+
+
+@dataclass(frozen=True)
+class RoundPlace:
+    """Where a decision stands in a double review: its role, its round (None: it opens one), and whether
+    it is held back unapplied (a first decision, or a second that disagrees with it)."""
+
+    role: str
+    round_id: int | None
+    held: bool
+
+
+def held_decisions() -> sa.ColumnElement[bool]:
+    """Which rows are decisions of unsettled double reviews: held back, and not yet settled."""
+    return sa.and_(corrections.c.review_role.in_((FIRST, SECOND)), corrections.c.active.is_(False),
+                   corrections.c.superseded_by.is_(None))
+
+
+def open_round(conn: Connection, key: str) -> list[sa.Row]:
+    """The held decisions of the key's unsettled double review, first decision first; [] when none is open."""
+    return conn.execute(sa.select(corrections).where(corrections.c.target_key == key, held_decisions())
+                        .order_by(corrections.c.id)).all()
+
+
+def open_rounds(conn: Connection) -> dict[int, list[sa.Row]]:
+    """Every unsettled double review: round id -> its held decisions, oldest round first."""
+    rounds: dict[int, list[sa.Row]] = {}
+    for row in conn.execute(sa.select(corrections).where(held_decisions()).order_by(corrections.c.round_id, corrections.c.id)):
+        rounds.setdefault(row.round_id, []).append(row)
+    return rounds
+
+
+def settle_round(conn: Connection, held: Sequence[sa.Row], settled_by: int) -> None:
+    """Mark a round's held decisions as settled by the decision that is now applied."""
+    conn.execute(corrections.update().where(corrections.c.id.in_([r.id for r in held]))
+                 .values(superseded_by=settled_by))
+
+
+def round_decisions(conn: Connection) -> list[sa.Row]:
+    """The first and second decisions of every double review, by round, in the order they were made."""
+    return conn.execute(sa.select(corrections).where(corrections.c.review_role.in_((FIRST, SECOND)))
+                        .order_by(corrections.c.round_id, corrections.c.id)).all()
 
 
 def old_value_with_fingerprint(conn: Connection, key: str, old_value: Any) -> Any:
@@ -106,15 +163,16 @@ def activity_decision(conn: Connection, key: str, rejected: bool) -> dict[str, A
 
 
 @dataclass(frozen=True)
-class Confirmation:
-    """What a confirmation of a target records: the target as the rows hold it now, and where it was seen."""
+class StoredValues:
+    """The old and new value a correction is stored with, and where it was seen (for a confirmation: the
+    target as the rows hold it now)."""
 
     old_value: Any
     new_value: Any
     document_id: str | None
 
 
-def confirmation(conn: Connection, key: str) -> Confirmation:
+def confirmation(conn: Connection, key: str) -> StoredValues:
     """The target's current state as the value a confirmation keeps; ReviewError when the key names nothing.
 
     Read inside the writing transaction, so what is confirmed is what the rows hold at that moment,
@@ -128,38 +186,38 @@ def confirmation(conn: Connection, key: str) -> Confirmation:
     return found
 
 
-def _sector_state(conn: Connection, parts: list[str]) -> Confirmation | None:
+def _sector_state(conn: Connection, parts: list[str]) -> StoredValues | None:
     row = conn.execute(sa.select(sector_labels.c.sector, sector_labels.c.document_id).join(
         documents, sector_labels.c.document_id == documents.c.document_id).where(
         documents.c.text_hash == parts[0], sector_labels.c.unit == parts[1],
         sector_labels.c.unit_index == int(parts[2])).order_by(sector_labels.c.document_id).limit(1)).first()
-    return None if row is None else Confirmation(row.sector, row.sector, row.document_id)
+    return None if row is None else StoredValues(row.sector, row.sector, row.document_id)
 
 
-def _fact_state(conn: Connection, parts: list[str]) -> Confirmation | None:
+def _fact_state(conn: Connection, parts: list[str]) -> StoredValues | None:
     ids = _fact_ids(conn, parts)
     if not ids:
         return None
     fact = conn.execute(sa.select(facts).where(facts.c.id == ids[0])).one()
     seen = {name: getattr(fact, name) for name in FACT_FIELDS}
-    return Confirmation(seen, {**seen, "rejected": bool(fact.rejected)}, fact.document_id)
+    return StoredValues(seen, {**seen, "rejected": bool(fact.rejected)}, fact.document_id)
 
 
-def _activity_state(conn: Connection, parts: list[str]) -> Confirmation | None:
+def _activity_state(conn: Connection, parts: list[str]) -> StoredValues | None:
     row = conn.execute(sa.select(activities.c.rejected, activities.c.document_ids)
                        .where(activities.c.activity_id == parts[0])).first()
     if row is None:
         return None
     # the same convention as the other activity decisions: the old value says "it is an activity"
-    return Confirmation(not row.rejected, {"rejected": bool(row.rejected)}, (json.loads(row.document_ids) or [None])[0])
+    return StoredValues(not row.rejected, {"rejected": bool(row.rejected)}, (json.loads(row.document_ids) or [None])[0])
 
 
-def _alias_state(conn: Connection, parts: list[str]) -> Confirmation | None:
+def _alias_state(conn: Connection, parts: list[str]) -> StoredValues | None:
     person_id = conn.execute(sa.select(person_aliases.c.person_id).where(person_aliases.c.alias == parts[0])).scalar()
-    return None if person_id is None else Confirmation(person_id, {"person_id": person_id}, None)
+    return None if person_id is None else StoredValues(person_id, {"person_id": person_id}, None)
 
 
-CONFIRMED_STATE: dict[str, Callable[[Connection, list[str]], Confirmation | None]] = {
+CONFIRMED_STATE: dict[str, Callable[[Connection, list[str]], StoredValues | None]] = {
     "sector": _sector_state,
     "fact": _fact_state,
     "activity": _activity_state,
@@ -504,7 +562,12 @@ def _fact_ids(conn: Connection, parts: list[str], fingerprint: dict | None = Non
 
 def correction_state(conn: Connection, row: sa.Row) -> str:
     """applied; superseded (by a later one); re-anchored (moved to the new fact of its number after the
-    extractor changed); or lapsed (a fact correction whose fact is no longer extracted)."""
+    extractor changed); or lapsed (a fact correction whose fact is no longer extracted). A held decision
+    of a double review is awaiting a second review, or disputed (waiting for an admin), until the
+    round is agreed or adjudicated."""
+    settled = _round_state(conn, row) if row.review_role in (FIRST, SECOND) and not row.active else None
+    if settled is not None:
+        return settled
     if not row.active:
         successor = conn.execute(sa.select(corrections.c.old_value).where(corrections.c.id == row.superseded_by)).scalar()
         moved = json.loads(successor).get("reanchored_from") if successor and successor.startswith("{") else None
@@ -515,3 +578,17 @@ def correction_state(conn: Connection, row: sa.Row) -> str:
     holds = any(f.reviewed and _agree(_fingerprint(f), expected) and (not _rejects(row) or f.rejected)
                 for span in span_facts(conn, parse_key(row.target_key)[1]).values() for f in span)
     return "applied" if holds else "lapsed"
+
+
+def _round_state(conn: Connection, row: sa.Row) -> str | None:
+    """The state of a double review's decision within its round; None once a later round or an ordinary
+    correction superseded it (then it is superseded like any other)."""
+    if row.superseded_by is not None:
+        settled_by = conn.execute(sa.select(corrections.c.review_role, corrections.c.round_id)
+                                  .where(corrections.c.id == row.superseded_by)).first()
+        if settled_by is None or settled_by.round_id != row.round_id:
+            return None
+        return "adjudicated" if settled_by.review_role == ADJUDICATION else "agreed"
+    second = conn.execute(sa.select(corrections.c.id).where(corrections.c.round_id == row.round_id,
+                                                            corrections.c.review_role == SECOND)).first()
+    return "disputed" if second else "awaiting a second review"

@@ -404,6 +404,10 @@ corrections = sa.Table(
     sa.Column("comment", sa.Text),
     sa.Column("active", sa.Boolean, nullable=False, default=True, server_default=sa.true()),
     sa.Column("superseded_by", sa.Integer),
+    # A double review (pipeline.corrections): first | second | adjudication, and the id of the round's
+    # first decision. A first decision, and a second that disagrees with it, are stored inactive and unapplied.
+    sa.Column("review_role", sa.String(16)),
+    sa.Column("round_id", sa.Integer, index=True),
 )
 
 # Signals from the register (pipeline.signals), one row per key, written by every nightly run
