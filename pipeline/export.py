@@ -12,6 +12,14 @@ from pipeline.store.db import EXPORT_TABLES, Store
 FORMATS = ("csv", "parquet")
 
 
+def read_tables(store: Store, tables: Sequence[str] = EXPORT_TABLES) -> dict[str, Any]:
+    """Each table as a pandas DataFrame, by name (the tables ``export_tables`` writes, by default)."""
+    unknown = [name for name in tables if name not in EXPORT_TABLES]
+    if unknown:
+        raise NkpipeError(f"no exportable table {', '.join(map(repr, unknown))}; choose among {', '.join(EXPORT_TABLES)}")
+    return {name: store.read_table(name) for name in tables}
+
+
 def export_tables(store: Store, out_dir: Path, fmt: str = "csv",
                   tables: tuple[str, ...] = EXPORT_TABLES) -> dict[str, Path]:
     """Write each table to ``out_dir/<table>.<fmt>``; returns table -> file."""

@@ -689,3 +689,17 @@ def test_workbench_tallies_explain_the_reported_tally_under_every_counting_rule(
     assert answer["rows"][0]["register"] == 2 and answer["rows"][0]["fact_id"] is not None
     assert analyst.get("/api/tallies/explained").status_code == 400
     assert 'id="tallies-explained"' not in analyst.get("/tallies").text  # every year: no single year to explain
+
+
+def test_workbench_open_tables_gives_the_main_tables_as_dataframes(tmp_path):
+    from nkpipe import open_tables
+    from pipeline.errors import NkpipeError
+
+    db = f"sqlite:///{tmp_path / 'nb.db'}"
+    build_workbench_data(open_store(db))
+    tables = open_tables(db)
+    assert {"documents", "facts", "activities", "series_points"} <= set(tables) and "users" not in tables
+    assert sorted(tables["facts"]["kind"]) == ["activity_count", "exchange_rate", "price"]
+    assert list(open_tables(db, ["activities"])) == ["activities"] and len(tables["activities"]) == 5
+    with pytest.raises(NkpipeError, match="'users'"):
+        open_tables(db, ["users"])
