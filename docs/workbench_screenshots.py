@@ -74,7 +74,7 @@ def build_store(folder: Path, full: bool) -> tuple[Config, Store]:
     sources += [ensure_source(store, spec, REPO) for spec in read_source_list(MARKET_SOURCES)]
     run_ingest(store, config, sources, progress=print)
     rebuild_register(store)
-    refresh_series(store, config.series)
+    refresh_series(store)
     add_user(store, NAME, "reviewer", PASSWORD, config.web)
     return config, store
 

@@ -99,7 +99,7 @@ def nightly_ingest(config_path: str | None = None, db_url: str | None = None) ->
         logger.info("activity register: nothing stored, kept as it was")
     # every night: reviewers may have corrected or rejected market facts since the last run
     series = task(refresh_series, name="series", retries=config.flow.task_retries,
-                  cache_policy=NO_CACHE)(store, config.series)
+                  cache_policy=NO_CACHE)(store)
     logger.info("market series: %d points%s", len(series.points), _skipped_note(series.skipped))
     # every night, rebuilt or not: a signal that ended must be marked so, and new documents move the date
     signals = task(refresh_signals, name="signals", retries=config.flow.task_retries,

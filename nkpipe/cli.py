@@ -323,7 +323,7 @@ def ingest(
     if changed:
         from pipeline.series import refresh_series
 
-        _progress(f"market series: {len(refresh_series(store, context.config.series).points)} points")
+        _progress(f"market series: {len(refresh_series(store).points)} points")
     typer.echo(_summary_line({"run_id": summary.run_id, "status": summary.status,
                               "seconds": summary.seconds, "days_covered": summary.days_covered,
                               **asdict(summary.counts)}))
@@ -662,8 +662,10 @@ def series(
         help="KPW/USD, KPW/CNY (market rates), 'KPW/USD official', or a good priced per kg (rice, corn, ...). "
              "Without it: the measures and places the store holds.")] = None,
     place: Annotated[str | None, typer.Option(
-        help="The market city (Pyongyang, Sinuiju, ...); 'no city named' for quotes without one. Default: every place.")] = None,
-    out: Annotated[Path | None, typer.Option(metavar="FILE.csv|FILE.parquet", help="Write the table to this file.")] = None,
+        help="The market city (Pyongyang, Sinuiju, ...); 'no city named' for quotes without one. "
+             "Default: every place.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        metavar="FILE.csv|FILE.parquet", help="Write the table to this file.")] = None,
     points: Annotated[bool, typer.Option(
         "--points", help="One row per source's quote (with its document and sentence) instead of per month.")] = False,
     rebuild: Annotated[bool, typer.Option(
@@ -673,7 +675,7 @@ def series(
 
     Each month's value is the median of the outlets' own medians (an outlet quoting weekly does not
     outvote one quoting monthly), with the low and high across outlets and the number of sources; a
-    month is flagged DIVERGENT when the outlets differ by more than [series] divergence_share of the
+    month is flagged DIVERGENT when the outlets differ by more than \\[series] divergence_share of the
     median. Quotes are dated by the survey date the text gives, else by the publication date (the
     points table says which); a story republished elsewhere counts once.
     """
@@ -684,7 +686,7 @@ def series(
     context = _ctx(ctx)
     store = context.store()
     if rebuild:
-        built = market.refresh_series(store, context.config.series)
+        built = market.refresh_series(store)
         _progress(f"market series: {len(built.points)} points from the facts"
                   + "".join(f"; left out {n}: {why}" for why, n in built.skipped.items()))
     stored = series_rows.load_points(store)
@@ -739,7 +741,7 @@ def signals(
     companion not seen for months; sector_mix: a sector's share of the last weeks against the year so far;
     series: a market series' newest month far from its recent months (`nkpipe series`).
     Each is measured to the newest stored document's date and comes with the register rows behind it
-    (/register/ID in `nkpipe serve`). Thresholds are in config.toml's [signals].
+    (/register/ID in `nkpipe serve`). Thresholds are in config.toml's \\[signals].
     """
     import json
 
@@ -820,7 +822,7 @@ def users_list(ctx: typer.Context) -> None:
 @handles_errors
 def review_stats(ctx: typer.Context) -> None:
     """Agreement of the double review (Cohen's kappa per reviewer pair and per item kind) and each reviewer's
-    decisions per hour of work (pauses longer than [review] idle_minutes are not work)."""
+    decisions per hour of work (pauses longer than \\[review] idle_minutes are not work)."""
     from pipeline import review_stats as stats
 
     context = _ctx(ctx)

@@ -28,7 +28,6 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.config import SeriesConfig
 from pipeline.records import MonthSummary, SeriesPoint
 from pipeline.store import document_rows, series_rows
 from pipeline.store.db import Store
@@ -47,18 +46,12 @@ class SeriesBuild:
     skipped: Mapping[str, int]
 
 
-def refresh_series(store: Store, config: SeriesConfig | None = None) -> SeriesBuild:
+def refresh_series(store: Store) -> SeriesBuild:
     """The nightly step: rebuild the stored points from the stored market facts."""
     facts = [*document_rows.query_facts(store, "exchange_rate"), *document_rows.query_facts(store, "price")]
     built = build_points(facts)
     series_rows.replace_points(store, built.points)
     return built
-
-
-def stored_monthly(store: Store, config: SeriesConfig, measure: str | None = None,
-                   place: str | None = None) -> list[MonthSummary]:
-    """The stored points of a measure and place merged per month."""
-    return monthly(select(series_rows.load_points(store), measure, place), config.divergence_share)
 
 
 def measure_of(fact: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -125,9 +118,9 @@ def _point(fact: Mapping[str, Any]) -> tuple[SeriesPoint | None, str | None]:
     if (end - start).days + 1 > MAX_SURVEY_DAYS:
         return None, f"a period longer than {MAX_SURVEY_DAYS} days (an average, not a survey)"
     measure, unit = measured
+    outlet = outlet_of(fact.get("document_url"), fact.get("source_name"), fact["document_id"])
     return SeriesPoint(measure, unit, fact.get("place") or None, start, end, dated_by, published, value,
-                       fact.get("low"), fact.get("high"), fact.get("qualifier"),
-                       outlet_of(fact.get("document_url"), fact.get("source_name"), fact["document_id"]), fact["document_id"],
+                       fact.get("low"), fact.get("high"), fact.get("qualifier"), outlet, fact["document_id"],
                        fact.get("id"), fact.get("sentence")), None
 
 

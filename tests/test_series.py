@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nkpipe.cli import app
-from pipeline.config import SeriesConfig, SignalsConfig
+from pipeline.config import SignalsConfig
 from pipeline.records import Evidence
 from pipeline.series import build_points, measure_of, monthly, refresh_series, select
 from pipeline.signals import compute_signals, series_signals
@@ -159,9 +159,9 @@ def test_series_points_survive_the_store_and_the_rebuild(tmp_path, monkeypatch):
              {"kind": "activity_count", "value": 51, "unit": None}]
     monkeypatch.setattr("pipeline.series.document_rows.query_facts",
                         lambda _store, kind=None, year=None: [f for f in facts if f["kind"] == kind])
-    built = refresh_series(store, SeriesConfig())
+    built = refresh_series(store)
     assert series_rows.load_points(store) == list(built.points) and len(built.points) == 2
-    refresh_series(store, SeriesConfig())  # rebuilt, not appended
+    refresh_series(store)  # rebuilt, not appended
     assert len(series_rows.load_points(store)) == 2
 
 
