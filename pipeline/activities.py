@@ -38,7 +38,7 @@ from pipeline.store.persist import rebuilding_register
 from pipeline.tallies import counted
 from pipeline.text import sentence_spans
 
-REGISTER_VERSION = "register-3"
+REGISTER_VERSION = "register-4"  # 4: the DPRK of his title is no place
 _KOREAN_NAME = re.compile(r"\b([A-Z][a-z]{0,4}(?:\s+[A-Z][a-z]+){2})\b")
 
 
@@ -305,8 +305,10 @@ _YESTERDAY = re.compile(r"\byesterday\b", re.IGNORECASE)
 
 
 def _place(report: Report, after: int, end: int) -> str | None:
+    too_wide = set(rules()["not_a_place_ids"])
     for entity in report.entities:
-        if after <= entity.start_char < end and entity.label in ("GPE", "LOC", "FAC"):
+        if (after <= entity.start_char < end and entity.label in ("GPE", "LOC", "FAC")
+                and entity.canonical_id not in too_wide):
             return entity.canonical_name or entity.text
     return None
 

@@ -19,6 +19,7 @@ from tests.conftest import (
     cron_half_a_day_ahead,
     first_cron_run_utc,
     run_deployment_and_wait,
+    stop_process,
     wait_for,
 )
 from tests.http_server import unused_port
@@ -73,7 +74,7 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
         first = run_deployment_and_wait(api, deployment["id"], 300)
         assert first["type"] == "COMPLETED", (logs / "worker-1.log").read_text()[-3000:]
         worker.terminate()
-        worker.wait(timeout=180)  # a loaded machine can take a minute to stop a worker
+        stop_process(worker, 30)
 
         again = httpx.get(f"{api}/deployments/name/nightly_ingest/nightly", timeout=10).json()
         assert again["id"] == deployment["id"] and again["work_pool_name"] == "nk-test"
@@ -88,10 +89,7 @@ def test_deploy_schedule_and_deployment_survive_a_worker_restart(tmp_path):
         for process in reversed(processes):
             process.terminate()
         for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_process(process, 30)
 
     from pipeline.store import open_store
 

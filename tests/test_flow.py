@@ -51,7 +51,7 @@ def test_flow_nightly_ingest_registers_defaults_then_reruns_unchanged(tmp_path):
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
             sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
     names = sorted({t.name.split("-")[0] for t in tasks})
-    assert names == ["clean", "fetch", "nlp", "register", "signals", "store", "story_clusters"]
+    assert names == ["clean", "fetch", "nlp", "register", "series", "signals", "store", "story_clusters"]
     assert sum(t.name.startswith("nlp") for t in tasks) == 2  # one document per task here
 
 

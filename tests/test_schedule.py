@@ -19,6 +19,7 @@ from tests.conftest import (
     cron_half_a_day_ahead,
     first_cron_run_utc,
     run_deployment_and_wait,
+    stop_process,
     wait_for,
 )
 from tests.http_server import unused_port
@@ -101,8 +102,4 @@ def test_schedule_serves_the_nightly_deployment_with_its_cron(tmp_path):
                              ) from error
     finally:
         process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=120)  # stopping the served deployment takes long on a loaded machine
-        except subprocess.TimeoutExpired:
-            process.kill()
-    assert process.returncode is not None
+        stop_process(process, 60)  # ending the served deployment can take long on a loaded machine
