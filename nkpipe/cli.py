@@ -640,15 +640,22 @@ def report(
     year: Annotated[int, typer.Option(help="The year to report.")],
     out: Annotated[Path, typer.Option(metavar="FILE.html", help="Where to write the page.")] = Path("report.html"),
 ) -> None:
-    """Write a self-contained HTML page: activities per month by sector, and the reconciliation."""
-    from pipeline.activities import corpus_coverage, reconcile as compare
+    """Write a self-contained HTML page: activities per month by sector, the reconciliation, and each reported
+    tally recounted under every counting rule set (what `nkpipe reconcile --explain` prints)."""
+    from pipeline.activities import corpus_coverage, explain, reconcile as compare
+    from pipeline.counting_rules import counting_rule_sets
     from pipeline.report import render_report
 
     store = _ctx(ctx).store()
     register = register_rows.load_register(store)
     coverage = corpus_coverage(store, year)
-    compared = compare(register, document_rows.query_facts(store, "activity_count", year), year, coverage=coverage)
-    html = render_report(register, compared, year, coverage=coverage.describe())
+    reported = document_rows.query_facts(store, "activity_count", year)
+    compared = compare(register, reported, year, coverage=coverage)
+    rule_sets = counting_rule_sets()
+    explained = explain(register_rows.load_register(store, every_row=True), reported, year, rule_sets,
+                        coverage=coverage)
+    html = render_report(register, compared, year, coverage=coverage.describe(), rule_sets=rule_sets,
+                         explained=explained)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     typer.echo(f"wrote {out}")

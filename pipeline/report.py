@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from pipeline.activities import Reconciliation
+from pipeline.activities import Explanation, Reconciliation
+from pipeline.counting_rules import CountingRuleSet
 from pipeline.records import Activity
 from pipeline.tallies import counted, monthly_by_sector
 
@@ -60,9 +61,28 @@ def _reconciliation_table(rows: Sequence[Reconciliation]) -> str:
             f"<th>source and sentence</th></tr></thead><tbody>{body}</tbody></table>")
 
 
+def _explanation_table(rule_sets: Sequence[CountingRuleSet], rows: Sequence[Explanation]) -> str:
+    if not rows:
+        return ""
+    heads = "".join(f"<th title=\"{escape(r.description)}\">{escape(r.name)}</th>" for r in rule_sets)
+    body = "".join(
+        f"<tr><td>{escape(e.key)}</td><td class=n>{escape(e.reported_value)}</td>"
+        + "".join(f"<td class=n>{recount.count}</td>" for recount in e.recounts)
+        + f"<td>{escape(' = '.join(e.closest)) or '-'}</td>"
+        f"<td class=n>{'' if e.residual is None else f'{e.residual:+g}'}</td></tr>"
+        for e in rows)
+    sets = "".join(f"<li><b>{escape(r.name)}</b>: {escape(r.description)}</li>" for r in rule_sets)
+    return (f"<h2>Why published tallies differ</h2><p>The register recounted under each counting rule set "
+            f"(<code>nkpipe reconcile --explain</code>), the closest set and its residual (that recount less the "
+            f"reported number):</p><ul>{sets}</ul><table><thead><tr><th>breakdown</th><th>reported</th>{heads}"
+            f"<th>closest</th><th>residual</th></tr></thead><tbody>{body}</tbody></table>")
+
+
 def render_report(activities: Sequence[Activity], reconciliation: Sequence[Reconciliation], year: int,
-                  coverage: str | None = None) -> str:
-    """The page; ``coverage`` says how much of the year the corpus covers ("the corpus covers ...")."""
+                  coverage: str | None = None, rule_sets: Sequence[CountingRuleSet] = (),
+                  explained: Sequence[Explanation] = ()) -> str:
+    """The page; ``coverage`` says how much of the year the corpus covers ("the corpus covers ..."); with
+    ``explained``, each reported tally is also shown recounted under every one of ``rule_sets``."""
     in_year = [a for a in counted(activities) if (a.event_date or a.report_date) and (a.event_date or a.report_date).year == year]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>nkpipe: public activities {year}</title>
@@ -75,6 +95,7 @@ td,th{{border-bottom:1px solid #ddd;padding:.35rem;vertical-align:top;text-align
 <h2>Reconciliation with reported tallies</h2>
 {f"<p>{escape(coverage[:1].upper() + coverage[1:])}.</p>" if coverage else ""}
 {_reconciliation_table(reconciliation)}
+{_explanation_table(rule_sets, explained)}
 <p><small>Made by nkpipe from the register built from state-media reports; each reported tally is a fact
 extracted with its sentence. Differences are register minus reported (the middle of a range), given only when
 the corpus covers every day of the year.</small></p>

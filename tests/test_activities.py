@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from html import escape
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -172,6 +174,22 @@ def test_activities_report_is_self_contained_and_escapes_text(tmp_path):
     assert html.count("<rect") >= 3 and "<svg" in html
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "http" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing loaded from elsewhere
+
+
+def test_activities_report_shows_the_tally_recounted_under_every_rule_set():
+    from pipeline.activities import Explanation, Recount
+    from pipeline.counting_rules import counting_rule_sets
+    from pipeline.report import render_report
+
+    rule_sets = counting_rule_sets()
+    explained = [Explanation("all", "130", tuple(Recount(r.name, 120 + i) for i, r in enumerate(rule_sets)),
+                             (rule_sets[-1].name,), -10 + len(rule_sets) - 1, "<b>brief</b>", "It made 130.")]
+    html = render_report([], [], 2024, rule_sets=rule_sets, explained=explained)
+    assert "Why published tallies differ" in html and all(escape(r.name) in html for r in rule_sets)
+    row = html.split("<td>all</td>")[1].split("</tr>")[0]
+    assert [int(n) for n in re.findall(r"<td class=n>(\d+)</td>", row)][1:] == [120 + i for i in range(len(rule_sets))]
+    assert f"<td>{escape(rule_sets[-1].name)}</td>" in row
+    assert "Why published tallies differ" not in render_report([], [], 2024)  # nothing to explain: no section
 
 
 def test_activities_cli_register_after_ingesting_kcna_items(tmp_path):
