@@ -29,7 +29,7 @@ from spacy.tokens import Doc
 from pipeline.errors import ModelError
 from pipeline.rules import load_json, load_jsonl
 
-ENTITIES_VERSION = "entities-2"  # 2: gazetteer forms also with a curly apostrophe
+ENTITIES_VERSION = "entities-3"  # 2: forms with a curly apostrophe; 3: case-blind person phrases
 ENTITY_RULE_FILES = ("gazetteer.jsonl", "name_rules.json")  # their contents are part of the NLP version
 RULER_NAME = "entity_ruler"
 PERSON = "PERSON"
