@@ -577,12 +577,10 @@ def reconcile(
     from pipeline.activities import corpus_coverage
 
     store = _ctx(ctx).store()
-    coverage = corpus_coverage(store, year)
-    facts = document_rows.query_facts(store, "activity_count", year)
     if explain:
-        _explain_tallies(store, facts, coverage)
+        _explain_tallies(store, year)
     else:
-        _compare_tallies(store, facts, coverage)
+        _compare_tallies(store, document_rows.query_facts(store, "activity_count", year), corpus_coverage(store, year))
 
 
 def _compare_tallies(store, facts: list[dict], coverage) -> None:
@@ -601,25 +599,23 @@ def _compare_tallies(store, facts: list[dict], coverage) -> None:
         typer.echo(f"{'':<22} \u201c{row.sentence.strip()[:150]}\u201d")
 
 
-def _explain_tallies(store, facts: list[dict], coverage) -> None:
-    from pipeline.activities import explain
-    from pipeline.counting_rules import counting_rule_sets
+def _explain_tallies(store, year: int) -> None:
+    from pipeline.workbench import explained_tallies
 
-    if coverage.complete:
-        typer.echo(coverage.describe())
+    found = explained_tallies(store, year)
+    if found.complete:
+        typer.echo(found.coverage)
     else:
-        typer.secho(f"WARNING: {coverage.describe()}: the recounts below count only those days, so no rule set is "
+        typer.secho(f"WARNING: {found.coverage}: the recounts below count only those days, so no rule set is "
                     "called closest; ingest the missing days' reports to compare", fg=typer.colors.YELLOW)
-    rule_sets = counting_rule_sets()
+    rule_sets, explained = found.rule_sets, found.explanations
     typer.echo("rule sets (`nkpipe reconcile --help` explains them):")
     for number, rule_set in enumerate(rule_sets, 1):
         typer.echo(f"  {number:>2}. {rule_set.name}")
-    explained = explain(register_rows.load_register(store, every_row=True), facts, coverage.year, rule_sets,
-                        coverage=coverage)
     if not explained:
-        _say_no_tallies(coverage.year)
+        _say_no_tallies(year)
         return
-    counted_over = "" if coverage.complete else "  (recounts over covered days only)"
+    counted_over = "" if found.complete else "  (recounts over covered days only)"
     numbers = "".join(f"{number:>6}" for number in range(1, len(rule_sets) + 1))
     typer.echo(f"{'breakdown':<22} {'reported':>10}{numbers}  closest (residual){counted_over}")
     for row in explained:
@@ -642,20 +638,17 @@ def report(
 ) -> None:
     """Write a self-contained HTML page: activities per month by sector, the reconciliation, and each reported
     tally recounted under every counting rule set (what `nkpipe reconcile --explain` prints)."""
-    from pipeline.activities import corpus_coverage, explain, reconcile as compare
-    from pipeline.counting_rules import counting_rule_sets
+    from pipeline.activities import corpus_coverage, reconcile as compare
     from pipeline.report import render_report
+    from pipeline.workbench import explained_tallies
 
     store = _ctx(ctx).store()
     register = register_rows.load_register(store)
     coverage = corpus_coverage(store, year)
-    reported = document_rows.query_facts(store, "activity_count", year)
-    compared = compare(register, reported, year, coverage=coverage)
-    rule_sets = counting_rule_sets()
-    explained = explain(register_rows.load_register(store, every_row=True), reported, year, rule_sets,
-                        coverage=coverage)
-    html = render_report(register, compared, year, coverage=coverage.describe(), rule_sets=rule_sets,
-                         explained=explained)
+    compared = compare(register, document_rows.query_facts(store, "activity_count", year), year, coverage=coverage)
+    found = explained_tallies(store, year)
+    html = render_report(register, compared, year, coverage=coverage.describe(), rule_sets=found.rule_sets,
+                         explained=found.explanations)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     typer.echo(f"wrote {out}")

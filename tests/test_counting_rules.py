@@ -129,6 +129,7 @@ def test_counting_rules_cli_explains_each_tally_and_warns_when_the_year_is_not_c
     from typer.testing import CliRunner
 
     import pipeline.activities
+    import pipeline.workbench
     from nkpipe.cli import app
     from tests.test_activities import GUIDANCE, TOPIC
 
@@ -152,6 +153,7 @@ def test_counting_rules_cli_explains_each_tally_and_warns_when_the_year_is_not_c
 
     whole = Coverage(2024, frozenset(date(2024, 1, 1) + timedelta(days=i) for i in range(366)))
     monkeypatch.setattr(pipeline.activities, "corpus_coverage", lambda store, year: whole)
+    monkeypatch.setattr(pipeline.workbench, "corpus_coverage", lambda store, year: whole)  # --explain reads it there
     covered = runner.invoke(app, [*db, "reconcile", "--year", "2024", "--explain"]).output
     assert "WARNING" not in covered and "over covered days" not in covered
     [line] = [x for x in covered.splitlines() if x.startswith("all ")]

@@ -85,8 +85,6 @@ def series_routes(app: FastAPI) -> None:
             measure, place, chosen = _chosen(request, series_rows.load_points(store))
             table = month_table(market.monthly(chosen, config.series.divergence_share))
             offset, limit = Query(request).slice()
-            sliced = Table(table.name, table.columns, table.cells[offset:offset + limit],
-                           table.links[offset:offset + limit], table.extra[offset:offset + limit])
-            return api_answer(sliced, len(table.cells), offset, limit, measure=measure, place=place)
+            return api_answer(table.rows(offset, limit), len(table.cells), offset, limit, measure=measure, place=place)
 
         return for_api(read)

@@ -60,6 +60,11 @@ class Table:
     # per row: column -> its cell's text in pieces, the words a search found marked (the CSV has the same text)
     marked: tuple[Mapping[str, Sequence], ...] = ()
 
+    def rows(self, offset: int, limit: int) -> "Table":
+        """The same table cut to ``limit`` rows from ``offset``: one page of the API."""
+        cut = slice(offset, offset + limit)
+        return Table(self.name, self.columns, self.cells[cut], self.links[cut], self.extra[cut], self.marked[cut])
+
 
 @dataclass(frozen=True)
 class Paging:

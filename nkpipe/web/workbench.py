@@ -232,9 +232,7 @@ def _tally_routes(app: FastAPI) -> None:
             found = workbench.explained_tallies(request.app.state.store, year)
             offset, limit = query.slice()
             table = explain_table(found)
-            return api_answer(Table(table.name, table.columns, table.cells[offset:offset + limit],
-                                    table.links[offset:offset + limit], table.extra[offset:offset + limit]),
-                              len(table.cells), offset, limit, coverage=found.coverage,
+            return api_answer(table.rows(offset, limit), len(table.cells), offset, limit, coverage=found.coverage,
                               rule_sets=[{"name": r.name, "description": r.description} for r in found.rule_sets])
 
         return for_api(read)
